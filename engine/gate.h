@@ -1,0 +1,45 @@
+/* gate.h — the choke point every binding call passes through (DESIGN §4, §9).
+ *
+ * A binding declares each function read or write and calls rb_gate() before
+ * any byte leaves the process, then rb_gate_done() when the call is over.
+ * The gate knows the runner's mode, which scripts cannot change:
+ *
+ *   mode         read          write
+ *   investigate  RB_SEND       raises "write refused in investigate: ..."
+ *   plan         RB_SEND       records a planned action; returns RB_SIMULATE
+ *   apply        RB_SEND       matches the next confirmed action (binding, op,
+ *                              target, args); a mismatch raises (the runner stops
+ *                              the step and asks again); audits `intent`; RB_SEND
+ *   free         RB_SEND       RB_SEND (`runbook lua`: ad-hoc use, no runner)
+ *
+ * On RB_SIMULATE the binding must not change anything. It may ask the server
+ * to validate (Kubernetes dryRun=All, SQL EXPLAIN) and report what that showed
+ * with rb_gate_simulated(); if it cannot simulate it calls rb_gate_simulated
+ * (L, NULL) and the plan labels the action "cannot be simulated". It then
+ * returns a planned result (documented per binding; always has planned = true).
+ *
+ * rb_gate_done() is called after every RB_SEND call, read or write: for writes
+ * in apply it audits `result` (ok / error, elapsed ms); later it feeds the
+ * cassette recorder. Error text is redacted by the gate. */
+#ifndef RB_GATE_H
+#define RB_GATE_H
+#include <lua.h>
+
+typedef enum { RB_READ = 0, RB_WRITE = 1 } rb_effect;
+typedef enum { RB_SEND = 0, RB_SIMULATE = 1 } rb_verdict;
+typedef enum { RB_MODE_FREE = 0, RB_MODE_INVESTIGATE, RB_MODE_PLAN, RB_MODE_APPLY } rb_mode;
+
+typedef struct {
+    const char *binding;  /* "http", "pg", "redis", "k8s" */
+    const char *op;       /* "post", "exec", "CONFIG SET", "scale" */
+    const char *target;   /* URL, "host:port/db", API path; redacted before it is shown */
+    int args;             /* stack index of a Lua value (string or table) that
+                             identifies the call's arguments, or 0 for none */
+} rb_action;
+
+rb_verdict rb_gate(lua_State *L, const rb_action *a, rb_effect e);
+void rb_gate_simulated(lua_State *L, const char *what);
+void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const char *err);
+
+rb_mode rb_gate_mode(void);
+#endif

@@ -1,0 +1,67 @@
+/* http_client.h — the HTTP transport under rb.http, rb.prom, rb.k8s, rb.pprof.
+ *
+ * Plain C over libcurl, no Lua: a request struct in, a response struct out.
+ * rb_http_perform_many() runs independent requests concurrently on one
+ * libcurl multi handle (DESIGN §9: reads in one round trip); the engine loop
+ * will grow from it. Failures are classified so bindings can map them to
+ * err.kind: conn, timeout, tls, http (protocol), interrupted. */
+#ifndef RB_HTTP_CLIENT_H
+#define RB_HTTP_CLIENT_H
+#include <stddef.h>
+
+typedef enum {
+    RB_HTTP_OK = 0, RB_HTTP_ECONN, RB_HTTP_ETIMEOUT, RB_HTTP_ETLS, RB_HTTP_EHTTP,
+    RB_HTTP_EINTR, RB_HTTP_ENOMEM
+} rb_http_errkind;
+
+typedef struct {
+    const char *method;          /* "GET", "POST", ... */
+    const char *url;
+    const char *body;            /* may be NULL */
+    size_t body_len;
+    const char *const *headers;  /* NULL-terminated "Name: value" list, or NULL */
+    long connect_timeout_ms;     /* 0 = 5000 */
+    long timeout_ms;             /* 0 = 30000 */
+    const char *bearer;          /* Authorization: Bearer (caller registers it with the redactor) */
+    const char *user, *password; /* basic auth */
+    int insecure;                /* skip TLS verification (caller audits it) */
+    const char *ca_file;         /* CA bundle path */
+    const char *ca_pem;          /* CA certificates, PEM in memory */
+    const char *cert_file, *key_file; /* client certificate and key, paths */
+    const char *cert_pem, *key_pem;   /* ... or PEM in memory */
+    const char *tls_server_name; /* name to verify instead of the URL's host */
+    int head_only;               /* HEAD: no body */
+    size_t max_body;             /* 0 = 256 MiB */
+    /* called about every 100 ms while the request runs; return non-zero to abort
+       (the engine uses it for SIGINT and for progress displays) */
+    int (*progress)(void *ud, double dl_now, double elapsed_s);
+    void *progress_ud;
+} rb_http_req;
+
+typedef struct {
+    long status;
+    char *body; size_t body_len;        /* NUL-terminated (malloc'd) */
+    char *headers; size_t headers_len;  /* raw header block of the final response */
+    char *effective_url;
+    double t_dns, t_connect, t_tls, t_first_byte, t_total; /* seconds from start */
+    rb_http_errkind err_kind;
+    char err[256];
+} rb_http_resp;
+
+/* Performs one request; returns 0 on a completed exchange (any HTTP status),
+ * -1 on failure with resp->err_kind and resp->err set. */
+int rb_http_perform(const rb_http_req *req, rb_http_resp *resp);
+
+/* Performs n requests concurrently; each resp is filled as by rb_http_perform.
+ * Returns the number that failed. */
+int rb_http_perform_many(const rb_http_req *reqs, rb_http_resp *resps, int n);
+
+void rb_http_resp_free(rb_http_resp *resp);
+
+/* The error kind as the Lua-visible string: "conn", "timeout", "tls", "http", ... */
+const char *rb_http_errkind_name(rb_http_errkind k);
+
+/* Next header value named name (case-insensitive) in a raw header block;
+ * copies into out (truncating) and returns 1 if found. */
+int rb_http_header(const char *headers, const char *name, char *out, size_t outsz);
+#endif

@@ -1,0 +1,26 @@
+/* redact.h — the one redactor (DESIGN §6).
+ *
+ * Bindings register every secret they touch (passwords, tokens, keys); every
+ * sink (terminal, audit, report, error messages) passes text through
+ * rb_redact before it leaves the process. Registration also covers the forms
+ * a secret takes in transit: JSON-escaped and percent-encoded. Pure C, no Lua. */
+#ifndef RB_REDACT_H
+#define RB_REDACT_H
+#include <stddef.h>
+
+#define RB_REDACTED "[REDACTED]"
+
+/* Registers a secret (copied). Secrets shorter than 3 bytes are ignored: they
+ * would blank out ordinary text. Returns 0, or -1 on allocation failure. */
+int rb_redact_add(const char *secret, size_t len);
+
+/* Returns a malloc'd, NUL-terminated copy of s with every registered secret
+ * replaced by RB_REDACTED; *outlen (if not NULL) gets its length. NULL on ENOMEM. */
+char *rb_redact(const char *s, size_t len, size_t *outlen);
+
+/* Non-zero if s contains a registered secret. */
+int rb_redact_contains(const char *s, size_t len);
+
+/* Forgets every secret (tests). */
+void rb_redact_reset(void);
+#endif
