@@ -43,3 +43,12 @@ void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const c
 
 rb_mode rb_gate_mode(void);
 #endif
+
+/* Lua side (engine-private module "rb._gate"; sections cannot require it,
+ * `runbook lua` scripts and busted specs can, to exercise modes):
+ *   gate.set_mode("investigate" | "plan" | "apply" | "free")
+ *   gate.plan()      -> { {binding, op, target, args, simulated, simulable}, ... }
+ *                       actions recorded since the last reset (args redacted text)
+ *   gate.confirm(p)  -> approves plan p for the next apply pass
+ *   gate.reset()     -> forgets plan and approval
+ */
