@@ -1,0 +1,64 @@
+/* pprof.h — Go profiles (profile.proto, gzip or raw) decoded into C structs.
+ *
+ * rb_pprof_parse() turns the bytes of a /debug/pprof/{profile,heap,allocs,
+ * block,mutex,...} response into an rb_pprof whose indices have all been
+ * checked: every string index is inside the string table, every location id
+ * a sample names exists, every function id a line names exists, and every
+ * sample has one value per sample type. Consumers (pprof_top.c, pprof_flame.c,
+ * the Lua binding) can therefore index without checking again.
+ * No Lua here: bytes in, structs out, so it can be unit-tested and fuzzed. */
+#ifndef RB_PPROF_H
+#define RB_PPROF_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define RB_PPROF_VEC(T) struct { T *v; size_t n, cap; }
+#define RB_PPROF_NONE   UINT32_MAX  /* "no function" / "no mapping" */
+
+typedef struct { int64_t type, unit; } rb_pprof_vtype;          /* string indices */
+typedef struct { int64_t key, str, num, num_unit; } rb_pprof_label;
+typedef struct {
+    size_t loc_off, nloc;      /* into sample_locs: location indices, innermost first */
+    size_t val_off, nval;      /* into sample_vals: one per sample type */
+    size_t label_off, nlabel;  /* into labels */
+} rb_pprof_sample;
+typedef struct { uint64_t function; int64_t line; } rb_pprof_line; /* function: index or NONE */
+typedef struct {
+    uint64_t id, mapping, address;  /* mapping: index or NONE after parse */
+    size_t line_off, nline;         /* into lines; lines[0] is the innermost inlined frame */
+} rb_pprof_loc;
+typedef struct { uint64_t id; int64_t name, system_name, filename, start_line; } rb_pprof_func;
+typedef struct { uint64_t id, start, limit, offset; int64_t filename, build_id; } rb_pprof_map;
+
+typedef struct rb_pprof {
+    RB_PPROF_VEC(rb_pprof_vtype) sample_types;
+    RB_PPROF_VEC(rb_pprof_sample) samples;
+    RB_PPROF_VEC(uint64_t) sample_locs;
+    RB_PPROF_VEC(int64_t) sample_vals;
+    RB_PPROF_VEC(rb_pprof_label) labels;
+    RB_PPROF_VEC(rb_pprof_loc) locs;
+    RB_PPROF_VEC(rb_pprof_line) lines;
+    RB_PPROF_VEC(rb_pprof_func) funcs;
+    RB_PPROF_VEC(rb_pprof_map) maps;
+    RB_PPROF_VEC(size_t) str_off;  /* offsets into str_buf, each string NUL-terminated */
+    RB_PPROF_VEC(char) str_buf;
+    RB_PPROF_VEC(int64_t) comments;
+    rb_pprof_vtype period_type;
+    int64_t drop_frames, keep_frames, time_nanos, duration_nanos, period;
+    int64_t default_sample_type;   /* string index, 0 = none */
+    size_t input_bytes;            /* decompressed size of the message */
+} rb_pprof;
+
+/* Parses gzip-compressed or raw profile.proto bytes. Returns NULL and writes a
+ * one-line reason into err (errlen bytes) on malformed input or no memory. */
+rb_pprof *rb_pprof_parse(const void *data, size_t len, char *err, size_t errlen);
+void rb_pprof_free(rb_pprof *p);
+
+/* String idx of the table (parse guarantees idx is in range for every index it stored). */
+const char *rb_pprof_str(const rb_pprof *p, int64_t idx);
+/* Index of the sample type called name, or -1. */
+int rb_pprof_type_index(const rb_pprof *p, const char *name);
+/* The type `go tool pprof` shows by default: default_sample_type, else the last. -1 if none. */
+int rb_pprof_default_type(const rb_pprof *p);
+#endif

@@ -1,0 +1,247 @@
+/* gate.c — the choke point (see gate.h): effects, plan recording, plan
+ * matching and the intent/result audit of writes. State is process-wide and
+ * lives in C, where section scripts cannot reach it. */
+#include "gate_ctl.h"
+#include "audit.h"
+#include "canon.h"
+#include "errors.h"
+#include "redact.h"
+#include <lauxlib.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static rb_mode mode = RB_MODE_FREE;
+static rb_planned *plan;            /* recorded in plan mode */
+static int nplan, capplan;
+static rb_planned *approved;        /* what the operator confirmed */
+static int napproved, next_approved;
+static char *audit_path, *audit_members;
+static volatile int interrupted;
+static double write_started;
+
+static const char *const mode_names[] = {"free", "investigate", "plan", "apply"};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static char *dup_redacted(const char *s, size_t len)
+{
+    return rb_redact(s ? s : "", s ? len : 0, NULL);
+}
+
+static void free_planned(rb_planned *p)
+{
+    free(p->binding); free(p->op); free(p->target); free(p->args); free(p->simulated);
+    memset(p, 0, sizeof *p);
+}
+
+static void free_list(rb_planned **list, int *n)
+{
+    for (int i = 0; i < *n; i++) free_planned(&(*list)[i]);
+    free(*list);
+    *list = NULL;
+    *n = 0;
+}
+
+void rb_gate_set_mode(rb_mode m) { mode = m; }
+rb_mode rb_gate_mode(void) { return mode; }
+int rb_gate_plan_count(void) { return nplan; }
+const rb_planned *rb_gate_plan_at(int i) { return i >= 0 && i < nplan ? &plan[i] : NULL; }
+int rb_gate_approved_left(void) { return napproved - next_approved; }
+void rb_gate_interrupt(int on) { interrupted = on; }
+int rb_gate_interrupted(void) { return interrupted; }
+
+void rb_gate_reset(void)
+{
+    free_list(&plan, &nplan);
+    free_list(&approved, &napproved);
+    capplan = 0;
+    next_approved = 0;
+}
+
+void rb_gate_approve(void)
+{
+    free_list(&approved, &napproved);
+    approved = plan;
+    napproved = nplan;
+    plan = NULL;
+    nplan = capplan = 0;
+    next_approved = 0;
+}
+
+void rb_gate_set_audit(const char *path, const char *members)
+{
+    free(audit_path);
+    free(audit_members);
+    audit_path = path ? strdup(path) : NULL;
+    audit_members = members ? strdup(members) : NULL;
+}
+
+/* Pushes the canonical JSON of the call: binding, op, target, args. */
+static void push_call(lua_State *L, const rb_action *a)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, a->binding);
+    lua_setfield(L, -2, "binding");
+    lua_pushstring(L, a->op);
+    lua_setfield(L, -2, "op");
+    lua_pushstring(L, a->target ? a->target : "");
+    lua_setfield(L, -2, "target");
+    if (a->args) {
+        lua_pushvalue(L, a->args);
+        lua_setfield(L, -2, "args");
+    }
+    rb_canon_push(L, -1);
+    lua_remove(L, -2);
+}
+
+static void digest_of(const char *s, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(s, len, md, &n, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", md[i]);
+    out[64] = 0;
+}
+
+static void fill_planned(lua_State *L, const rb_action *a, rb_planned *p)
+{
+    size_t len;
+    memset(p, 0, sizeof *p);
+    p->binding = strdup(a->binding);
+    p->op = strdup(a->op);
+    p->target = dup_redacted(a->target, a->target ? strlen(a->target) : 0);
+    if (a->args) {
+        rb_canon_push(L, a->args);
+        const char *s = lua_tolstring(L, -1, &len);
+        p->args = dup_redacted(s, len);
+        lua_pop(L, 1);
+    } else p->args = strdup("null");
+    push_call(L, a);
+    const char *c = lua_tolstring(L, -1, &len);
+    digest_of(c, len, p->digest);
+    lua_pop(L, 1);
+    p->simulable = 1;
+}
+
+static void record(lua_State *L, const rb_action *a)
+{
+    if (nplan == capplan) {
+        int ncap = capplan ? capplan * 2 : 8;
+        rb_planned *np = realloc(plan, (size_t)ncap * sizeof *np);
+        if (!np) luaL_error(L, "out of memory recording the plan");
+        plan = np;
+        capplan = ncap;
+    }
+    fill_planned(L, a, &plan[nplan++]);
+}
+
+void rb_gate_simulated(lua_State *L, const char *what)
+{
+    if (mode != RB_MODE_PLAN || nplan == 0) return;
+    rb_planned *p = &plan[nplan - 1];
+    free(p->simulated);
+    p->simulated = what ? dup_redacted(what, strlen(what)) : NULL;
+    p->simulable = what != NULL;
+}
+
+/* Raises an error table {kind, message, action = "..."} (misuse-level stop). */
+static int raise_kind(lua_State *L, const char *kind, const rb_action *a, const char *fmt)
+{
+    char *t = dup_redacted(a->target, a->target ? strlen(a->target) : 0);
+    rb_error_push(L, kind, fmt, a->binding, a->op, t ? t : "");
+    free(t);
+    return lua_error(L);
+}
+
+/* Appends an intent or result event for a write in apply mode. */
+static void audit_write(lua_State *L, const rb_action *a, const char *event, const char *tail)
+{
+    if (!audit_path) return;
+    luaL_Buffer b;
+    char err[256];
+    rb_planned p;
+    fill_planned(L, a, &p);
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "\"event\":\"");
+    luaL_addstring(&b, event);
+    luaL_addstring(&b, "\",");
+    luaL_addstring(&b, audit_members ? audit_members : "\"run\":null");
+    luaL_addstring(&b, ",\"action\":{\"binding\":\"");
+    luaL_addstring(&b, p.binding);
+    luaL_addstring(&b, "\",\"op\":");
+    lua_pushstring(L, p.op); rb_canon_push(L, -1); lua_remove(L, -2);
+    luaL_addvalue(&b);
+    luaL_addstring(&b, ",\"target\":");
+    lua_pushstring(L, p.target); rb_canon_push(L, -1); lua_remove(L, -2);
+    luaL_addvalue(&b);
+    luaL_addstring(&b, ",\"args\":");
+    luaL_addstring(&b, p.args);
+    luaL_addstring(&b, "}");
+    if (tail) luaL_addstring(&b, tail);
+    luaL_pushresult(&b);
+    free_planned(&p);
+    size_t len;
+    const char *m = lua_tolstring(L, -1, &len);
+    int rc = rb_audit_append(audit_path, m, len, 1, err, sizeof err);
+    lua_pop(L, 1);
+    if (rc < 0) luaL_error(L, "audit: %s", err);   /* no audit, no write */
+}
+
+static rb_verdict apply_write(lua_State *L, const rb_action *a)
+{
+    rb_planned p;
+    fill_planned(L, a, &p);
+    int match = next_approved < napproved && strcmp(approved[next_approved].digest, p.digest) == 0;
+    free_planned(&p);
+    if (!match)
+        raise_kind(L, "unplanned", a, "write not in the approved plan: %s.%s %s");
+    next_approved++;
+    audit_write(L, a, "intent", NULL);
+    write_started = now_ms();
+    return RB_SEND;
+}
+
+rb_verdict rb_gate(lua_State *L, const rb_action *a, rb_effect e)
+{
+    if (interrupted) raise_kind(L, "interrupted", a, "interrupted before %s.%s %s");
+    if (e == RB_READ) return RB_SEND;
+    switch (mode) {
+    case RB_MODE_INVESTIGATE:
+        raise_kind(L, "refused", a, "write refused in investigate: %s.%s %s");
+        return RB_SIMULATE;
+    case RB_MODE_PLAN:
+        record(L, a);
+        return RB_SIMULATE;
+    case RB_MODE_APPLY:
+        return apply_write(L, a);
+    default:
+        return RB_SEND;
+    }
+}
+
+void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const char *err)
+{
+    if (e != RB_WRITE || mode != RB_MODE_APPLY) return;
+    char tail[128];
+    snprintf(tail, sizeof tail, ",\"ok\":%s,\"ms\":%.1f", ok ? "true" : "false", now_ms() - write_started);
+    if (!ok && err) {
+        lua_pushstring(L, tail);
+        lua_pushliteral(L, ",\"error\":");
+        lua_pushstring(L, err);
+        rb_canon_push(L, -1);
+        lua_remove(L, -2);
+        lua_concat(L, 3);
+        audit_write(L, a, "result", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    } else audit_write(L, a, "result", tail);
+}
+
+const char *rb_gate_mode_name(rb_mode m) { return mode_names[m]; }

@@ -1,0 +1,139 @@
+/* redact.c — the one redactor (see redact.h).
+ *
+ * A process-wide list of secrets; each registration also stores the
+ * JSON-escaped and percent-encoded forms the secret takes inside audit lines,
+ * URLs and request bodies. rb_redact scans left to right and replaces the
+ * longest secret matching at each position. Pure C. */
+#include "redact.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MIN_SECRET 3
+
+static char **secrets;
+static size_t *lens;
+static size_t nsecrets, cap;
+
+static int has_secret(const char *s, size_t len)
+{
+    for (size_t i = 0; i < nsecrets; i++)
+        if (lens[i] == len && memcmp(secrets[i], s, len) == 0) return 1;
+    return 0;
+}
+
+static int push_secret(const char *s, size_t len)
+{
+    if (len < MIN_SECRET || has_secret(s, len)) return 0;
+    if (nsecrets == cap) {
+        size_t ncap = cap ? cap * 2 : 16;
+        char **ns = realloc(secrets, ncap * sizeof *ns);
+        if (!ns) return -1;
+        secrets = ns;
+        size_t *nl = realloc(lens, ncap * sizeof *nl);
+        if (!nl) return -1;
+        lens = nl;
+        cap = ncap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) return -1;
+    memcpy(copy, s, len);
+    copy[len] = 0;
+    secrets[nsecrets] = copy;
+    lens[nsecrets++] = len;
+    return 0;
+}
+
+/* The secret as it appears inside a JSON string. */
+static int push_json_form(const char *s, size_t len)
+{
+    char *buf = malloc(len * 6 + 1), *o = buf;
+    if (!buf) return -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') { *o++ = '\\'; *o++ = (char)c; }
+        else if (c == '/') { *o++ = '\\'; *o++ = '/'; }
+        else if (c < 0x20) o += sprintf(o, "\\u%04x", c);
+        else *o++ = (char)c;
+    }
+    int rc = push_secret(buf, (size_t)(o - buf));
+    free(buf);
+    return rc;
+}
+
+/* The secret as it appears percent-encoded in a URL or form body. */
+static int push_url_form(const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *buf = malloc(len * 3 + 1), *o = buf;
+    if (!buf) return -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') *o++ = (char)c;
+        else { *o++ = '%'; *o++ = hex[c >> 4]; *o++ = hex[c & 15]; }
+    }
+    int rc = push_secret(buf, (size_t)(o - buf));
+    free(buf);
+    return rc;
+}
+
+int rb_redact_add(const char *secret, size_t len)
+{
+    if (!secret || len < MIN_SECRET) return 0;
+    if (push_secret(secret, len) < 0) return -1;
+    if (push_json_form(secret, len) < 0) return -1;
+    return push_url_form(secret, len);
+}
+
+/* Length of the longest secret starting at p, or 0. */
+static size_t match_at(const char *p, size_t left)
+{
+    size_t best = 0;
+    for (size_t i = 0; i < nsecrets; i++)
+        if (lens[i] <= left && lens[i] > best && p[0] == secrets[i][0] &&
+            memcmp(p, secrets[i], lens[i]) == 0)
+            best = lens[i];
+    return best;
+}
+
+char *rb_redact(const char *s, size_t len, size_t *outlen)
+{
+    size_t cap_out = len + 1, n = 0;
+    char *out = malloc(cap_out);
+    if (!out) return NULL;
+    for (size_t i = 0; i < len;) {
+        size_t m = nsecrets ? match_at(s + i, len - i) : 0;
+        const char *src = m ? RB_REDACTED : s + i;
+        size_t k = m ? sizeof RB_REDACTED - 1 : 1;
+        if (n + k + 1 > cap_out) {
+            cap_out = (n + k + 1) * 2;
+            char *no = realloc(out, cap_out);
+            if (!no) { free(out); return NULL; }
+            out = no;
+        }
+        memcpy(out + n, src, k);
+        n += k;
+        i += m ? m : 1;
+    }
+    out[n] = 0;
+    if (outlen) *outlen = n;
+    return out;
+}
+
+int rb_redact_contains(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (match_at(s + i, len - i)) return 1;
+    return 0;
+}
+
+void rb_redact_reset(void)
+{
+    for (size_t i = 0; i < nsecrets; i++) free(secrets[i]);
+    free(secrets);
+    free(lens);
+    secrets = NULL;
+    lens = NULL;
+    nsecrets = cap = 0;
+}

@@ -1,0 +1,47 @@
+-- rb.cli — the runbook command line: parses the subcommand and hands off to
+-- rb.cli.<command>. Returns the process exit status (DESIGN §2).
+local commands = {
+  list = "rb.cli.list", show = "rb.cli.show", check = "rb.cli.check", run = "rb.cli.run",
+  triage = "rb.cli.triage", audit = "rb.cli.audit", ["export-alerts"] = "rb.cli.export_alerts",
+  lua = "rb.cli.lua",
+}
+
+local USAGE = [[
+usage: runbook COMMAND [ARGS]
+
+  list   [PATH]              books, sections and steps (default runbooks/)
+  show   SECTION             symptoms, params, steps, and what each resolve step may change
+  check  [PATH]              load and lint every runbook, no network
+  run    SECTION [flags]     investigate, then resolve with confirmation
+  triage [BOOK]              evaluate the book's thresholds now; rank the sections that apply
+  audit  verify FILE | show FILE
+  export-alerts BOOK         Prometheus alerting rules from the book's thresholds
+  lua    FILE [ARGS]         run a Lua script with every rb.* module
+
+`runbook COMMAND --help` describes a command. Exit codes: 0 done, 1 a step failed,
+2 usage or load error, 3 declined/aborted/interrupted, 4 critical findings.
+]]
+
+return function(argv)
+  local cmd = argv[1]
+  if cmd == nil or cmd == "-h" or cmd == "--help" or cmd == "help" then
+    io.stdout:write(USAGE)
+    return cmd == nil and 2 or 0
+  end
+  if cmd == "--version" or cmd == "version" then
+    print("runbook 0.1.0")
+    return 0
+  end
+  local mod = commands[cmd]
+  if not mod then
+    io.stderr:write(("runbook: unknown command '%s'\n\n"):format(cmd), USAGE)
+    return 2
+  end
+  local args = table.move(argv, 2, #argv, 1, {})
+  local ok, impl = pcall(require, mod)
+  if not ok then
+    io.stderr:write(("runbook: %s is not available in this build (%s)\n"):format(cmd, impl))
+    return 2
+  end
+  return impl(args)
+end

@@ -1,0 +1,37 @@
+-- rb.cli.lua — `runbook lua FILE [ARGS]` / `runbook lua -e CODE`: run a plain
+-- Lua script with the standard library and every rb.* module, as the `lua`
+-- interpreter would (arg table, shebang line skipped). No runner: the gate is
+-- in free mode, so writes go through — this is the ad-hoc and busted path.
+local HELP = [[
+usage: runbook lua FILE [ARGS]
+       runbook lua -e CODE [ARGS]
+Runs a Lua 5.4 script with the standard library and every rb.* module
+(require "rb.http", "rb.pg", ...). Busted specs: runbook lua /usr/bin/busted SPECDIR.
+]]
+
+return function(args)
+  local file = args[1]
+  if file == nil or file == "-h" or file == "--help" then
+    io.stdout:write(HELP)
+    return file == nil and 2 or 0
+  end
+  local chunk, err, first
+  if file == "-e" then
+    chunk, err = load(args[2] or "", "=(command line)", "t")
+    first = 3
+  else
+    chunk, err = loadfile(file, "t")
+    first = 2
+  end
+  if not chunk then
+    io.stderr:write("runbook: ", err, "\n")
+    return 2
+  end
+  local a = { [0] = file == "-e" and "-e" or file }
+  for i = first, #args do a[#a + 1] = args[i] end
+  _G.arg = a
+  require("rb._sys").install_signals()
+  local results = table.pack(chunk(table.unpack(a)))
+  if math.type(results[1]) == "integer" then return results[1] end
+  return 0
+end
