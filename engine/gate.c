@@ -22,7 +22,7 @@ static char *audit_path, *audit_members;
 static volatile int interrupted;
 static double write_started;
 
-static const char *const mode_names[] = {"free", "investigate", "plan", "apply"};
+static const char *const mode_names[] = {"free", "investigate", "plan", "apply", "load"};
 
 static double now_ms(void)
 {
@@ -212,6 +212,7 @@ static rb_verdict apply_write(lua_State *L, const rb_action *a)
 rb_verdict rb_gate(lua_State *L, const rb_action *a, rb_effect e)
 {
     if (interrupted) raise_kind(L, "interrupted", a, "interrupted before %s.%s %s");
+    if (mode == RB_MODE_LOAD) raise_kind(L, "refused", a, "no I/O while loading a runbook: %s.%s %s");
     if (e == RB_READ) return RB_SEND;
     switch (mode) {
     case RB_MODE_INVESTIGATE:
@@ -242,6 +243,24 @@ void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const c
         audit_write(L, a, "result", lua_tostring(L, -1));
         lua_pop(L, 1);
     } else audit_write(L, a, "result", tail);
+}
+
+void rb_gate_finding(lua_State *L, const char *name, const char *level, const char *message)
+{
+    char err[256];
+    if (!audit_path) return;
+    lua_pushfstring(L, "\"event\":\"finding\",%s,\"finding\":{\"name\":", audit_members ? audit_members : "\"run\":null");
+    lua_pushstring(L, name); rb_canon_push(L, -1); lua_remove(L, -2);
+    lua_pushliteral(L, ",\"level\":");
+    lua_pushstring(L, level); rb_canon_push(L, -1); lua_remove(L, -2);
+    lua_pushliteral(L, ",\"message\":");
+    lua_pushstring(L, message); rb_canon_push(L, -1); lua_remove(L, -2);
+    lua_pushliteral(L, "}");
+    lua_concat(L, 7);
+    size_t len;
+    const char *m = lua_tolstring(L, -1, &len);
+    if (rb_audit_append(audit_path, m, len, 1, err, sizeof err) < 0) luaL_error(L, "audit: %s", err);
+    lua_pop(L, 1);
 }
 
 const char *rb_gate_mode_name(rb_mode m) { return mode_names[m]; }

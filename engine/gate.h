@@ -11,6 +11,7 @@
  *                              target, args); a mismatch raises (the runner stops
  *                              the step and asks again); audits `intent`; RB_SEND
  *   free         RB_SEND       RB_SEND (`runbook lua`: ad-hoc use, no runner)
+ *   load         raises        raises (loading and linting runbooks: no I/O at all)
  *
  * On RB_SIMULATE the binding must not change anything. It may ask the server
  * to validate (Kubernetes dryRun=All, SQL EXPLAIN) and report what that showed
@@ -27,7 +28,7 @@
 
 typedef enum { RB_READ = 0, RB_WRITE = 1 } rb_effect;
 typedef enum { RB_SEND = 0, RB_SIMULATE = 1 } rb_verdict;
-typedef enum { RB_MODE_FREE = 0, RB_MODE_INVESTIGATE, RB_MODE_PLAN, RB_MODE_APPLY } rb_mode;
+typedef enum { RB_MODE_FREE = 0, RB_MODE_INVESTIGATE, RB_MODE_PLAN, RB_MODE_APPLY, RB_MODE_LOAD } rb_mode;
 
 typedef struct {
     const char *binding;  /* "http", "pg", "redis", "k8s" */
@@ -42,6 +43,10 @@ void rb_gate_simulated(lua_State *L, const char *what);
 void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const char *err);
 
 rb_mode rb_gate_mode(void);
+
+/* Records a finding (level "warning" or "critical") in the audit log of the
+ * current run, e.g. "TLS verification disabled"; no-op outside a run. */
+void rb_gate_finding(lua_State *L, const char *name, const char *level, const char *message);
 #endif
 
 /* Lua side (engine-private module "rb._gate"; sections cannot require it,

@@ -7,7 +7,7 @@
 
 static int gate_set_mode(lua_State *L)
 {
-    static const char *const names[] = {"free", "investigate", "plan", "apply", NULL};
+    static const char *const names[] = {"free", "investigate", "plan", "apply", "load", NULL};
     rb_gate_set_mode((rb_mode)luaL_checkoption(L, 1, NULL, names));
     return 0;
 }
