@@ -1,0 +1,40 @@
+/* pg_sql.h — a small PostgreSQL lexer for rb.pg's guards (pure C, no Lua, no libpq).
+ *
+ * rb_pg_sql_scan() walks SQL text the way the server's lexer does for the parts
+ * that matter to a guard: it skips string literals ('...', E'...', $tag$...$tag$),
+ * comments (-- and nested block comments) and knows quoted identifiers; it counts
+ * statements (top-level ';'), finds the first keyword (the verb), the highest $n
+ * parameter, and the first call of a side-effecting function that a READ ONLY
+ * transaction still allows (pg_terminate_backend, set_config, nextval, ...).
+ * Quoted identifiers are compared too: "pg_cancel_backend"(1) is the same call.
+ *
+ * It is a guard beside `BEGIN READ ONLY`, not a parser: it decides what
+ * conn:query refuses to send and what conn:exec can simulate with EXPLAIN. */
+#ifndef RB_PG_SQL_H
+#define RB_PG_SQL_H
+#include <stddef.h>
+
+typedef struct {
+    int statements;       /* non-empty statements separated by top-level ';' */
+    char verb[24];        /* first keyword of the first statement, lower case; "" if none */
+    char denied[64];      /* first side-effecting function named, as written; "" if none */
+    int max_param;        /* highest $n referenced (0 if none) */
+    int unterminated;     /* a literal, quoted identifier or comment runs off the end */
+} rb_pg_sql_info;
+
+void rb_pg_sql_scan(const char *sql, size_t len, rb_pg_sql_info *out);
+
+/* Non-zero if name (lower case, unquoted, or exact if quoted) is a function that
+ * changes something even inside a READ ONLY transaction. `called` says whether
+ * the name is followed by '(': families matched by prefix (pg_advisory_*, lo_*,
+ * dblink*) count only as calls; exact names count anywhere. */
+int rb_pg_sql_denied_name(const char *name, size_t len, int called);
+
+/* Verbs conn:query accepts: select, with, values, table, show, explain. */
+int rb_pg_sql_read_verb(const char *verb);
+
+/* Non-zero if conn:exec can validate the statement with EXPLAIN in plan mode:
+ * DML or a query (select insert update delete merge with values table) that
+ * calls no side-effecting function (SELECT pg_reload_conf() cannot be simulated). */
+int rb_pg_sql_simulable(const rb_pg_sql_info *info);
+#endif
