@@ -1,0 +1,129 @@
+// db.go — the simulator's PostgreSQL connection pool over pgwire.go: a fixed
+// maximum of sessions (db_connections_max), the number checked out
+// (db_connections_active), and every query timed into
+// db_query_duration_seconds{query} and db_slow_queries_total.
+package main
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type pgPool struct {
+	cfg       pgConfig
+	max       int
+	slow      time.Duration
+	sem       chan struct{}
+	mu        sync.Mutex
+	idle      []*PGConn
+	active    int
+	duration  *vec
+	slowCount *vec
+	errors    *vec
+	// slowPrefix, set by the slow_queries fault, is sent before each pool
+	// query in the same round trip (e.g. "SELECT pg_sleep(0.8);"); a string.
+	slowPrefix atomic.Value
+}
+
+func newPGPool(cfg pgConfig, max int, slow time.Duration, reg *registry) *pgPool {
+	p := &pgPool{cfg: cfg, max: max, slow: slow, sem: make(chan struct{}, max)}
+	p.duration = reg.histogram("db_query_duration_seconds", "Duration of PostgreSQL queries by query name.",
+		defaultBuckets, "query")
+	p.slowCount = reg.counter("db_slow_queries_total", "PostgreSQL queries slower than the slow-query threshold.")
+	p.errors = reg.counter("db_query_errors_total", "PostgreSQL queries that failed, by query name.", "query")
+	reg.gauge("db_connections_active", "PostgreSQL connections checked out of the pool.", func() float64 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return float64(p.active)
+	})
+	reg.gauge("db_connections_max", "Maximum size of the PostgreSQL connection pool.", func() float64 {
+		return float64(p.max)
+	})
+	return p
+}
+
+// dial opens a session with pool-wide safety limits, so no pool query can
+// run or wait on a lock for ever.
+func (p *pgPool) dial() (*PGConn, error) {
+	cfg := p.cfg
+	cfg.Params = map[string]string{"statement_timeout": "30s", "lock_timeout": "20s"}
+	for k, v := range p.cfg.Params {
+		cfg.Params[k] = v
+	}
+	return pgConnect(cfg, 5*time.Second)
+}
+
+func (p *pgPool) acquire(ctx context.Context) (*PGConn, error) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, errors.New("db pool: timed out waiting for a connection")
+	}
+	p.mu.Lock()
+	p.active++
+	var c *PGConn
+	if n := len(p.idle); n > 0 {
+		c, p.idle = p.idle[n-1], p.idle[:n-1]
+	}
+	p.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	c, err := p.dial()
+	if err != nil {
+		p.release(nil)
+	}
+	return c, err
+}
+
+func (p *pgPool) release(c *PGConn) {
+	p.mu.Lock()
+	p.active--
+	if c != nil && !c.broken {
+		p.idle = append(p.idle, c)
+	} else if c != nil {
+		c.Close()
+	}
+	p.mu.Unlock()
+	<-p.sem
+}
+
+// Query runs sql on a pooled session under ctx's deadline (30 s at most).
+func (p *pgPool) Query(ctx context.Context, name, sql string) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	c, err := p.acquire(ctx)
+	if err != nil {
+		p.errors.Inc(name)
+		return nil, err
+	}
+	if prefix, _ := p.slowPrefix.Load().(string); prefix != "" {
+		sql = prefix + sql
+	}
+	deadline, _ := ctx.Deadline()
+	res, err := c.Query(sql, deadline)
+	p.release(c)
+	d := time.Since(start)
+	p.duration.Observe(d.Seconds(), name)
+	if d >= p.slow {
+		p.slowCount.Inc()
+	}
+	if err != nil {
+		p.errors.Inc(name)
+	}
+	return res, err
+}
+
+// Close ends every idle session (checked-out ones close on release).
+func (p *pgPool) Close() {
+	p.mu.Lock()
+	for _, c := range p.idle {
+		c.Close()
+	}
+	p.idle = nil
+	p.mu.Unlock()
+}

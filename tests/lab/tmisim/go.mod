@@ -1,0 +1,3 @@
+module tmisim
+
+go 1.19
