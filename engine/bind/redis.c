@@ -1,0 +1,719 @@
+/* bind/redis.c — rb.redis: Redis over hiredis 0.14 blocking contexts.
+ *
+ *   redis.connect(url, {connect_timeout = 5, timeout = 30}) -> conn | nil, err
+ *   conn:call(cmd, ...)          -> typed reply | nil, err
+ *   conn:pipeline{{cmd, ...}, …} -> {reply, …} | nil, err
+ *   conn:close()                 (also __close and __gc)
+ *   redis.parse_info(text)       -> INFO text as a table (core/redis_info.h)
+ *
+ * URLs come from core/redis_url.h; the password is registered with the
+ * redactor the moment it is decoded. Every command passes the gate with its
+ * effect taken from the server's COMMAND INFO flags (asked once per command
+ * name and connection, cached in the connection's user value) or, when
+ * COMMAND is unavailable, from the static table in core/redis_cmd.h.
+ * A pipeline is gated command by command before any byte is sent.
+ *
+ * Replies: bulk -> string, integer -> integer, status -> {ok = "TEXT"},
+ * nil -> false (as in Redis's own Lua scripting), array -> list, error ->
+ * nil, err{kind = "redis", code, message} (an rb.Error inside arrays and
+ * pipelines). Failures of the connection: kind conn, timeout or auth. In
+ * hiredis 0.14 a context that timed out or failed stays in error (and a late
+ * reply would answer the next command), so it is freed at once and the next
+ * call reconnects (AUTH, SELECT) transparently. */
+#include "core/redis_cmd.h"
+#include "core/redis_info.h"
+#include "core/redis_url.h"
+#include "errors.h"
+#include "gate.h"
+#include "redact.h"
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#define OP_MAX 96        /* "CONFIG SET" and the like; longer names are not commands */
+#define ARGV_STACK 16    /* arguments held on the C stack before a userdata is needed */
+
+static char conn_mt_key;
+
+typedef struct {
+    redisContext *c;        /* NULL: closed, or dropped after a failure (reconnect on next call) */
+    redisReply *pending;    /* reply being converted: freed even if conversion raises */
+    int closed;
+    int no_command_info;    /* COMMAND INFO failed once: static table only */
+    double cmd_timeout;     /* seconds, for messages */
+    struct timeval connect_tv, cmd_tv;
+    rb_redis_url url;
+    char target[400];       /* "host:port/db" or "unix://path?db=N" */
+} Conn;
+
+/* ---- connection ------------------------------------------------------- */
+
+static void conn_drop(Conn *co)
+{
+    if (co->c) redisFree(co->c);
+    co->c = NULL;
+}
+
+static void set_pending(Conn *co, redisReply *r)
+{
+    if (co->pending) freeReplyObject(co->pending);
+    co->pending = r;
+}
+
+/* Idempotent: serves close(), __close and __gc; forgets the password. */
+static void conn_close(Conn *co)
+{
+    if (co->closed) return;
+    conn_drop(co);
+    set_pending(co, NULL);
+    memset(co->url.password, 0, sizeof co->url.password);
+    co->closed = 1;
+}
+
+static int conn_gc(lua_State *L)
+{
+    Conn *co = lua_touserdata(L, 1);
+    if (co) conn_close(co);
+    return 0;
+}
+
+static int is_timeout(const redisContext *c, int err_no)
+{
+    if (c->err != REDIS_ERR_IO) return 0;
+    return err_no == EAGAIN || err_no == EWOULDBLOCK || err_no == ETIMEDOUT ||
+           strcmp(c->errstr, strerror(EAGAIN)) == 0 || strcmp(c->errstr, strerror(ETIMEDOUT)) == 0;
+}
+
+/* Pushes the error of a failed context (timeout or conn) and drops the
+ * context: hiredis 0.14 cannot use it again. */
+static void push_io_error(lua_State *L, Conn *co, int err_no, const char *doing)
+{
+    if (!co->c)
+        rb_error_push(L, "conn", "redis %s: out of memory (%s)", co->target, doing);
+    else if (is_timeout(co->c, err_no))
+        rb_error_push(L, "timeout", "redis %s: no answer within %g s (%s); "
+                      "the connection was dropped and reconnects on the next call",
+                      co->target, doing[0] == 'c' && strcmp(doing, "connect") == 0
+                      ? co->connect_tv.tv_sec + co->connect_tv.tv_usec / 1e6 : co->cmd_timeout, doing);
+    else
+        rb_error_push(L, "conn", "redis %s: %s (%s)", co->target,
+                      co->c->errstr[0] ? co->c->errstr : "connection failed", doing);
+    conn_drop(co);
+}
+
+/* Sends one command on the open context; NULL with an error pushed on failure. */
+static redisReply *roundtrip(lua_State *L, Conn *co, int argc, const char **argv,
+                             const size_t *lens, const char *doing)
+{
+    errno = 0;
+    redisReply *r = redisCommandArgv(co->c, argc, argv, lens);
+    if (!r) push_io_error(L, co, errno, doing);
+    return r;
+}
+
+/* Runs a setup command (AUTH, SELECT) on a fresh context: 0, or -1 with an
+ * error of the given kind pushed and the context dropped. */
+static int setup_command(lua_State *L, Conn *co, const char *kind, int argc, const char **argv)
+{
+    redisReply *r = roundtrip(L, co, argc, argv, NULL, argv[0]);
+    if (!r) return -1;
+    int failed = r->type == REDIS_REPLY_ERROR;
+    if (failed) rb_error_push(L, kind, "redis %s: %s failed: %s", co->target, argv[0], r->str);
+    freeReplyObject(r);
+    if (failed) conn_drop(co);
+    return failed ? -1 : 0;
+}
+
+/* Connects, sets the command timeout, authenticates, selects the database. */
+static int conn_open(lua_State *L, Conn *co)
+{
+    char db[16];
+    errno = 0;
+    co->c = co->url.unix_socket ? redisConnectUnixWithTimeout(co->url.path, co->connect_tv)
+                                : redisConnectWithTimeout(co->url.host, co->url.port, co->connect_tv);
+    if (!co->c || co->c->err) { push_io_error(L, co, errno, "connect"); return -1; }
+    if (redisSetTimeout(co->c, co->cmd_tv) != REDIS_OK) { push_io_error(L, co, errno, "connect"); return -1; }
+    if (co->url.password_len) {
+        const char *argv[3] = {"AUTH", co->url.user, co->url.password};
+        int with_user = co->url.user[0] != '\0';
+        if (!with_user) argv[1] = co->url.password;
+        if (setup_command(L, co, "auth", with_user ? 3 : 2, argv) < 0) return -1;
+    }
+    if (co->url.db != 0) {
+        const char *argv[2] = {"SELECT", db};
+        snprintf(db, sizeof db, "%d", co->url.db);
+        if (setup_command(L, co, "conn", 2, argv) < 0) return -1;
+    }
+    return 0;
+}
+
+/* The context to send on, reconnecting if the last call dropped it. */
+static int conn_ready(lua_State *L, Conn *co)
+{
+    if (co->c && !co->c->err) return 0;
+    conn_drop(co);
+    return conn_open(L, co);
+}
+
+static Conn *check_conn(lua_State *L, int idx)
+{
+    Conn *co = lua_touserdata(L, idx);
+    if (co && lua_getmetatable(L, idx)) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &conn_mt_key);
+        int same = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+        if (same) return co;
+    }
+    luaL_typeerror(L, idx, "rb.redis.Conn");
+    return NULL;
+}
+
+static Conn *check_open(lua_State *L, int idx)
+{
+    Conn *co = check_conn(L, idx);
+    if (co->closed) luaL_error(L, "attempt to use a closed redis connection");
+    return co;
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+static void push_server_error(lua_State *L, const redisReply *r)
+{
+    size_t code = strcspn(r->str, " ");
+    rb_error_push(L, "redis", "%s", r->str);
+    lua_pushlstring(L, r->str, code);
+    lua_setfield(L, -2, "code");
+}
+
+static void push_reply(lua_State *L, const redisReply *r)
+{
+    luaL_checkstack(L, 3, "redis reply nested too deep");
+    switch (r->type) {
+    case REDIS_REPLY_STRING: lua_pushlstring(L, r->str, r->len); break;
+    case REDIS_REPLY_INTEGER: lua_pushinteger(L, r->integer); break;
+    case REDIS_REPLY_STATUS:
+        lua_createtable(L, 0, 1);
+        lua_pushlstring(L, r->str, r->len);
+        lua_setfield(L, -2, "ok");
+        break;
+    case REDIS_REPLY_ERROR: push_server_error(L, r); break;
+    case REDIS_REPLY_ARRAY:
+        lua_createtable(L, (int)r->elements, 0);
+        for (size_t i = 0; i < r->elements; i++) {
+            push_reply(L, r->element[i]);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    default: lua_pushboolean(L, 0); break;   /* REDIS_REPLY_NIL */
+    }
+}
+
+static void push_planned(lua_State *L)
+{
+    lua_createtable(L, 0, 1);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "planned");
+}
+
+/* nil, err for the error table on top of the stack. */
+static int fail_pushed(lua_State *L)
+{
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* The message of the error table on top (it stays there, keeping the string). */
+static const char *top_message(lua_State *L)
+{
+    lua_getfield(L, -1, "message");
+    const char *m = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return m;
+}
+
+/* ---- effects ---------------------------------------------------------- */
+
+/* Appends the upper-cased word at stack index idx to op (after a space if op
+ * is not empty). Raises when the result would not fit. */
+static void op_append(lua_State *L, char *op, int idx)
+{
+    size_t len, used = strlen(op);
+    const char *w = lua_tolstring(L, idx, &len);
+    if (used + len + 2 > OP_MAX) luaL_argerror(L, idx, "not a Redis command name (too long)");
+    if (used) op[used++] = ' ';
+    for (size_t i = 0; i < len; i++) {
+        char c = w[i];
+        op[used++] = (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+    }
+    op[used] = '\0';
+}
+
+static int cache_get(lua_State *L, int cache, const char *op)
+{
+    int kind = lua_getfield(L, cache, op) == LUA_TNUMBER ? (int)lua_tointeger(L, -1) : -1;
+    lua_pop(L, 1);
+    return kind;
+}
+
+static void cache_set(lua_State *L, int cache, const char *op, int kind)
+{
+    lua_pushinteger(L, kind);
+    lua_setfield(L, cache, op);
+}
+
+/* Caches the kind of one COMMAND INFO entry {name, arity, flags, first, last,
+ * step, acl categories, tips, key specs, subcommands} and of its subcommands. */
+static void learn_entry(lua_State *L, int cache, const redisReply *e)
+{
+    char op[OP_MAX];
+    int kind = RB_REDIS_READ;
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 || e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[0]->len + 1 > sizeof op)
+        return;
+    for (size_t i = 0; i <= e->element[0]->len; i++) {
+        char c = e->element[0]->str[i];
+        op[i] = c == '|' ? ' ' : (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+    }
+    for (size_t k = 2; k <= 6 && k < e->elements; k += 4) {          /* flags, ACL categories */
+        const redisReply *list = e->element[k];
+        for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; i++)
+            if (list->element[i]->str && rb_redis_flag_marks_write(list->element[i]->str, list->element[i]->len))
+                kind = RB_REDIS_WRITE;
+    }
+    if (rb_redis_cmd_read_allowed(op)) kind = RB_REDIS_READ;
+    if (e->elements > 9 && e->element[9]->type == REDIS_REPLY_ARRAY && e->element[9]->elements > 0) {
+        kind = RB_REDIS_CONTAINER;
+        for (size_t i = 0; i < e->element[9]->elements; i++) learn_entry(L, cache, e->element[9]->element[i]);
+    }
+    /* Redis 6 lists no subcommands: the table still knows CONFIG is a container */
+    if (rb_redis_cmd_fallback(op) == RB_REDIS_CONTAINER) kind = RB_REDIS_CONTAINER;
+    cache_set(L, cache, op, kind);
+}
+
+static int auth_error(const char *s)
+{
+    return strncmp(s, "NOAUTH", 6) == 0 || strncmp(s, "WRONGPASS", 9) == 0;
+}
+
+/* Learns the kind of op from the server (once), else from the static table.
+ * Returns 0, or -1 with an error pushed (connection lost, not authenticated). */
+static int learn(lua_State *L, Conn *co, int cache, const char *op)
+{
+    if (!co->no_command_info) {
+        const char *argv[3] = {"COMMAND", "INFO", op};
+        if (conn_ready(L, co) < 0) return -1;
+        redisReply *r = roundtrip(L, co, 3, argv, NULL, "COMMAND INFO");
+        if (!r) return -1;
+        set_pending(co, r);
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) learn_entry(L, cache, r->element[0]);
+        else if (r->type == REDIS_REPLY_ERROR && auth_error(r->str)) {
+            rb_error_push(L, "auth", "redis %s: %s", co->target, r->str);
+            set_pending(co, NULL);
+            return -1;
+        } else co->no_command_info = 1;
+        set_pending(co, NULL);
+    }
+    if (cache_get(L, cache, op) < 0) cache_set(L, cache, op, (int)rb_redis_cmd_fallback(op));
+    return 0;
+}
+
+/* The effect of the command whose words are at stack indexes first..last:
+ * fills op ("GET", "CONFIG SET") and *nwords (words naming the command).
+ * Returns RB_READ or RB_WRITE, or -1 with an error pushed. Raises for
+ * commands that conn:call cannot carry. */
+static int classify(lua_State *L, Conn *co, int cache, int first, int last, char *op, int *nwords)
+{
+    const char *why;
+    op[0] = '\0';
+    op_append(L, op, first);
+    *nwords = 1;
+    if ((why = rb_redis_cmd_unsupported(op)) != NULL)
+        luaL_error(L, "redis: %s is not available through rb.redis: %s", op, why);
+    int kind = cache_get(L, cache, op);
+    if (kind < 0) {
+        if (learn(L, co, cache, op) < 0) return -1;
+        kind = cache_get(L, cache, op);
+    }
+    if (kind == RB_REDIS_CONTAINER) {
+        if (last == first) return rb_redis_cmd_read_allowed(op) ? RB_READ : RB_WRITE;
+        op_append(L, op, first + 1);
+        *nwords = 2;
+        if ((why = rb_redis_cmd_unsupported(op)) != NULL)
+            luaL_error(L, "redis: %s is not available through rb.redis: %s", op, why);
+        if ((kind = cache_get(L, cache, op)) < 0) {
+            kind = (int)rb_redis_cmd_fallback(op);
+            cache_set(L, cache, op, kind);
+        }
+    }
+    return kind == RB_REDIS_READ ? RB_READ : RB_WRITE;
+}
+
+/* ---- commands --------------------------------------------------------- */
+
+/* Checks that stack values first..last are strings or numbers (numbers
+ * become strings in place) and fills argv/lens. */
+static void collect_words(lua_State *L, int first, int last, const char **argv, size_t *lens, int entry)
+{
+    for (int i = first; i <= last; i++) {
+        int t = lua_type(L, i);
+        if (t != LUA_TSTRING && t != LUA_TNUMBER && entry == 0)
+            luaL_typeerror(L, i, "string or number");
+        if (t != LUA_TSTRING && t != LUA_TNUMBER)
+            luaL_error(L, "bad pipeline entry #%d (word #%d: string or number expected, got %s)",
+                       entry, i - first + 1, luaL_typename(L, i));
+        argv[i - first] = lua_tolstring(L, i, &lens[i - first]);
+    }
+}
+
+/* argv and lens for n words: on the C stack when small, else in a userdata
+ * left on the Lua stack (freed by the GC even if something raises). */
+typedef struct {
+    const char *argv[ARGV_STACK];
+    size_t lens[ARGV_STACK];
+    const char **pargv;
+    size_t *plens;
+} argbuf;
+
+static void argbuf_init(lua_State *L, argbuf *b, int n)
+{
+    if (n <= ARGV_STACK) { b->pargv = b->argv; b->plens = b->lens; return; }
+    void *mem = lua_newuserdatauv(L, (size_t)n * (sizeof(char *) + sizeof(size_t)), 0);
+    b->plens = mem;
+    b->pargv = (const char **)(b->plens + n);
+}
+
+/* A list of the values first..last: the call's arguments for the gate. */
+static int push_args(lua_State *L, int first, int last)
+{
+    lua_createtable(L, last >= first ? last - first + 1 : 0, 0);
+    for (int i = first; i <= last; i++) {
+        lua_pushvalue(L, i);
+        lua_rawseti(L, -2, i - first + 1);
+    }
+    return lua_gettop(L);
+}
+
+/* conn:call(cmd, ...) */
+static int conn_call(lua_State *L)
+{
+    Conn *co = check_open(L, 1);
+    int last = lua_gettop(L), n = last - 1, nwords, effect;
+    char op[OP_MAX];
+    argbuf b;
+    luaL_argcheck(L, n >= 1, 2, "command name expected");
+    argbuf_init(L, &b, n);
+    collect_words(L, 2, last, b.pargv, b.plens, 0);
+    lua_getiuservalue(L, 1, 1);
+    if ((effect = classify(L, co, lua_gettop(L), 2, last, op, &nwords)) < 0) return fail_pushed(L);
+    rb_action a = {"redis", op, co->target, push_args(L, 2 + nwords, last)};
+    if (rb_gate(L, &a, (rb_effect)effect) == RB_SIMULATE) {
+        rb_gate_simulated(L, NULL);
+        push_planned(L);
+        return 1;
+    }
+    redisReply *r = conn_ready(L, co) < 0 ? NULL : roundtrip(L, co, n, b.pargv, b.plens, op);
+    if (!r) {
+        rb_gate_done(L, &a, (rb_effect)effect, 0, top_message(L));
+        return fail_pushed(L);
+    }
+    int is_error = r->type == REDIS_REPLY_ERROR;
+    set_pending(co, r);
+    rb_gate_done(L, &a, (rb_effect)effect, !is_error, is_error ? r->str : NULL);
+    if (is_error) lua_pushnil(L);
+    push_reply(L, r);
+    set_pending(co, NULL);
+    return is_error ? 2 : 1;
+}
+
+/* Pipelines: the stack of conn_pipeline holds these at fixed indexes. */
+#define P_LIST    2   /* the caller's list of commands */
+#define P_CACHE   3   /* effect cache (the connection's user value) */
+#define P_RESULTS 4   /* replies, by position */
+#define P_STATE   5   /* per command: {op, args, effect, sent} */
+
+/* Pushes the words of pipeline entry i; returns how many. */
+static int push_entry(lua_State *L, int i)
+{
+    if (lua_geti(L, P_LIST, i) != LUA_TTABLE)
+        luaL_error(L, "bad pipeline entry #%d (table expected, got %s)", i, luaL_typename(L, -1));
+    int t = lua_gettop(L), n = (int)luaL_len(L, t);
+    if (n < 1) luaL_error(L, "bad pipeline entry #%d (empty command)", i);
+    luaL_checkstack(L, n + 4, "pipeline entry too long");
+    for (int j = 1; j <= n; j++) lua_geti(L, t, j);
+    lua_remove(L, t);
+    return n;
+}
+
+/* Classifies and gates entry i (nothing is sent yet): records its state and,
+ * when the gate simulates it, its planned result. Returns 1 if it is to be
+ * sent, 0 if not, -1 with an error pushed. */
+static int gate_entry(lua_State *L, Conn *co, int i)
+{
+    int base = lua_gettop(L), nwords, n = push_entry(L, i), effect;
+    char op[OP_MAX];
+    const char *argv[1];
+    size_t lens[1];
+    for (int w = 1; w <= n; w++) collect_words(L, base + w, base + w, argv, lens, i);
+    if ((effect = classify(L, co, P_CACHE, base + 1, base + n, op, &nwords)) < 0) return -1;
+    lua_createtable(L, 4, 0);
+    int st = lua_gettop(L);
+    lua_pushstring(L, op);
+    lua_rawseti(L, st, 1);
+    rb_action a = {"redis", op, co->target, push_args(L, base + 1 + nwords, base + n)};
+    lua_pushvalue(L, a.args);
+    lua_rawseti(L, st, 2);
+    int send = rb_gate(L, &a, (rb_effect)effect) == RB_SEND;
+    if (!send) {
+        rb_gate_simulated(L, NULL);
+        push_planned(L);
+        lua_rawseti(L, P_RESULTS, i);
+    }
+    lua_pushinteger(L, effect);
+    lua_rawseti(L, st, 3);
+    lua_pushboolean(L, send);
+    lua_rawseti(L, st, 4);
+    lua_pushvalue(L, st);
+    lua_rawseti(L, P_STATE, i);
+    lua_settop(L, base);
+    return send;
+}
+
+static int entry_sent(lua_State *L, int i)
+{
+    lua_rawgeti(L, P_STATE, i);
+    lua_rawgeti(L, -1, 4);
+    int sent = lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    return sent;
+}
+
+/* rb_gate_done for entry i. */
+static void done_entry(lua_State *L, Conn *co, int i, int ok, const char *err)
+{
+    lua_rawgeti(L, P_STATE, i);
+    int st = lua_gettop(L);
+    lua_rawgeti(L, st, 1);
+    lua_rawgeti(L, st, 2);
+    lua_rawgeti(L, st, 3);
+    rb_action a = {"redis", lua_tostring(L, st + 1), co->target, st + 2};
+    rb_gate_done(L, &a, (rb_effect)lua_tointeger(L, st + 3), ok, err);
+    lua_settop(L, st - 1);
+}
+
+/* The connection failed at entry `from`: every sent entry from there on is
+ * done with the error on top of the stack. Returns nil, err. */
+static int pipeline_failed(lua_State *L, Conn *co, int from, int n)
+{
+    const char *msg = top_message(L);
+    for (int i = from; i <= n; i++)
+        if (entry_sent(L, i)) done_entry(L, co, i, 0, msg);
+    return fail_pushed(L);
+}
+
+static void append_entry(lua_State *L, Conn *co, int i)
+{
+    int base = lua_gettop(L), n = push_entry(L, i);
+    argbuf b;
+    argbuf_init(L, &b, n);
+    collect_words(L, base + 1, base + n, b.pargv, b.plens, i);
+    if (redisAppendCommandArgv(co->c, n, b.pargv, b.plens) != REDIS_OK)
+        luaL_error(L, "out of memory building a redis pipeline");
+    lua_settop(L, base);
+}
+
+/* Reads the reply of entry i into results; -1 with an error pushed. */
+static int read_entry(lua_State *L, Conn *co, int i)
+{
+    void *rv = NULL;
+    errno = 0;
+    if (redisGetReply(co->c, &rv) != REDIS_OK || !rv) {
+        push_io_error(L, co, errno, "pipeline");
+        return -1;
+    }
+    redisReply *r = rv;
+    set_pending(co, r);
+    done_entry(L, co, i, r->type != REDIS_REPLY_ERROR, r->type == REDIS_REPLY_ERROR ? r->str : NULL);
+    push_reply(L, r);
+    lua_rawseti(L, P_RESULTS, i);
+    set_pending(co, NULL);
+    return 0;
+}
+
+/* conn:pipeline{{cmd, ...}, ...}: every command is gated before any is sent. */
+static int conn_pipeline(lua_State *L)
+{
+    Conn *co = check_open(L, 1);
+    luaL_checktype(L, P_LIST, LUA_TTABLE);
+    lua_settop(L, P_LIST);
+    int n = (int)luaL_len(L, P_LIST), nsend = 0, rc;
+    lua_getiuservalue(L, 1, 1);
+    lua_createtable(L, n, 0);
+    lua_createtable(L, n, 0);
+    for (int i = 1; i <= n; i++) {
+        if ((rc = gate_entry(L, co, i)) < 0) return fail_pushed(L);
+        nsend += rc;
+    }
+    if (nsend > 0) {
+        if (conn_ready(L, co) < 0) return pipeline_failed(L, co, 1, n);
+        for (int i = 1; i <= n; i++)
+            if (entry_sent(L, i)) append_entry(L, co, i);
+        for (int i = 1; i <= n; i++)
+            if (entry_sent(L, i) && read_entry(L, co, i) < 0) return pipeline_failed(L, co, i, n);
+    }
+    lua_settop(L, P_RESULTS);
+    return 1;
+}
+
+static int conn_close_m(lua_State *L)
+{
+    conn_close(check_conn(L, 1));
+    return 0;
+}
+
+static int conn_target(lua_State *L)
+{
+    lua_pushstring(L, check_open(L, 1)->target);
+    return 1;
+}
+
+static int conn_tostring(lua_State *L)
+{
+    Conn *co = check_conn(L, 1);
+    lua_pushfstring(L, "rb.redis.Conn (%s)", co->closed ? "closed" : co->target);
+    return 1;
+}
+
+/* ---- module ----------------------------------------------------------- */
+
+static void push_info_scalar(lua_State *L, const char *v, size_t len)
+{
+    lua_pushlstring(L, v, len);
+    if (rb_redis_info_is_number(v, len) && lua_stringtonumber(L, lua_tostring(L, -1)))
+        lua_remove(L, -2);
+}
+
+static void push_info_value(lua_State *L, const char *v, size_t len)
+{
+    const char *p = v, *k, *x;
+    size_t kl, xl;
+    if (!rb_redis_info_is_dict(v, len)) { push_info_scalar(L, v, len); return; }
+    lua_newtable(L);
+    while (rb_redis_info_dict_next(&p, v + len, &k, &kl, &x, &xl)) {
+        lua_pushlstring(L, k, kl);
+        push_info_scalar(L, x, xl);
+        lua_rawset(L, -3);
+    }
+}
+
+/* redis.parse_info(text) -> {field = value}: numbers as numbers, "k=v,..."
+ * values (db0, cmdstat_*, errorstat_*) as tables; sections are flattened
+ * (INFO field names are unique across sections). */
+static int redis_parse_info(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    rb_redis_info_iter it;
+    rb_redis_info_field f;
+    lua_newtable(L);
+    rb_redis_info_init(&it, s, len);
+    while (rb_redis_info_next(&it, &f)) {
+        lua_pushlstring(L, f.key, f.key_len);
+        push_info_value(L, f.value, f.value_len);
+        lua_rawset(L, -3);
+    }
+    return 1;
+}
+
+static void set_timeval(struct timeval *tv, double seconds)
+{
+    tv->tv_sec = (time_t)seconds;
+    tv->tv_usec = (suseconds_t)((seconds - (double)tv->tv_sec) * 1e6);
+}
+
+static double opt_seconds(lua_State *L, const char *field, double dflt)
+{
+    if (lua_isnoneornil(L, 2)) return dflt;
+    lua_getfield(L, 2, field);
+    int isnum = 0;
+    double v = lua_isnil(L, -1) ? dflt : lua_tonumberx(L, -1, &isnum);
+    if (!lua_isnil(L, -1) && (!isnum || v <= 0))
+        luaL_error(L, "bad option '%s' to 'connect' (positive number of seconds expected)", field);
+    lua_pop(L, 1);
+    return v;
+}
+
+static void set_target(Conn *co)
+{
+    if (co->url.unix_socket)
+        snprintf(co->target, sizeof co->target, "unix://%s?db=%d", co->url.path, co->url.db);
+    else if (strchr(co->url.host, ':'))
+        snprintf(co->target, sizeof co->target, "[%s]:%d/%d", co->url.host, co->url.port, co->url.db);
+    else
+        snprintf(co->target, sizeof co->target, "%s:%d/%d", co->url.host, co->url.port, co->url.db);
+}
+
+/* redis.connect(url[, {connect_timeout = 5, timeout = 30}]) */
+static int redis_connect(lua_State *L)
+{
+    const char *url = luaL_checkstring(L, 1);
+    char err[200];
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+    double ct = opt_seconds(L, "connect_timeout", 5), t = opt_seconds(L, "timeout", 30);
+    lua_settop(L, 2);
+    Conn *co = lua_newuserdatauv(L, sizeof *co, 1);
+    memset(co, 0, sizeof *co);
+    co->closed = 1;                               /* born closed until it holds a URL */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &conn_mt_key);
+    lua_setmetatable(L, -2);
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, 1);
+    int rc = rb_redis_url_parse(url, &co->url, err, sizeof err);
+    if (co->url.password_len) rb_redact_add(co->url.password, co->url.password_len);
+    if (rc < 0) {
+        memset(co->url.password, 0, sizeof co->url.password);
+        return luaL_argerror(L, 1, err);
+    }
+    set_timeval(&co->connect_tv, ct);
+    set_timeval(&co->cmd_tv, t);
+    co->cmd_timeout = t;
+    set_target(co);
+    co->closed = 0;
+    if (conn_open(L, co) < 0) {
+        conn_close(co);
+        return fail_pushed(L);
+    }
+    return 1;
+}
+
+static const luaL_Reg conn_methods[] = {
+    {"call", conn_call}, {"pipeline", conn_pipeline}, {"close", conn_close_m},
+    {"target", conn_target}, {NULL, NULL}
+};
+
+static const luaL_Reg conn_meta[] = {
+    {"__gc", conn_gc}, {"__close", conn_gc}, {"__tostring", conn_tostring}, {NULL, NULL}
+};
+
+static const luaL_Reg redislib[] = {
+    {"connect", redis_connect}, {"parse_info", redis_parse_info}, {NULL, NULL}
+};
+
+int luaopen_rb_redis(lua_State *L)
+{
+    luaL_newlib(L, redislib);
+    lua_createtable(L, 0, 5);
+    luaL_setfuncs(L, conn_meta, 0);
+    luaL_newlib(L, conn_methods);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -4, "Conn");          /* lualib/rb/redis.lua adds helper methods */
+    lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, "rb.redis.Conn");
+    lua_setfield(L, -2, "__name");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &conn_mt_key);
+    return 1;
+}

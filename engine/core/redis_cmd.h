@@ -1,0 +1,43 @@
+/* redis_cmd.h — what a Redis command does to the server: read or write (pure C).
+ *
+ * rb.redis learns each command's flags from the server (COMMAND INFO) and
+ * decides with rb_redis_flag_marks_write() and rb_redis_cmd_read_allowed();
+ * when COMMAND is unavailable (renamed, ACL, old server) it falls back to the
+ * static table here. Names are upper case, subcommands after one space:
+ * "GET", "CONFIG SET" (COMMAND INFO spells them "config|set").
+ *
+ * The rule (docs/lua/redis.md):
+ *   write  if the flags hold write, may_replicate, admin or pubsub, or the ACL
+ *          categories hold @write, @admin or @dangerous;
+ *   read   otherwise, and for the inspection commands that Redis flags admin
+ *          or dangerous although they change nothing (INFO, CONFIG GET,
+ *          SLOWLOG GET, CLIENT LIST, LATENCY LATEST, ...): the allow-list;
+ *   write  for anything unknown (fail closed). */
+#ifndef RB_REDIS_CMD_H
+#define RB_REDIS_CMD_H
+#include <stddef.h>
+
+typedef enum {
+    RB_REDIS_READ = 0,
+    RB_REDIS_WRITE = 1,
+    RB_REDIS_CONTAINER = 2,   /* the effect depends on the subcommand */
+    RB_REDIS_UNKNOWN = 3      /* not in the table: callers treat it as a write */
+} rb_redis_cmd_kind;
+
+/* Static table: the kind of "GET", "CONFIG", "CONFIG GET" (case-insensitive). */
+rb_redis_cmd_kind rb_redis_cmd_fallback(const char *name);
+
+/* 1 if a flag or ACL category from COMMAND INFO ("write", "@admin") makes
+ * the command a write. */
+int rb_redis_flag_marks_write(const char *flag, size_t len);
+
+/* 1 if name is an inspection command that is a read whatever its flags. */
+int rb_redis_cmd_read_allowed(const char *name);
+
+/* Non-NULL (the reason) if conn:call must refuse name because it changes the
+ * connection's protocol state behind the binding's back. */
+const char *rb_redis_cmd_unsupported(const char *name);
+
+/* For tests: 1 if the static tables are sorted (bsearch needs it). */
+int rb_redis_cmd_tables_sorted(void);
+#endif
