@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -187,14 +186,19 @@ func serve(a *app, o options) error {
 	return nil
 }
 
-// writeAddrFile writes the bound addresses atomically (rename), so a reader
-// never sees half a file.
+// writeAddrFile writes the bound addresses as key=value lines (values never
+// hold a newline), atomically (rename), so a reader never sees half a file.
 func writeAddrFile(path string, addrs map[string]string) error {
 	if path == "" {
 		return nil
 	}
-	b, _ := json.Marshal(addrs)
-	if err := os.WriteFile(path+".tmp", append(b, '\n'), 0o644); err != nil {
+	var b strings.Builder
+	for _, k := range []string{"addr", "pprof_addr", "pg_dsn"} {
+		if v, ok := addrs[k]; ok {
+			fmt.Fprintf(&b, "%s=%s\n", k, v)
+		}
+	}
+	if err := os.WriteFile(path+".tmp", []byte(b.String()), 0o600); err != nil {
 		return err
 	}
 	return os.Rename(path+".tmp", path)

@@ -142,8 +142,13 @@ func (c pgConfig) keyValue() string {
 	parts := []string{}
 	for _, kv := range [][2]string{{"host", c.Host}, {"port", c.Port}, {"user", c.User},
 		{"password", c.Password}, {"dbname", c.Database}} {
-		if kv[1] != "" {
+		if kv[1] == "" {
+			continue
+		}
+		if strings.ContainsAny(kv[1], ` '\\`) {
 			parts = append(parts, kv[0]+"='"+q.Replace(kv[1])+"'")
+		} else {
+			parts = append(parts, kv[0]+"="+kv[1])
 		}
 	}
 	return strings.Join(parts, " ")

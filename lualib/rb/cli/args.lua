@@ -1,0 +1,55 @@
+-- rb.cli.args — getopt-style parsing shared by the subcommands:
+-- --flag, --opt VALUE, --opt=VALUE, short aliases (-n), repeatable options,
+-- positionals; "--" ends options. Unknown options are usage errors.
+local M = {}
+
+--- parse(args, spec) -> opts, positionals | nil, err
+-- spec = { flags = {name = true}, options = {name = true}, repeat = {name = true},
+--          alias = {n = "namespace"} }
+function M.parse(args, spec)
+  local opts, pos, i = {}, {}, 1
+  local alias = spec.alias or {}
+  while i <= #args do
+    local a = args[i]
+    if a == "--" then
+      table.move(args, i + 1, #args, #pos + 1, pos)
+      break
+    end
+    local name, value = a:match("^%-%-([%w-]+)=(.*)$")
+    if not name then name = a:match("^%-%-([%w-]+)$") or (a:match("^%-(%a)$") and alias[a:sub(2)]) end
+    if a:match("^%-(%a)$") and not alias[a:sub(2)] then return nil, ("unknown option '%s'"):format(a) end
+    if name then
+      local key = name:gsub("-", "_")
+      if spec.flags and spec.flags[name] then
+        if value then return nil, ("option --%s takes no value"):format(name) end
+        opts[key] = true
+      elseif (spec.options and spec.options[name]) or (spec["repeat"] and spec["repeat"][name]) then
+        if not value then
+          i = i + 1
+          value = args[i]
+          if value == nil then return nil, ("option --%s needs a value"):format(name) end
+        end
+        if spec["repeat"] and spec["repeat"][name] then
+          opts[key] = opts[key] or {}
+          table.insert(opts[key], value)
+        else
+          opts[key] = value
+        end
+      else
+        return nil, ("unknown option '%s'"):format(a)
+      end
+    else
+      pos[#pos + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, pos
+end
+
+--- usage(err, help): prints an error and the command's help; returns 2.
+function M.usage(err, help)
+  io.stderr:write("runbook: ", err, "\n\n", help)
+  return 2
+end
+
+return M

@@ -1,0 +1,49 @@
+-- rb.cli.show — `runbook show SECTION`: symptoms, params, steps, and what
+-- each resolve step may change (its risk, description and declared changes).
+local args = require "rb.cli.args"
+local loader = require "rb.loader"
+
+local HELP = [[
+usage: runbook show SECTION
+
+Shows a section: symptoms, params with their values, steps, and for each
+resolve step its risk and what it may change. Nothing is run.
+]]
+
+return function(argv)
+  local o, pos = args.parse(argv, { flags = { help = true }, alias = { h = "help" } })
+  if not o then return args.usage(pos, HELP) end
+  if o.help then io.stdout:write(HELP); return 0 end
+  if #pos ~= 1 then return args.usage("show needs one SECTION", HELP) end
+  local s, err = loader.resolve(pos[1])
+  if not s then io.stderr:write("runbook: ", err, "\n"); return 2 end
+  print(("%s%s — %s"):format(s.book and (s.book.id .. "/") or "", s.id, s.title))
+  print("file: " .. s.file)
+  if s.description then print("\n" .. s.description) end
+  if #s.symptoms > 0 then
+    print("\nsymptoms:")
+    for _, x in ipairs(s.symptoms) do print("  - " .. x) end
+  end
+  local params, names = {}, {}
+  for k, v in pairs(s.book and s.book.params or {}) do params[k] = v end
+  for k, v in pairs(s.params) do params[k] = v end
+  for k in pairs(params) do names[#names + 1] = k end
+  table.sort(names)
+  if #names > 0 then
+    print("\nparams (override with --set KEY=VALUE):")
+    for _, k in ipairs(names) do print(("  %-24s %s"):format(k, tostring(params[k]))) end
+  end
+  print("\nsteps:")
+  for i, st in ipairs(s.steps) do
+    print(("  %d. %-11s %s"):format(i, st.kind, st.title))
+    if st.kind == "resolve" then
+      print(("       risk: %s"):format(st.risk))
+      if st.description then print("       " .. st.description) end
+      for _, c in ipairs(st.changes or {}) do print("       may change: " .. c) end
+      if not st.description and not st.changes then
+        print("       may change: see `runbook run " .. pos[1] .. " --dry-run --step '" .. st.title .. "'`")
+      end
+    end
+  end
+  return 0
+end

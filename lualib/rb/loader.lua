@@ -1,0 +1,149 @@
+-- rb.loader — finds and loads runbooks: section files, books (a directory
+-- with book.lua), and `book/section-id` names on the search path (./runbooks,
+-- then $RUNBOOK_PATH, a colon list). Files run in the sandbox with the gate in
+-- "load" mode, so loading never does I/O. Errors name file:line.
+local rb = require "rb"
+local sandbox = require "rb.sandbox"
+local gate = require "rb._gate"
+local sys = require "rb._sys"
+
+local M = {}
+
+function M.search_path()
+  local dirs = { "runbooks" }
+  for d in (os.getenv("RUNBOOK_PATH") or ""):gmatch("[^:]+") do dirs[#dirs + 1] = d end
+  return dirs
+end
+
+-- Runs a runbook file in a fresh sandbox; returns its value or nil, "file:line: msg".
+local function run_file(path)
+  local chunk, err = loadfile(path, "t", sandbox.env())
+  if not chunk then return nil, err end
+  local before = gate.mode()
+  gate.set_mode("load")
+  local ok, res = xpcall(chunk, function(e)
+    if type(e) == "table" then e = tostring(e) end
+    return tostring(e)
+  end)
+  gate.set_mode(before)
+  if not ok then return nil, res end
+  return res
+end
+
+--- load_section(path, book?) -> section | nil, err
+function M.load_section(path, book)
+  local s, err = run_file(path)
+  if s == nil and err then return nil, err end
+  if getmetatable(s) ~= rb.Section then
+    return nil, ("%s: did not return a section (end the file with `return S`, S = rb.section{...})"):format(path)
+  end
+  s.file, s.book = path, book
+  return s
+end
+
+--- load_book(dir) -> book (with .sections, .dir) | nil, err
+function M.load_book(dir)
+  local path = dir .. "/book.lua"
+  local b, err = run_file(path)
+  if b == nil and err then return nil, err end
+  if getmetatable(b) ~= rb.Book then
+    return nil, ("%s: did not return a book (end the file with `return rb.book{...}`)"):format(path)
+  end
+  b.dir, b.file, b.sections = dir, path, {}
+  for _, id in ipairs(b.section_ids) do
+    local f = dir .. "/" .. id .. ".lua"
+    if sys.kind(f) ~= "file" then
+      return nil, ("%s: section '%s' is listed but %s does not exist"):format(path, id, f)
+    end
+    local s, serr = M.load_section(f, b)
+    if not s then return nil, serr end
+    if s.id ~= id then
+      return nil, ("%s: section id '%s' does not match its file name (%s)"):format(f, s.id, id)
+    end
+    b.sections[#b.sections + 1] = s
+  end
+  return b
+end
+
+local function is_book_dir(d) return sys.kind(d .. "/book.lua") == "file" end
+
+--- discover(path) -> {books = {...}, sections = {...}} | nil, err
+-- path: a section file, a book directory, or a directory of books/sections.
+function M.discover(path)
+  local kind = sys.kind(path)
+  local out = { books = {}, sections = {} }
+  if kind == "file" then
+    if path:match("book%.lua$") then path = path:match("^(.*)/book%.lua$") or "."; kind = "dir"
+    else
+      local s, err = M.load_section(path)
+      if not s then return nil, err end
+      out.sections[1] = s
+      return out
+    end
+  end
+  if kind ~= "dir" then return nil, ("no such file or directory: %s"):format(path) end
+  if is_book_dir(path) then
+    local b, err = M.load_book(path)
+    if not b then return nil, err end
+    out.books[1] = b
+    return out
+  end
+  for _, name in ipairs(assert(sys.listdir(path))) do
+    local p = path .. "/" .. name
+    if sys.kind(p) == "dir" and is_book_dir(p) then
+      local b, err = M.load_book(p)
+      if not b then return nil, err end
+      out.books[#out.books + 1] = b
+    elseif name:match("%.lua$") and sys.kind(p) == "file" then
+      local s, err = M.load_section(p)
+      if not s then return nil, err end
+      out.sections[#out.sections + 1] = s
+    end
+  end
+  return out
+end
+
+-- All "book/section" names on the search path, for "unknown section" messages.
+local function known_names()
+  local names = {}
+  for _, d in ipairs(M.search_path()) do
+    for _, name in ipairs(sys.listdir(d) or {}) do
+      local b = M.load_book(d .. "/" .. name)
+      for _, s in ipairs(b and b.sections or {}) do names[#names + 1] = b.id .. "/" .. s.id end
+    end
+  end
+  return names
+end
+
+--- resolve(spec) -> section | nil, err: spec is a file path or "book/section-id".
+function M.resolve(spec)
+  if sys.kind(spec) == "file" then
+    local dir = spec:match("^(.*)/[^/]+$") or "."
+    local book
+    if is_book_dir(dir) and not spec:match("book%.lua$") then
+      local b, err = M.load_book(dir)
+      if not b then return nil, err end
+      for _, s in ipairs(b.sections) do
+        if sys.realpath(s.file) == sys.realpath(spec) then return s end
+      end
+      book = b
+    end
+    return M.load_section(spec, book)
+  end
+  local bid, sid = spec:match("^([^/]+)/([^/]+)$")
+  if bid then
+    for _, d in ipairs(M.search_path()) do
+      if is_book_dir(d .. "/" .. bid) then
+        local b, err = M.load_book(d .. "/" .. bid)
+        if not b then return nil, err end
+        for _, s in ipairs(b.sections) do if s.id == sid then return s end end
+      end
+    end
+  end
+  local names = known_names()
+  return nil, ("unknown section '%s'%s"):format(spec,
+    #names > 0 and ("; sections are: " .. table.concat(names, ", ")) or
+    " (no books found on the search path: " .. table.concat(M.search_path(), ":") .. ")")
+end
+
+return M

@@ -1,0 +1,258 @@
+-- rb.runner — runs a section under the safety model (DESIGN §4):
+-- investigate steps with writes refused; each resolve step planned first
+-- (writes recorded, not sent), the plan shown and confirmed on /dev/tty
+-- (y/n/a/s/q/d), then applied with every write matched against the approved
+-- plan by the gate. Everything is audited. Returns the exit status.
+local gate = require "rb._gate"
+local sys = require "rb._sys"
+local audit = require "rb.audit"
+local Ctx = require "rb.ctx"
+local ui = require "rb.ui"
+
+local M = {}
+local Run = {}
+Run.__index = Run
+
+local function params_for(section, overrides)
+  local p = {}
+  for k, v in pairs(section.book and section.book.params or {}) do p[k] = v end
+  for k, v in pairs(section.params) do p[k] = v end
+  for k, v in pairs(overrides or {}) do
+    local cur = p[k]
+    if cur == nil then
+      local names = {}
+      for n in pairs(p) do names[#names + 1] = n end
+      table.sort(names)
+      return nil, ("unknown param '%s' (params are: %s)"):format(k, #names > 0 and table.concat(names, ", ") or "none")
+    elseif type(cur) == "number" then
+      local n = tonumber(v)
+      if not n then return nil, ("param '%s' must be a number (got '%s')"):format(k, v) end
+      p[k] = n
+    elseif type(cur) == "boolean" then
+      if v ~= "true" and v ~= "false" then return nil, ("param '%s' must be true or false"):format(k) end
+      p[k] = v == "true"
+    else
+      p[k] = v
+    end
+  end
+  return p
+end
+
+local function select_steps(section, kind, name)
+  local out = {}
+  for _, s in ipairs(section.steps) do
+    if s.kind == kind and (not name or s.title:lower() == name:lower()) then out[#out + 1] = s end
+  end
+  return out
+end
+
+--- new(opts) -> run | nil, err
+-- opts: section, set (param overrides), investigate_only, resolve_only, step,
+-- dry_run, yes, audit (path), output ("text"|"json"), report (path), env.
+function M.new(o)
+  local params, err = params_for(o.section, o.set)
+  if not params then return nil, err end
+  if o.step then
+    local found = false
+    for _, s in ipairs(o.section.steps) do found = found or s.title:lower() == o.step:lower() end
+    if not found then
+      local titles = {}
+      for _, s in ipairs(o.section.steps) do titles[#titles + 1] = "'" .. s.title .. "'" end
+      return nil, ("no step '%s' in section '%s' (steps: %s)"):format(o.step, o.section.id, table.concat(titles, ", "))
+    end
+  end
+  local section = o.section
+  local self = setmetatable({
+    o = o, section = section, params = params, dry_run = o.dry_run or false,
+    thresholds = section.book and section.book.thresholds or {},
+    id = sys.run_id(), user = sys.user(), host = sys.hostname(),
+    steps = {}, findings = {}, failed = false, stop = false, exit = nil,
+    out = ui.new(o.output == "json" and io.stderr or io.stdout),
+    audit_path = o.audit or audit.default_path(),
+  }, Run)
+  self.name = section.book and (section.book.id .. "/" .. section.id) or section.id
+  self.log = audit.open(self.audit_path, {
+    run = self.id, user = self.user, host = self.host, section = self.name, dry_run = self.dry_run,
+  })
+  return self
+end
+
+-- Step bookkeeping shared by the report, JSON output and audit.
+function Run:record(step)
+  local r = self.steps[step]
+  if not r then
+    r = { title = step.title, kind = step.kind, risk = step.risk, findings = {}, notes = {}, logs = {} }
+    self.steps[step] = r
+    self.steps[#self.steps + 1] = r
+  end
+  return r
+end
+
+function Run:finding(step, f, mode)
+  if mode == "apply" then return end      -- already recorded by the plan pass
+  local r = self:record(step)
+  f.step = step.title
+  r.findings[#r.findings + 1] = f
+  self.findings[#self.findings + 1] = f
+  self.out:finding(f)
+  self.log:event("finding", { finding = {
+    name = f.name, value = f.value, level = f.level, warn = f.warn, crit = f.crit, unit = f.unit,
+  } }, step.title)
+end
+
+function Run:note(step, text, mode)
+  local r = self:record(step)
+  r.notes[#r.notes + 1] = text
+  self.out:note(text)
+end
+
+function Run:log(step, text, mode)
+  local r = self:record(step)
+  r.logs[#r.logs + 1] = text
+  self.out:log(text)
+end
+
+-- Error values: tables keep their fields; strings get a traceback.
+local function handler(e)
+  if type(e) == "table" then return e end
+  return { kind = "error", message = tostring(e), traceback = debug.traceback(tostring(e), 2) }
+end
+
+local function errmsg(e)
+  if type(e) ~= "table" then return tostring(e) end
+  return e.message or tostring(e)
+end
+
+-- Runs one pass of a step in a gate mode; returns ok, err.
+function Run:call(step, mode)
+  gate.set_mode(mode)
+  gate.set_audit(self.audit_path, self.log:context(step.title))
+  local t0 = sys.clock_ms()
+  local ok, e = xpcall(step.fn, handler, Ctx.new(self, step, mode))
+  gate.set_mode("free")
+  gate.set_audit(nil, nil)
+  self:record(step).ms = (self:record(step).ms or 0) + (sys.clock_ms() - t0)
+  if not ok and (e.kind == "interrupted" or gate.interrupted()) then error(e, 0) end
+  return ok, e
+end
+
+function Run:step_failed(step, e)
+  local r = self:record(step)
+  r.ok, r.error = false, errmsg(e)
+  self.failed = true
+  self.out:step_error(e)
+end
+
+function Run:investigate(step)
+  self.log:event("step_start", { mode = "investigate" }, step.title)
+  self.out:step_header(step)
+  local ok, e = self:call(step, "investigate")
+  local r = self:record(step)
+  if ok then r.ok = true else self:step_failed(step, e) end
+  self.log:event("step_end", { ok = r.ok, error = r.error, ms = r.ms, notes = r.notes }, step.title)
+end
+
+-- Asks the operator about a plan; returns yes|no|all|skip|quit|refused.
+function Run:confirm(step, plan)
+  if self.o.yes then return "yes", "yes (--yes)" end
+  if self.all then return "yes", "all" end
+  while true do
+    local line, err = sys.prompt(ui.PROMPT)
+    if not line then return "refused", "refused: " .. err .. " and no --yes" end
+    local a = ({ y = "yes", yes = "yes", n = "no", no = "no", a = "all", all = "all", s = "skip",
+      skip = "skip", q = "quit", quit = "quit", d = "details", details = "details" })[line:lower()]
+    if a == "details" then self.out:plan_details(plan)
+    elseif a == "all" then self.all = true; return "yes", "all"
+    elseif a then return a, a
+    else self.out:say("  please answer y, n, a, s, q or d") end
+  end
+end
+
+-- One plan -> confirm -> apply cycle; returns "again" to re-plan.
+function Run:plan_and_apply(step)
+  local r = self:record(step)
+  gate.reset()
+  local ok, e = self:call(step, "plan")
+  local plan = gate.plan()
+  r.plan = plan
+  self.log:event("plan", { actions = plan, ok = ok, error = not ok and errmsg(e) or nil }, step.title)
+  self.out:plan(step, plan)
+  if not ok then return self:step_failed(step, e) end
+  if self.dry_run then r.ok, r.applied = true, false; return self.out:say("  DRY RUN: not applied") end
+  if #plan == 0 then r.ok = true; return end
+  local answer, label = self:confirm(step, plan)
+  r.answer = label
+  self.log:event("confirm", { answer = label }, step.title)
+  if answer == "refused" then self.stop, self.refused = true, true; return self.out:refused(label) end
+  if answer == "quit" then self.stop, self.quit = true, true; return end
+  if answer == "no" then self.declined = true; r.ok = true; return end
+  if answer == "skip" then r.ok = true; return end
+  gate.confirm()
+  ok, e = self:call(step, "apply")
+  r.applied = true
+  if not ok and e.kind == "unplanned" then
+    self.out:unplanned(e)
+    if not self.o.yes and sys.prompt("  Plan this step again? [y/n] ") == "y" then return "again" end
+  end
+  if not ok then return self:step_failed(step, e) end
+  r.ok = true
+  local left = gate.approved_left()
+  if left > 0 then self:note(step, ("%d approved action(s) were not performed"):format(left), "apply") end
+end
+
+function Run:resolve(step)
+  self.log:event("step_start", { mode = "resolve" }, step.title)
+  self.out:step_header(step)
+  while self:plan_and_apply(step) == "again" do end
+  gate.reset()
+  local r = self:record(step)
+  self.log:event("step_end", { ok = r.ok, error = r.error, ms = r.ms, notes = r.notes }, step.title)
+end
+
+function Run:exit_code()
+  if self.interrupted then return 3 end
+  if self.failed then return 1 end
+  if self.refused or self.quit or self.declined then return 3 end
+  if self.o.investigate_only then
+    for _, f in ipairs(self.findings) do if f.level == "critical" then return 4 end end
+  end
+  return 0
+end
+
+function Run:body()
+  if not self.o.resolve_only then
+    for _, s in ipairs(select_steps(self.section, "investigate", self.o.step)) do self:investigate(s) end
+  end
+  if self.o.investigate_only then return end
+  for _, s in ipairs(select_steps(self.section, "resolve", self.o.step)) do
+    if self.stop then break end
+    self:resolve(s)
+  end
+end
+
+--- run:execute() -> exit status
+function Run:execute()
+  sys.install_signals()
+  self.started = sys.time()
+  self.log:event("run_start", { mode = self.o.investigate_only and "investigate-only" or
+    self.o.resolve_only and "resolve-only" or "full", params = self.params })
+  self.out:run_header(self)
+  local ok, e = xpcall(function() self:body() end, handler)
+  gate.set_mode("free")
+  if not ok then
+    if e.kind == "interrupted" or gate.interrupted() then
+      self.interrupted = true
+      self.log:event("interrupted", { error = errmsg(e) })
+    else
+      self.failed = true
+      self.out:step_error(e)
+    end
+  end
+  self.exit = self:exit_code()
+  self.log:event("run_end", { ok = self.exit == 0, exit = self.exit })
+  self.out:run_footer(self)
+  return self.exit
+end
+
+M.Run = Run
+return M

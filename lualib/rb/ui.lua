@@ -1,0 +1,113 @@
+-- rb.ui — what a run prints for a person. Every line passes through the
+-- redactor. With --output json the human text goes to stderr and stdout
+-- carries the JSON document only.
+local sys = require "rb._sys"
+
+local M = {}
+local UI = {}
+UI.__index = UI
+
+M.PROMPT = "  Apply this step? [y]es [n]o [a]ll [s]kip [q]uit [d]etails: "
+
+local LABEL = { good = "[ OK ]", warning = "[WARN]", critical = "[CRIT]", unknown = "[ ?? ]" }
+
+function M.new(fh) return setmetatable({ fh = fh }, UI) end
+
+function UI:say(fmt, ...)
+  local s = select("#", ...) > 0 and fmt:format(...) or fmt
+  self.fh:write(sys.redact(s), "\n")
+  self.fh:flush()
+end
+
+--- fmtnum(v, unit): compact numbers with their unit.
+function M.fmtnum(v, unit)
+  if v == nil then return "n/a" end
+  if type(v) ~= "number" then return tostring(v) end
+  local s
+  if math.type(v) == "integer" then s = tostring(v)
+  elseif v ~= v then s = "NaN"
+  else s = ("%.4g"):format(v) end
+  return unit and unit ~= "" and (s .. " " .. unit) or s
+end
+
+function UI:run_header(run)
+  if run.dry_run then self:say("DRY RUN — nothing will be changed; resolve steps are planned only.") end
+  self:say("runbook %s — %s", run.name, run.section.title)
+  self:say("run %s by %s@%s; audit: %s", run.id, run.user, run.host, run.audit_path)
+end
+
+function UI:run_footer(run)
+  local n = { good = 0, warning = 0, critical = 0, unknown = 0 }
+  for _, f in ipairs(run.findings) do n[f.level] = n[f.level] + 1 end
+  self:say("")
+  self:say("findings: %d critical, %d warning, %d good, %d unknown", n.critical, n.warning, n.good, n.unknown)
+  local what = run.interrupted and "interrupted" or run.refused and "refused (no terminal; use --yes)"
+    or run.quit and "quit" or run.failed and "a step failed" or run.declined and "declined" or "done"
+  self:say("run %s: %s (exit %d)", run.id, what, run.exit)
+  if run.dry_run then self:say("DRY RUN — nothing was changed.") end
+end
+
+function UI:step_header(step)
+  local risk = step.kind == "resolve" and ("  [risk: %s]"):format(step.risk) or ""
+  self:say("")
+  self:say("== %s: %s%s", step.kind == "resolve" and "Resolve" or "Investigate", step.title, risk)
+  if step.description then self:say("   %s", step.description) end
+end
+
+function UI:finding(f)
+  local bounds = ""
+  if f.warn or f.crit then
+    local w, c = f.higher_is_worse == false and "<=" or ">=", f.higher_is_worse == false and "<" or ">"
+    bounds = ("  (warn %s %s, crit %s %s)"):format(w, M.fmtnum(f.warn, f.unit), c, M.fmtnum(f.crit, f.unit))
+  end
+  self:say("  %s %s = %s%s%s", LABEL[f.level], f.name, M.fmtnum(f.value, f.unit), bounds,
+    f.detail and ("  " .. f.detail) or "")
+end
+
+function UI:note(text) self:say("  note: %s", text) end
+function UI:log(text)
+  for line in (text .. "\n"):gmatch("(.-)\n") do self:say("  %s", line) end
+end
+
+local function action_line(i, a)
+  return ("  %d. %s.%s %s"):format(i, a.binding, a.op, a.target)
+end
+
+function UI:plan(step, plan)
+  self:say("  Plan:")
+  if #plan == 0 then return self:say("  (no changes planned)") end
+  for i, a in ipairs(plan) do
+    self:say(action_line(i, a))
+    if a.args and a.args ~= "null" and #a.args <= 200 then self:say("     args: %s", a.args) end
+    if not a.simulable then self:say("     (cannot be simulated: shown as planned, not validated)")
+    elseif a.simulated then
+      for line in (a.simulated .. "\n"):gmatch("(.-)\n") do self:say("     | %s", line) end
+    end
+  end
+end
+
+function UI:plan_details(plan)
+  for i, a in ipairs(plan) do
+    self:say(action_line(i, a))
+    self:say("     args: %s", a.args or "null")
+    self:say("     simulated: %s", a.simulable and (a.simulated or "validated, no output") or "cannot be simulated")
+  end
+end
+
+function UI:step_error(e)
+  local msg = type(e) == "table" and (e.message or tostring(e)) or tostring(e)
+  self:say("  FAILED: %s", msg)
+  if type(e) == "table" and e.traceback and os.getenv("RUNBOOK_DEBUG") then self:say("%s", e.traceback) end
+end
+
+function UI:refused(label)
+  self:say("  not applied: %s", label)
+  self:say("  resolve steps need a terminal to confirm on, or --yes; the remaining steps are not run.")
+end
+
+function UI:unplanned(e)
+  self:say("  STOPPED: %s", e.message or tostring(e))
+  self:say("  The step tried a change that was not in the plan you approved; nothing more was sent.")
+end
+
+return M

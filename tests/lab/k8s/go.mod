@@ -1,0 +1,3 @@
+module runbook/tests/lab/k8s
+
+go 1.19

@@ -1,0 +1,137 @@
+// proxy.go: pods/NAME[:PORT]/proxy/PATH and services/NAME[:PORT]/proxy/PATH
+// forwarded to real local processes. The map (from -proxy at start, or
+// POST /__lab/proxy) is {"pods"|"services": {NAME-or-app-label: {PORT-or-"*":
+// LOCALPORT}}}; an unmapped backend answers 503 like a dead one.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+type proxyConfig map[string]map[string]map[string]int
+
+func (s *Server) addProxies(add proxyConfig) {
+	s.proxyMu.Lock()
+	defer s.proxyMu.Unlock()
+	for kind, names := range add {
+		if s.proxies[kind] == nil {
+			s.proxies[kind] = map[string]map[string]int{}
+		}
+		for n, ports := range names {
+			if s.proxies[kind][n] == nil {
+				s.proxies[kind][n] = map[string]int{}
+			}
+			for p, local := range ports {
+				s.proxies[kind][n][p] = local
+			}
+		}
+	}
+}
+
+// lookupProxy finds the local port for an object and a port (number or name).
+func (s *Server) lookupProxy(plural string, o obj, port string) int {
+	s.proxyMu.Lock()
+	defer s.proxyMu.Unlock()
+	for _, key := range []string{name(o), labelsOf(o)["app"]} {
+		ports := s.proxies[plural][key]
+		if local, ok := ports[port]; ok && key != "" {
+			return local
+		}
+		if local, ok := ports["*"]; ok && key != "" {
+			return local
+		}
+	}
+	return 0
+}
+
+func firstPort(plural string, o obj) string {
+	if plural == "services" {
+		return mstr(mlist(o, "spec", "ports"), "0", "port")
+	}
+	for _, c := range mlist(o, "spec", "containers") {
+		if ps := mlist(c, "ports"); len(ps) > 0 {
+			return mstr(ps[0], "containerPort")
+		}
+	}
+	return "80"
+}
+
+var hopHeaders = []string{"Authorization", "Connection", "Keep-Alive", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, t target) {
+	if t.res.plural != "pods" && t.res.plural != "services" {
+		writeErr(w, &apiErr{404, "NotFound", "the server could not find the requested resource", nil})
+		return
+	}
+	parts := strings.Split(t.name, ":")
+	objName, port := parts[0], ""
+	switch len(parts) {
+	case 2:
+		port = parts[1]
+	case 3:
+		objName, port = parts[1], parts[2]
+	}
+	s.store.mu.Lock()
+	o := copyObj(s.store.get(t.res.plural, t.ns, objName))
+	s.store.mu.Unlock()
+	if o == nil {
+		writeErr(w, notFound(t.res, objName))
+		return
+	}
+	if port == "" {
+		port = firstPort(t.res.plural, o)
+	}
+	local := s.lookupProxy(t.res.plural, o, port)
+	if local == 0 {
+		ip := mstr(o, "status", "podIP")
+		if t.res.plural == "services" {
+			ip = mstr(o, "spec", "clusterIP")
+		}
+		writeErr(w, &apiErr{503, "ServiceUnavailable",
+			fmt.Sprintf("error trying to reach service: dial tcp %s:%s: connect: connection refused", ip, port), nil})
+		return
+	}
+	/* the path after .../NAME/proxy, trailing slash kept */
+	ep := r.URL.EscapedPath()
+	marker := "/" + t.name + "/proxy"
+	rest := "/"
+	if i := strings.Index(ep, marker); i >= 0 && len(ep) > i+len(marker) {
+		rest = ep[i+len(marker):]
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d%s", local, rest)
+	if r.URL.RawQuery != "" {
+		url += "?" + r.URL.RawQuery
+	}
+	req, err := http.NewRequestWithContext(r.Context(), r.Method, url, bytes.NewReader(body))
+	if err != nil {
+		writeErr(w, badRequest(err.Error()))
+		return
+	}
+	req.Header = r.Header.Clone()
+	for _, h := range hopHeaders {
+		req.Header.Del(h)
+	}
+	client := &http.Client{Timeout: 60 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		writeErr(w, &apiErr{503, "ServiceUnavailable", "error trying to reach service: " + err.Error(), nil})
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	for _, h := range hopHeaders {
+		w.Header().Del(h)
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}

@@ -1,0 +1,3 @@
+module rblab/pprofgo
+
+go 1.19
