@@ -36,7 +36,8 @@ local function fmt_time(t)
 end
 
 local function fmt_duration(d)
-  return type(d) == "number" and fmt_time(d) .. "s" or tostring(d)
+  if math.type(d) == "integer" then return ("%d"):format(d) end
+  return type(d) == "number" and ("%.17g"):format(d) or tostring(d)
 end
 
 ---------------------------------------------------------------------------
@@ -283,6 +284,39 @@ function M.client(opts)
   conns[c] = { url = opts.url, bearer = opts.bearer, user = opts.user, password = opts.password,
                timeout = opts.timeout, connect_timeout = opts.connect_timeout }
   return c
+end
+
+---------------------------------------------------------------------------
+-- Sparklines: the C renderer draws NaN as a gap; a range result simply lacks
+-- the points where a series had no value, so those steps become NaN first.
+
+local render = M.sparkline
+local MAX_FILL = 10000
+
+local function with_gaps(values)
+  local step
+  for i = 2, #values do
+    local d = values[i][1] - values[i - 1][1]
+    if d > 0 and (not step or d < step) then step = d end
+  end
+  if not step then return values end
+  local out = {}
+  for i, p in ipairs(values) do
+    if i > 1 then
+      local missing = math.floor((p[1] - values[i - 1][1]) / step + 0.5) - 1
+      for _ = 1, math.min(missing, MAX_FILL - #out) do out[#out + 1] = NAN end
+    end
+    out[#out + 1] = p[2]
+  end
+  return out
+end
+
+--- prom.sparkline(values | series | range result with one series, {width = 60}) -> string
+function M.sparkline(x, opts)
+  argcheck(type(x) == "table", 1, "sparkline", "values or a series expected")
+  local s = x.values and x or (#x == 1 and type(x[1]) == "table" and x[1].values and x[1])
+  if s then return render(with_gaps(s.values), opts) end
+  return render(x, opts)
 end
 
 -- The default client: the run's "prometheus" target (--env/--config), else

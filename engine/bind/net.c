@@ -1,0 +1,213 @@
+/* bind/net.c — rb.net: the seed's ping / nslookup / curl-timing checks done
+ * natively. resolve(host) uses getaddrinfo; tcp_connect(host, port, {timeout})
+ * a nonblocking connect() bounded by poll(); http_probe(url, {timeout}) one GET
+ * on the HTTP transport (net/http_client.h) reporting libcurl's phase timings.
+ * All three are reads and pass the gate (gate.h) as binding "net". Failures
+ * return nil, err (errors.h) with kind dns, conn, timeout, tls or http. */
+#include "errors.h"
+#include "gate.h"
+#include "net/http_client.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double opt_timeout(lua_State *L, int idx, double def)
+{
+    if (lua_isnoneornil(L, idx)) return def;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_getfield(L, idx, "timeout");
+    double t = luaL_optnumber(L, -1, def);
+    lua_pop(L, 1);
+    luaL_argcheck(L, t > 0, idx, "timeout must be positive");
+    return t;
+}
+
+static void addr_string(const struct sockaddr *sa, char *out, size_t n)
+{
+    const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                                              : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    if (!inet_ntop(sa->sa_family, a, out, (socklen_t)n)) snprintf(out, n, "?");
+}
+
+static int lookup(const char *host, const char *port, struct addrinfo **res)
+{
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    return getaddrinfo(host, port, &hints, res);
+}
+
+/* resolve(host) -> {addresses = {"127.0.0.1", "::1", ...}, ms} */
+static int net_resolve(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    rb_action a = {"net", "resolve", host, 0};
+    rb_gate(L, &a, RB_READ);
+    double t0 = now_ms();
+    struct addrinfo *res = NULL;
+    int rc = lookup(host, NULL, &res);
+    double ms = now_ms() - t0;
+    rb_gate_done(L, &a, RB_READ, rc == 0, rc == 0 ? NULL : gai_strerror(rc));
+    if (rc != 0) {
+        rb_error_push(L, "dns", "resolve %s: %s", host, gai_strerror(rc));
+        rb_error_setstr(L, -1, "host", host);
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_createtable(L, 0, 2);
+    lua_newtable(L);
+    lua_newtable(L);   /* seen: getaddrinfo repeats an address per protocol */
+    int k = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        char s[INET6_ADDRSTRLEN];
+        addr_string(ai->ai_addr, s, sizeof s);
+        if (lua_getfield(L, -1, s) != LUA_TNIL) { lua_pop(L, 1); continue; }
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, s);
+        lua_pushstring(L, s);
+        lua_rawseti(L, -3, ++k);
+    }
+    freeaddrinfo(res);
+    lua_pop(L, 1);
+    lua_setfield(L, -2, "addresses");
+    lua_pushnumber(L, ms);
+    lua_setfield(L, -2, "ms");
+    return 1;
+}
+
+/* One nonblocking connect bounded by the time left; 0, or an errno value. */
+static int connect_one(const struct addrinfo *ai, double deadline)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) return errno;
+    int err = 0;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+        err = errno;
+        if (err == EINPROGRESS) {
+            struct pollfd p = {fd, POLLOUT, 0};
+            double left = deadline - now_ms();
+            int n = left > 0 ? poll(&p, 1, (int)left + 1) : 0;
+            socklen_t len = sizeof err;
+            if (n == 0) err = ETIMEDOUT;
+            else if (n < 0) err = errno;
+            else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+        }
+    }
+    close(fd);
+    return err;
+}
+
+/* tcp_connect(host, port, {timeout = 5}) -> {ms, address} */
+static int net_tcp_connect(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    lua_Integer port = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, port > 0 && port < 65536, 2, "port out of range");
+    double timeout = opt_timeout(L, 3, 5);
+    char ports[8], target[300];
+    snprintf(ports, sizeof ports, "%d", (int)port);
+    snprintf(target, sizeof target, "%s:%d", host, (int)port);
+    rb_action a = {"net", "tcp_connect", target, 0};
+    rb_gate(L, &a, RB_READ);
+    double t0 = now_ms(), deadline = t0 + timeout * 1000;
+    struct addrinfo *res = NULL;
+    int rc = lookup(host, ports, &res);
+    if (rc != 0) {
+        rb_gate_done(L, &a, RB_READ, 0, gai_strerror(rc));
+        return rb_error_return(L, "dns", "connect %s: %s", target, gai_strerror(rc));
+    }
+    int err = ENOENT;
+    char addr[INET6_ADDRSTRLEN] = "";
+    for (struct addrinfo *ai = res; ai && err != 0 && now_ms() < deadline; ai = ai->ai_next) {
+        addr_string(ai->ai_addr, addr, sizeof addr);
+        err = connect_one(ai, deadline);
+    }
+    freeaddrinfo(res);
+    double ms = now_ms() - t0;
+    if (err != 0 && now_ms() >= deadline) err = ETIMEDOUT;
+    rb_gate_done(L, &a, RB_READ, err == 0, err == 0 ? NULL : strerror(err));
+    if (err != 0)
+        return rb_error_return(L, err == ETIMEDOUT ? "timeout" : "conn", "connect %s: %s (%.0f ms)",
+                               target, strerror(err), ms);
+    lua_createtable(L, 0, 2);
+    lua_pushnumber(L, ms);
+    lua_setfield(L, -2, "ms");
+    lua_pushstring(L, addr);
+    lua_setfield(L, -2, "address");
+    return 1;
+}
+
+static void set_ms(lua_State *L, const char *k, double seconds)
+{
+    lua_pushnumber(L, seconds * 1000);
+    lua_setfield(L, -2, k);
+}
+
+/* http_probe(url, {timeout = 10}) ->
+ *   {status, dns_ms, connect_ms, tls_ms (https only), first_byte_ms, total_ms}
+ * Each time is from the start of the request, as curl -w reports them. */
+static int net_http_probe(lua_State *L)
+{
+    const char *url = luaL_checkstring(L, 1);
+    double timeout = opt_timeout(L, 2, 10);
+    rb_action a = {"net", "http_probe", url, 0};
+    rb_gate(L, &a, RB_READ);
+    rb_http_req req;
+    memset(&req, 0, sizeof req);
+    req.method = "GET";
+    req.url = url;
+    req.timeout_ms = (long)(timeout * 1000);
+    req.connect_timeout_ms = req.timeout_ms;
+    req.max_body = 1 << 20;
+    rb_http_resp r;
+    int rc = rb_http_perform(&req, &r);
+    rb_gate_done(L, &a, RB_READ, rc == 0, rc == 0 ? NULL : r.err);
+    if (rc < 0) {
+        /* libcurl files a failed lookup under "couldn't resolve"; the seed's nslookup check wants it apart */
+        int dns = r.err_kind == RB_HTTP_ECONN && strstr(r.err, "resolve");
+        rb_error_push(L, dns ? "dns" : rb_http_errkind_name(r.err_kind), "probe %s: %s", url, r.err);
+        rb_http_resp_free(&r);
+        lua_pushnil(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, r.status);
+    lua_setfield(L, -2, "status");
+    set_ms(L, "dns_ms", r.t_dns);
+    set_ms(L, "connect_ms", r.t_connect);
+    if (r.t_tls > 0) set_ms(L, "tls_ms", r.t_tls);
+    set_ms(L, "first_byte_ms", r.t_first_byte);
+    set_ms(L, "total_ms", r.t_total);
+    rb_http_resp_free(&r);
+    return 1;
+}
+
+static const luaL_Reg netlib[] = {
+    {"resolve", net_resolve}, {"tcp_connect", net_tcp_connect}, {"http_probe", net_http_probe},
+    {NULL, NULL}
+};
+
+int luaopen_rb_net(lua_State *L)
+{
+    luaL_newlib(L, netlib);
+    return 1;
+}
