@@ -1,0 +1,813 @@
+/* pg.c — rb.pg: PostgreSQL through libpq (docs/lua/pg.md).
+ *
+ *   pg.connect(dsn | {host=, port=, dbname=, user=, password=, ...} [, opts])
+ *   conn:query(sql, ...)   read: one statement, $n parameters, pipelined as
+ *                          BEGIN READ ONLY; sql; ROLLBACK (one round trip), and
+ *                          refused before sending when it names a side-effecting
+ *                          function (core/pg_sql.c)
+ *   conn:exec(sql, ...)    write, through the gate: EXPLAIN in plan mode, run
+ *                          outside a transaction (VACUUM works) when sent
+ *   conn:close(), <close>, conn:escape_literal(s), conn:escape_identifier(s)
+ *
+ * All I/O is nonblocking with deadlines enforced here with poll(): connect
+ * (PQconnectStartParams + PQconnectPoll, default 5 s) and every call
+ * (statement_timeout on the server, default 30 s, plus a client bound a little
+ * longer, so a server that stops answering cannot hang a runbook). Uses the
+ * gate (gate.h), the redactor (every password seen) and errors.h. */
+#include "core/pg_sql.h"
+#include "core/pg_value.h"
+#include "errors.h"
+#include "gate.h"
+#include "gate_ctl.h"
+#include "redact.h"
+#include <lauxlib.h>
+#include <libpq-fe.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CONN_MT "rb.pg.Conn"
+#define DEFAULT_CONNECT_TIMEOUT 5.0
+#define DEFAULT_STATEMENT_TIMEOUT 30.0
+#define CLIENT_GRACE 5.0          /* client bound = statement timeout + this */
+#define MAX_PARAMS 4096
+
+static char methods_key;          /* registry: the method table (pg.Conn) */
+
+typedef struct {
+    PGconn *pg;                   /* NULL: closed (or lost after a timeout) */
+    int closed;                   /* conn:close() was called */
+    double stmt_timeout;          /* seconds; the session's statement_timeout */
+    char target[256];             /* host:port/db, for the gate and messages */
+    char lost[160];               /* why pg went away, if it did */
+} pgconn;
+
+/* ---- small utilities ---------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void secret(const char *s)
+{
+    if (s && *s) rb_redact_add(s, strlen(s));
+}
+
+/* Pushes nil and an error table whose message is "what: msg" (redacted). */
+static int fail(lua_State *L, const char *kind, const char *what, const char *msg)
+{
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
+    return rb_error_return(L, kind, "%s: %.*s", what, (int)n, msg);
+}
+
+static pgconn *check_conn(lua_State *L)
+{
+    pgconn *pc = luaL_checkudata(L, 1, CONN_MT);
+    if (pc->closed) luaL_error(L, "attempt to use a closed connection");
+    return pc;
+}
+
+/* ---- transport: waiting with a deadline --------------------------------- */
+
+enum { IO_OK = 0, IO_TIMEOUT = -1, IO_CONN = -2, IO_INTERRUPTED = -3 };
+
+/* Waits until the socket is ready for `events` or the deadline passes; wakes
+ * every 200 ms to notice the engine's interrupt flag (SIGINT). */
+static int wait_socket(PGconn *c, short events, double deadline)
+{
+    for (;;) {
+        if (rb_gate_interrupted()) return IO_INTERRUPTED;
+        double left = deadline - now_s();
+        if (left <= 0) return IO_TIMEOUT;
+        struct pollfd p = { PQsocket(c), events, 0 };
+        if (p.fd < 0) return IO_CONN;
+        int ms = left > 0.2 ? 200 : (int)(left * 1000) + 1;
+        int r = poll(&p, 1, ms);
+        if (r > 0) return IO_OK;
+        if (r < 0 && errno != EINTR) return IO_CONN;
+    }
+}
+
+/* Flushes what libpq has buffered and reads until a result can be taken
+ * without blocking. */
+static int await(PGconn *c, double deadline)
+{
+    for (;;) {
+        if (PQstatus(c) == CONNECTION_BAD) return IO_CONN;
+        int f = PQflush(c);
+        if (f < 0) return IO_CONN;
+        if (f == 0 && !PQisBusy(c)) return IO_OK;
+        int w = wait_socket(c, (short)(POLLIN | (f ? POLLOUT : 0)), deadline);
+        if (w) return w;
+        if (!PQconsumeInput(c)) return IO_CONN;
+    }
+}
+
+/* The first result of the next command (the rest are dropped); *out NULL if
+ * there is none. A command ends at a NULL result, a pipeline at its sync. If
+ * the connection breaks after an error arrived, that error is the answer: it
+ * says why (e.g. 57P01, the backend was terminated). */
+static int next_result(PGconn *c, double deadline, PGresult **out)
+{
+    PGresult *first = NULL;
+    for (;;) {
+        int w = await(c, deadline);
+        if (w) {
+            if (first && w == IO_CONN) break;
+            PQclear(first);
+            return w;
+        }
+        PGresult *r = PQgetResult(c);
+        if (!r) break;
+        if (first) { PQclear(r); continue; }
+        first = r;
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) break;
+    }
+    *out = first;
+    return IO_OK;
+}
+
+/* Gives up on a connection whose state is unknown (client timeout, interrupt,
+ * broken socket): a statement may still run, so cancel it first. */
+static void drop_conn(pgconn *pc, const char *why)
+{
+    if (!pc->pg) return;
+    if (PQstatus(pc->pg) != CONNECTION_BAD && PQtransactionStatus(pc->pg) == PQTRANS_ACTIVE) {
+        PGcancel *cn = PQgetCancel(pc->pg);
+        char buf[256];
+        if (cn) { PQcancel(cn, buf, sizeof buf); PQfreeCancel(cn); }
+    }
+    PQfinish(pc->pg);
+    pc->pg = NULL;
+    snprintf(pc->lost, sizeof pc->lost, "%s", why);
+}
+
+/* nil, err for a failed wait; the connection is dropped (its state is unknown). */
+static int io_fail(lua_State *L, pgconn *pc, int w, double limit)
+{
+    char what[320], why[160];
+    snprintf(what, sizeof what, "%s", pc->target);
+    if (w == IO_TIMEOUT) {
+        snprintf(why, sizeof why, "no answer within %gs", limit);
+        drop_conn(pc, why);
+        return fail(L, "timeout", what, why);
+    }
+    if (w == IO_INTERRUPTED) {
+        drop_conn(pc, "interrupted");
+        return fail(L, "interrupted", what, "interrupted");
+    }
+    snprintf(why, sizeof why, "%s", pc->pg ? PQerrorMessage(pc->pg) : "connection lost");
+    if (!*why) snprintf(why, sizeof why, "connection lost");
+    drop_conn(pc, why);
+    return fail(L, "conn", what, why);
+}
+
+/* nil, err{kind, sqlstate, message, detail, hint, retryable} from a failed
+ * result; fields are copied before PQclear. */
+static int result_fail(lua_State *L, pgconn *pc, PGresult *r)
+{
+    const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (!msg) msg = PQresultErrorMessage(r);
+    if (!msg || !*msg) msg = PQerrorMessage(pc->pg);
+    int dead = PQstatus(pc->pg) == CONNECTION_BAD;
+    const char *kind = dead ? "conn" : rb_pg_sqlstate_kind(st);
+    if (!st && !dead) kind = "sql";
+    lua_pushnil(L);
+    rb_error_push(L, kind, "%s", msg);
+    rb_error_setstr(L, -1, "sqlstate", st);
+    rb_error_setstr(L, -1, "detail", PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL));
+    rb_error_setstr(L, -1, "hint", PQresultErrorField(r, PG_DIAG_MESSAGE_HINT));
+    rb_error_setstr(L, -1, "target", pc->target);
+    lua_pushboolean(L, dead || rb_pg_sqlstate_retryable(st));
+    lua_setfield(L, -2, "retryable");
+    PQclear(r);
+    if (dead) drop_conn(pc, "the server closed the connection");
+    return 2;
+}
+
+static int result_ok(const PGresult *r)
+{
+    ExecStatusType s = PQresultStatus(r);
+    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+/* ---- results to Lua ----------------------------------------------------- */
+
+static void push_value(lua_State *L, rb_pg_class cls, const char *v, int len)
+{
+    long long i;
+    double d;
+    switch (cls) {
+    case RB_PG_INT:
+        if (rb_pg_parse_int(v, &i) == 0) { lua_pushinteger(L, (lua_Integer)i); return; }
+        break;
+    case RB_PG_FLOAT:
+        if (rb_pg_parse_float(v, &d) == 0) { lua_pushnumber(L, (lua_Number)d); return; }
+        break;
+    case RB_PG_BOOL:
+        lua_pushboolean(L, v[0] == 't');
+        return;
+    case RB_PG_TEXT:
+        break;
+    }
+    lua_pushlstring(L, v, (size_t)len);
+}
+
+static void push_columns(lua_State *L, const PGresult *r)
+{
+    int nf = PQnfields(r);
+    lua_createtable(L, nf, 0);
+    for (int j = 0; j < nf; j++) {
+        Oid oid = PQftype(r, j);
+        const char *tn = rb_pg_type_name(oid);
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, PQfname(r, j));
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, tn ? tn : "unknown");
+        lua_setfield(L, -2, "type");
+        lua_pushinteger(L, (lua_Integer)oid);
+        lua_setfield(L, -2, "oid");
+        lua_rawseti(L, -2, j + 1);
+    }
+}
+
+/* res = { [i] = row keyed by column name, n = rows, columns = {...},
+ *         command = "SELECT", rows_affected = n } */
+static void push_result(lua_State *L, const PGresult *r)
+{
+    int n = PQntuples(r), nf = PQnfields(r);
+    char cmd[64];
+    luaL_checkstack(L, nf + 8, "too many columns");
+    lua_createtable(L, n, 4);
+    int res = lua_gettop(L);
+    rb_pg_class *cls = lua_newuserdatauv(L, (size_t)(nf ? nf : 1) * sizeof *cls, 0);
+    int names = lua_gettop(L) + 1;
+    for (int j = 0; j < nf; j++) {
+        cls[j] = rb_pg_type_class(PQftype(r, j));
+        lua_pushstring(L, PQfname(r, j));
+    }
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, nf);
+        for (int j = 0; j < nf; j++) {
+            lua_pushvalue(L, names + j);
+            if (PQgetisnull(r, i, j)) lua_pushlightuserdata(L, NULL);   /* pg.null */
+            else push_value(L, cls[j], PQgetvalue(r, i, j), PQgetlength(r, i, j));
+            lua_rawset(L, -3);
+        }
+        lua_rawseti(L, res, i + 1);
+    }
+    lua_settop(L, res);
+    lua_pushinteger(L, n);
+    lua_setfield(L, res, "n");
+    push_columns(L, r);
+    lua_setfield(L, res, "columns");
+    rb_pg_command_word(PQcmdStatus((PGresult *)r), cmd, sizeof cmd);
+    lua_pushstring(L, cmd);
+    lua_setfield(L, res, "command");
+    lua_pushinteger(L, atoi(PQcmdTuples((PGresult *)r)));
+    lua_setfield(L, res, "rows_affected");
+}
+
+/* ---- a call: SQL text and parameters ------------------------------------ */
+
+typedef struct {
+    const char *sql;
+    int nparams;
+    const char **values;          /* in a userdata on the stack: freed by the GC */
+    double timeout;               /* seconds; 0: the connection's default */
+    rb_pg_sql_info info;
+} call;
+
+/* Accepts (self, sql, p1, ..., pn) or (self, {sql, p1, ..., n =, timeout =}):
+ * the table form carries per-call options. Leaves self, sql, params on the
+ * stack (so the argument strings live as long as the call). */
+static void normalize_args(lua_State *L, call *c)
+{
+    c->timeout = 0;
+    if (lua_type(L, 2) != LUA_TTABLE) return;
+    luaL_argcheck(L, lua_gettop(L) == 2, 3, "no extra arguments after a call table");
+    lua_getfield(L, 2, "timeout");
+    if (!lua_isnil(L, -1)) {
+        c->timeout = luaL_checknumber(L, -1);
+        luaL_argcheck(L, c->timeout > 0, 2, "timeout must be positive (seconds)");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 2, "n");
+    lua_Integer n = lua_isnil(L, -1) ? (lua_Integer)lua_rawlen(L, 2) : luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+    luaL_argcheck(L, n >= 1 && n <= MAX_PARAMS, 2, "call table needs the SQL text at [1]");
+    luaL_checkstack(L, (int)n, "too many parameters");
+    for (lua_Integer i = 1; i <= n; i++) lua_rawgeti(L, 2, i);
+    lua_remove(L, 2);
+}
+
+static const char *param_text(lua_State *L, int idx)
+{
+    size_t len;
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+        return NULL;
+    case LUA_TLIGHTUSERDATA:
+        luaL_argcheck(L, lua_touserdata(L, idx) == NULL, idx, "only pg.null may be a userdata parameter");
+        return NULL;
+    case LUA_TBOOLEAN:
+        lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+        lua_replace(L, idx);
+        return lua_tostring(L, idx);
+    case LUA_TNUMBER:
+        return lua_tostring(L, idx);   /* converts the slot: the text lives there */
+    case LUA_TSTRING: {
+        const char *s = lua_tolstring(L, idx, &len);
+        luaL_argcheck(L, strlen(s) == len, idx, "text parameters cannot contain NUL bytes");
+        return s;
+    }
+    default:
+        luaL_argerror(L, idx, lua_pushfstring(L, "a parameter must be a string, number, boolean, nil "
+                                              "or pg.null, not %s", luaL_typename(L, idx)));
+        return NULL;
+    }
+}
+
+/* Reads sql and parameters at 2..top; raises on misuse (several statements,
+ * $n without a value). */
+static void read_call(lua_State *L, call *c, const char *fname)
+{
+    size_t len;
+    normalize_args(L, c);
+    c->sql = luaL_checklstring(L, 2, &len);
+    luaL_argcheck(L, strlen(c->sql) == len, 2, "SQL text cannot contain NUL bytes");
+    rb_pg_sql_scan(c->sql, len, &c->info);
+    if (c->info.statements != 1)
+        luaL_error(L, "%s: exactly one SQL statement, got %d (run them one call each)", fname,
+                   c->info.statements);
+    if (c->info.unterminated)
+        luaL_error(L, "%s: unterminated string, quoted identifier or comment in the SQL", fname);
+    c->nparams = lua_gettop(L) - 2;
+    luaL_argcheck(L, c->nparams <= MAX_PARAMS, MAX_PARAMS + 2, "too many parameters");
+    if (c->info.max_param > c->nparams)
+        luaL_error(L, "%s: the SQL uses $%d but %d parameter(s) were given", fname,
+                   c->info.max_param, c->nparams);
+}
+
+/* Converts the parameters at 3..top to text in place (after the gate has seen
+ * the originals); the pointer array lives in a userdata pushed on top. */
+static void bind_params(lua_State *L, call *c)
+{
+    for (int i = 0; i < c->nparams; i++) param_text(L, i + 3);
+    c->values = lua_newuserdatauv(L, (size_t)(c->nparams ? c->nparams : 1) * sizeof *c->values, 0);
+    for (int i = 0; i < c->nparams; i++)
+        c->values[i] = lua_isstring(L, i + 3) ? lua_tostring(L, i + 3) : NULL;
+}
+
+static double call_timeout(const pgconn *pc, const call *c)
+{
+    return c->timeout > 0 ? c->timeout : pc->stmt_timeout;
+}
+
+static int send_params(PGconn *g, const char *sql, const call *c)
+{
+    return PQsendQueryParams(g, sql, c ? c->nparams : 0, NULL, c ? c->values : NULL, NULL, NULL, 0);
+}
+
+/* ---- query: BEGIN READ ONLY; [SET LOCAL statement_timeout]; sql; ROLLBACK --- */
+
+/* Runs sql (with c's parameters) in a read-only transaction that is rolled
+ * back, all pipelined into one round trip. Pushes the result table, or nil, err. */
+static int run_read_only(lua_State *L, pgconn *pc, const char *sql, const call *c)
+{
+    PGconn *g = pc->pg;
+    double limit = call_timeout(pc, c) + CLIENT_GRACE, deadline = now_s() + limit;
+    char set_timeout[64];
+    int ok = PQenterPipelineMode(g) && send_params(g, "BEGIN READ ONLY", NULL);
+    int ncmd = 3, user = 1;
+    if (ok && c->timeout > 0) {
+        snprintf(set_timeout, sizeof set_timeout, "SET LOCAL statement_timeout = %.0f", c->timeout * 1000);
+        ok = send_params(g, set_timeout, NULL);
+        ncmd = 4, user = 2;
+    }
+    ok = ok && send_params(g, sql, c) && send_params(g, "ROLLBACK", NULL) && PQpipelineSync(g);
+    if (!ok) return io_fail(L, pc, IO_CONN, limit);
+    PGresult *mine = NULL, *bad = NULL;
+    for (int i = 0; i <= ncmd; i++) {          /* ncmd commands and the sync */
+        PGresult *r;
+        int w = next_result(g, deadline, &r);
+        if (w) { PQclear(mine); PQclear(bad); return io_fail(L, pc, w, limit); }
+        if (!r) continue;
+        if (i == user) mine = r;
+        else if (!bad && !result_ok(r) && PQresultStatus(r) != PGRES_PIPELINE_SYNC
+                 && PQresultStatus(r) != PGRES_PIPELINE_ABORTED) bad = r;
+        else PQclear(r);
+        if (PQstatus(g) == CONNECTION_BAD) break;
+    }
+    if (PQstatus(g) != CONNECTION_BAD) {
+        PQexitPipelineMode(g);
+        if (PQtransactionStatus(g) != PQTRANS_IDLE) {   /* an error skipped our ROLLBACK */
+            PGresult *r = NULL;
+            int w = send_params(g, "ROLLBACK", NULL) ? next_result(g, deadline, &r) : IO_CONN;
+            PQclear(r);
+            if (w) { PQclear(mine); PQclear(bad); return io_fail(L, pc, w, limit); }
+        }
+    }
+    if (mine && !result_ok(mine)) { PQclear(bad); return result_fail(L, pc, mine); }
+    if (bad || !mine) {
+        PQclear(mine);
+        if (bad) return result_fail(L, pc, bad);
+        return io_fail(L, pc, IO_CONN, limit);
+    }
+    push_result(L, mine);
+    PQclear(mine);
+    return 1;
+}
+
+/* ---- exec: one statement outside any transaction block ------------------ */
+
+static int run_one(lua_State *L, pgconn *pc, const char *sql, const call *c, double limit)
+{
+    PGresult *r = NULL;
+    if (!send_params(pc->pg, sql, c)) return io_fail(L, pc, IO_CONN, limit);
+    int w = next_result(pc->pg, now_s() + limit, &r);
+    if (w) return io_fail(L, pc, w, limit);
+    if (!r) return io_fail(L, pc, IO_CONN, limit);
+    if (!result_ok(r)) return result_fail(L, pc, r);
+    push_result(L, r);
+    PQclear(r);
+    return 1;
+}
+
+/* SET statement_timeout (seconds) for the session; 1 on success, else nil, err pushed. */
+static int set_session_timeout(lua_State *L, pgconn *pc, double secs)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "SET statement_timeout = %.0f", secs * 1000);
+    if (run_one(L, pc, sql, NULL, DEFAULT_CONNECT_TIMEOUT + CLIENT_GRACE) != 1) return 0;
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* Runs the statement; a per-call timeout is set around it and restored after. */
+static int run_exec(lua_State *L, pgconn *pc, const call *c)
+{
+    if (c->timeout > 0 && !set_session_timeout(L, pc, c->timeout)) return 2;
+    int n = run_one(L, pc, c->sql, c, call_timeout(pc, c) + CLIENT_GRACE);
+    if (c->timeout > 0 && pc->pg && !set_session_timeout(L, pc, pc->stmt_timeout)) {
+        if (n == 1) return 2;        /* the statement ran; report the failure to restore */
+        lua_pop(L, 2);
+    }
+    return n;
+}
+
+/* ---- gate plumbing ------------------------------------------------------ */
+
+static int lost_fail(lua_State *L, pgconn *pc)
+{
+    return fail(L, "conn", pc->target, *pc->lost ? pc->lost : "connection lost");
+}
+
+/* Text of the call error for rb_gate_done: the message of the error at top. */
+static const char *top_error(lua_State *L, int nret)
+{
+    if (nret != 2) return NULL;
+    lua_getfield(L, -1, "message");
+    const char *m = lua_tostring(L, -1);
+    lua_pop(L, 1);   /* the string stays referenced by the error table */
+    return m ? m : "error";
+}
+
+/* conn:query(sql, ...) -> res | nil, err */
+static int conn_query(lua_State *L)
+{
+    pgconn *pc = check_conn(L);
+    call c;
+    read_call(L, &c, "query");
+    if (!rb_pg_sql_read_verb(c.info.verb))
+        luaL_error(L, "query: refused: '%s' is not a read (query runs SELECT, WITH, VALUES, TABLE, "
+                      "SHOW, EXPLAIN; use conn:exec for changes)", c.info.verb[0] ? c.info.verb : "?");
+    if (c.info.denied[0])
+        luaL_error(L, "query: refused: %s() has side effects even in a read-only transaction "
+                      "(use conn:exec)", c.info.denied);
+    rb_action a = {"pg", "query", pc->target, 2};
+    rb_gate(L, &a, RB_READ);
+    bind_params(L, &c);
+    int n = pc->pg ? run_read_only(L, pc, c.sql, &c) : lost_fail(L, pc);
+    rb_gate_done(L, &a, RB_READ, n == 1, top_error(L, n));
+    return n;
+}
+
+/* Plan mode: EXPLAIN the statement in a rolled-back read-only transaction and
+ * show the plan; what cannot be explained is labelled "cannot be simulated". */
+static int simulate(lua_State *L, pgconn *pc, const call *c)
+{
+    if (rb_pg_sql_simulable(&c->info) && pc->pg) {
+        const char *explain = lua_pushfstring(L, "EXPLAIN %s", c->sql);
+        if (run_read_only(L, pc, explain, c) != 1) return 2;   /* invalid: the plan fails */
+        int res = lua_gettop(L);
+        lua_Integer n = luaL_len(L, res);
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (lua_Integer i = 1; i <= n; i++) {
+            if (i > 1) luaL_addchar(&b, '\n');
+            lua_geti(L, res, i);
+            lua_getfield(L, -1, "QUERY PLAN");
+            lua_remove(L, -2);
+            luaL_addvalue(&b);
+        }
+        luaL_pushresult(&b);
+        rb_gate_simulated(L, lua_tostring(L, -1));
+    } else {
+        rb_gate_simulated(L, NULL);
+    }
+    char cmd[sizeof c->info.verb];
+    for (size_t i = 0; i < sizeof cmd; i++)
+        cmd[i] = (char)((c->info.verb[i] >= 'a' && c->info.verb[i] <= 'z') ? c->info.verb[i] - 32
+                                                                           : c->info.verb[i]);
+    lua_createtable(L, 0, 2);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "planned");
+    lua_pushstring(L, cmd);
+    lua_setfield(L, -2, "command");
+    return 1;
+}
+
+/* conn:exec(sql, ...) -> {command, rows_affected, ...} | {planned, command} | nil, err */
+static int conn_exec(lua_State *L)
+{
+    pgconn *pc = check_conn(L);
+    call c;
+    read_call(L, &c, "exec");
+    int top = lua_gettop(L);
+    lua_createtable(L, c.nparams + 1, 0);   /* args = {sql, params...} */
+    for (int i = 2; i <= top; i++) {
+        lua_pushvalue(L, i);
+        lua_rawseti(L, -2, i - 1);
+    }
+    rb_action a = {"pg", "exec", pc->target, lua_gettop(L)};
+    rb_verdict v = rb_gate(L, &a, RB_WRITE);
+    bind_params(L, &c);
+    if (v == RB_SIMULATE) return simulate(L, pc, &c);
+    int n = pc->pg ? run_exec(L, pc, &c) : lost_fail(L, pc);
+    rb_gate_done(L, &a, RB_WRITE, n == 1, top_error(L, n));
+    return n;
+}
+
+static int escape(lua_State *L, char *(*fn)(PGconn *, const char *, size_t))
+{
+    pgconn *pc = check_conn(L);
+    size_t len;
+    const char *s = luaL_checklstring(L, 2, &len);
+    if (!pc->pg) return lost_fail(L, pc);
+    char *e = fn(pc->pg, s, len);
+    if (!e) return luaL_error(L, "escape: %s", PQerrorMessage(pc->pg));
+    lua_pushstring(L, e);
+    PQfreemem(e);
+    return 1;
+}
+
+/* conn:escape_literal(s) -> 'quoted' ; conn:escape_identifier(s) -> "quoted" */
+static int conn_escape_literal(lua_State *L) { return escape(L, PQescapeLiteral); }
+static int conn_escape_identifier(lua_State *L) { return escape(L, PQescapeIdentifier); }
+
+/* conn:target() -> "host:port/db" */
+static int conn_target(lua_State *L)
+{
+    lua_pushstring(L, check_conn(L)->target);
+    return 1;
+}
+
+/* One idempotent close for conn:close(), __close and __gc. */
+static int conn_close(lua_State *L)
+{
+    pgconn *pc = luaL_checkudata(L, 1, CONN_MT);
+    if (pc->pg) PQfinish(pc->pg);
+    pc->pg = NULL;
+    pc->closed = 1;
+    return 0;
+}
+
+static int conn_tostring(lua_State *L)
+{
+    pgconn *pc = luaL_checkudata(L, 1, CONN_MT);
+    lua_pushfstring(L, "rb.pg.Conn (%s)", pc->closed ? "closed" : pc->target);
+    return 1;
+}
+
+/* ---- connect ------------------------------------------------------------ */
+
+#define MAX_KW 24
+
+typedef struct {
+    const char *kw[MAX_KW + 1], *val[MAX_KW + 1];
+    int n, expand;
+    double connect_timeout, stmt_timeout;
+} conn_opts;
+
+static void add_kw(lua_State *L, conn_opts *o, const char *k, const char *v)
+{
+    if (o->n >= MAX_KW) luaL_error(L, "connect: too many connection parameters");
+    o->kw[o->n] = k;
+    o->val[o->n++] = v;
+    o->kw[o->n] = o->val[o->n] = NULL;
+}
+
+static double opt_seconds(lua_State *L, int t, const char *name, double def)
+{
+    if (t == 0) return def;
+    lua_getfield(L, t, name);
+    double v = lua_isnil(L, -1) ? def : luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+    if (!(v > 0) || v > 86400) luaL_error(L, "connect: %s must be seconds in (0, 86400]", name);
+    return v;
+}
+
+/* libpq keywords accepted in the table form (values are strings or numbers). */
+static const char *const table_keys[] = {
+    "dsn", "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "service",
+    "sslmode", "sslrootcert", "sslcert", "sslkey", "application_name", "options",
+    "target_session_attrs", "keepalives", NULL,
+};
+
+/* Table form: each value is left on the stack (as a string) while connecting. */
+static void read_table(lua_State *L, conn_opts *o)
+{
+    luaL_checkstack(L, MAX_KW, "connect");
+    for (int i = 0; table_keys[i]; i++) {
+        lua_getfield(L, 1, table_keys[i]);
+        if (lua_isnil(L, -1)) { lua_pop(L, 1); continue; }
+        const char *v = lua_tostring(L, -1);
+        if (!v) luaL_error(L, "connect: %s must be a string", table_keys[i]);
+        if (i == 0) {                     /* dsn: expanded first, the others override */
+            o->expand = 1;
+            if (o->n) luaL_error(L, "connect: dsn must come first");
+            add_kw(L, o, "dbname", v);
+        } else {
+            add_kw(L, o, table_keys[i], v);
+        }
+        if (!strcmp(table_keys[i], "password")) secret(v);
+    }
+}
+
+/* Registers every password the DSN carries (key/value or URI, percent-encoded
+ * or not: the redactor knows both forms) before any text can show it. */
+static void redact_dsn(const char *dsn)
+{
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(dsn, &err);
+    if (err) PQfreemem(err);
+    if (!opts) return;
+    for (PQconninfoOption *p = opts; p->keyword; p++)
+        if (strcmp(p->keyword, "password") == 0) secret(p->val);
+    PQconninfoFree(opts);
+}
+
+/* What the gate shows before connecting: host:port/db from the parameters,
+ * the PG* environment and libpq's defaults. */
+static void describe(const conn_opts *o, char *out, size_t outsz)
+{
+    const char *host = NULL, *port = NULL, *db = NULL, *user = NULL;
+    PQconninfoOption *parsed = NULL, *defs = PQconndefaults();
+    for (int i = 0; i < o->n; i++) {
+        if (o->expand && i == 0) {
+            char *err = NULL;
+            parsed = PQconninfoParse(o->val[0], &err);
+            if (err) PQfreemem(err);
+            for (PQconninfoOption *p = parsed; p && p->keyword; p++) {
+                if (!p->val) continue;
+                if (!strcmp(p->keyword, "host")) host = p->val;
+                else if (!strcmp(p->keyword, "port")) port = p->val;
+                else if (!strcmp(p->keyword, "dbname")) db = p->val;
+                else if (!strcmp(p->keyword, "user")) user = p->val;
+            }
+        } else if (!strcmp(o->kw[i], "host")) host = o->val[i];
+        else if (!strcmp(o->kw[i], "port")) port = o->val[i];
+        else if (!strcmp(o->kw[i], "dbname")) db = o->val[i];
+        else if (!strcmp(o->kw[i], "user")) user = o->val[i];
+    }
+    for (PQconninfoOption *p = defs; p && p->keyword; p++) {
+        if (!p->val) continue;
+        if (!host && !strcmp(p->keyword, "host")) host = p->val;
+        else if (!port && !strcmp(p->keyword, "port")) port = p->val;
+        else if (!db && !strcmp(p->keyword, "dbname")) db = p->val;
+        else if (!user && !strcmp(p->keyword, "user")) user = p->val;
+    }
+    snprintf(out, outsz, "%s:%s/%s", host && *host ? host : "localhost", port && *port ? port : "5432",
+             db && *db ? db : (user ? user : ""));
+    if (parsed) PQconninfoFree(parsed);
+    if (defs) PQconninfoFree(defs);
+}
+
+/* Drives PQconnectPoll with poll() until connected or the deadline: libpq's own
+ * connect_timeout does not apply to nonblocking connects. */
+static int connect_wait(PGconn *g, double deadline)
+{
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    for (;;) {
+        if (st == PGRES_POLLING_OK) return IO_OK;
+        if (st == PGRES_POLLING_FAILED) return IO_CONN;
+        int w = wait_socket(g, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+        if (w) return w;
+        st = PQconnectPoll(g);
+    }
+}
+
+/* Pushes the new connection (born closed, then filled) or nil, err. */
+static int open_conn(lua_State *L, const conn_opts *o, const char *shown)
+{
+    pgconn *pc = lua_newuserdatauv(L, sizeof *pc, 0);
+    memset(pc, 0, sizeof *pc);
+    pc->closed = 1;
+    luaL_setmetatable(L, CONN_MT);
+    snprintf(pc->target, sizeof pc->target, "%s", shown);
+    PGconn *g = PQconnectStartParams(o->kw, o->val, o->expand);
+    if (!g) return fail(L, "conn", shown, "out of memory");
+    pc->pg = g;
+    pc->closed = 0;
+    secret(PQpass(g));
+    int w = PQstatus(g) == CONNECTION_BAD ? IO_CONN : connect_wait(g, now_s() + o->connect_timeout);
+    secret(PQpass(g));        /* a password found in ~/.pgpass or a service file */
+    if (w == IO_OK && PQsetnonblocking(g, 1) != 0) w = IO_CONN;
+    if (w) return io_fail(L, pc, w, o->connect_timeout);
+    snprintf(pc->target, sizeof pc->target, "%s:%s/%s", PQhost(g), PQport(g), PQdb(g));
+    pc->stmt_timeout = o->stmt_timeout;
+    if (!set_session_timeout(L, pc, o->stmt_timeout)) return 2;
+    return 1;
+}
+
+/* pg.connect(dsn | table [, opts]) -> conn | nil, err
+ * opts (or the table form): connect_timeout, statement_timeout, in seconds. */
+static int pg_connect(lua_State *L)
+{
+    conn_opts o;
+    char shown[256];
+    memset(&o, 0, sizeof o);
+    int opts = 0;
+    if (lua_type(L, 1) == LUA_TTABLE) {
+        lua_settop(L, 1);
+        opts = 1;
+        read_table(L, &o);
+    } else {
+        const char *dsn = luaL_checkstring(L, 1);
+        if (!lua_isnoneornil(L, 2)) { luaL_checktype(L, 2, LUA_TTABLE); opts = 2; }
+        redact_dsn(dsn);
+        o.expand = 1;
+        add_kw(L, &o, "dbname", dsn);
+    }
+    o.connect_timeout = opt_seconds(L, opts, "connect_timeout", DEFAULT_CONNECT_TIMEOUT);
+    o.stmt_timeout = opt_seconds(L, opts, "statement_timeout", DEFAULT_STATEMENT_TIMEOUT);
+    add_kw(L, &o, "fallback_application_name", "runbook");
+    secret(getenv("PGPASSWORD"));
+    describe(&o, shown, sizeof shown);
+    rb_action a = {"pg", "connect", shown, 0};
+    rb_gate(L, &a, RB_READ);
+    int n = open_conn(L, &o, shown);
+    rb_gate_done(L, &a, RB_READ, n == 1, top_error(L, n));
+    return n;
+}
+
+/* pg.isnull(v) -> true for pg.null (and nil) */
+static int pg_isnull(lua_State *L)
+{
+    lua_pushboolean(L, lua_isnoneornil(L, 1)
+                    || (lua_islightuserdata(L, 1) && lua_touserdata(L, 1) == NULL));
+    return 1;
+}
+
+static const luaL_Reg conn_methods[] = {
+    {"query", conn_query}, {"exec", conn_exec}, {"close", conn_close},
+    {"escape_literal", conn_escape_literal}, {"escape_identifier", conn_escape_identifier},
+    {"target", conn_target}, {NULL, NULL}
+};
+
+static const luaL_Reg conn_meta[] = {
+    {"__gc", conn_close}, {"__close", conn_close}, {"__tostring", conn_tostring}, {NULL, NULL}
+};
+
+static const luaL_Reg pglib[] = {
+    {"connect", pg_connect}, {"isnull", pg_isnull}, {NULL, NULL}
+};
+
+/* The module: pg.connect, pg.isnull, pg.null (the NULL value, equal to
+ * cjson.null), pg.Conn (the method table; lualib/rb/pg.lua adds helpers to it). */
+int luaopen_rb_pg(lua_State *L)
+{
+    luaL_newmetatable(L, CONN_MT);
+    luaL_setfuncs(L, conn_meta, 0);
+    luaL_newlib(L, conn_methods);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &methods_key);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    luaL_newlib(L, pglib);
+    lua_pushlightuserdata(L, NULL);
+    lua_setfield(L, -2, "null");
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &methods_key);
+    lua_setfield(L, -2, "Conn");
+    return 1;
+}
