@@ -168,7 +168,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, body []byte, t
 	}
 	q := r.URL.Query()
 	dry := false
-	for _, v := range q["dryRun"] {
+	for _, v := range dryRunValues(r, body) {
 		if v != "All" {
 			writeErr(w, badRequest(fmt.Sprintf("unsupported dry run value %q: only All is accepted", v)))
 			return
@@ -218,6 +218,21 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, body []byte, t
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	w.Write(b)
+}
+
+// dryRunValues reads dryRun from the query and, for DELETE, from the
+// DeleteOptions body, where kubectl puts it.
+func dryRunValues(r *http.Request, body []byte) []string {
+	vals := append([]string{}, r.URL.Query()["dryRun"]...)
+	if r.Method == "DELETE" && len(bytes.TrimSpace(body)) > 0 {
+		var opts struct {
+			DryRun []string `json:"dryRun"`
+		}
+		if json.Unmarshal(body, &opts) == nil {
+			vals = append(vals, opts.DryRun...)
+		}
+	}
+	return vals
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) {

@@ -12,7 +12,6 @@ import (
 	"hash/fnv"
 	"sort"
 	"strconv"
-	"time"
 )
 
 const restartedAtKey = "kubectl.kubernetes.io/restartedAt"
@@ -157,7 +156,7 @@ func (s *Store) newReplicaSet(d obj, revision int) obj {
 			"annotations":     obj{revisionKey: strconv.Itoa(revision)},
 			"ownerReferences": []interface{}{ownerRef(d)}},
 		"spec": obj{"replicas": float64(0), "selector": sel, "template": tmpl}}
-	s.stamp(rs, time.Now())
+	s.stamp(rs, s.now())
 	s.put(rs)
 	return rs
 }
@@ -233,14 +232,14 @@ func (s *Store) newPod(owner obj, podName string, extra map[string]string) obj {
 		ensure(m, "labels")[k] = v
 	}
 	pod := obj{"apiVersion": "v1", "kind": "Pod", "metadata": m, "spec": ensure(tmpl, "spec")}
-	s.stamp(pod, time.Now())
+	s.stamp(pod, s.now())
 	s.runPod(pod)
 	return pod
 }
 
 // runPod schedules a pod on a node and makes it Running and Ready.
 func (s *Store) runPod(pod obj) {
-	now := rfc3339(time.Now())
+	now := rfc3339(s.now())
 	ip := s.nextIP()
 	spec := ensure(pod, "spec")
 	if mstr(spec, "nodeName") == "" {
@@ -335,7 +334,7 @@ func (s *Store) syncEndpoints() {
 				meta(ep)[f] = mstr(cur, "metadata", f)
 			}
 		} else {
-			s.stamp(ep, time.Now())
+			s.stamp(ep, s.now())
 		}
 		s.putIfChanged(ep)
 	}

@@ -6,9 +6,12 @@
 // WebSocket exec requests, and appends one JSON line per request to a log.
 //
 //	k8s-lab -dir STATE [-proxy proxy.json]
+//	k8s-lab -echo ADDRFILE
 //
-// writes STATE/{ca,server,client}.{crt,key}, STATE/token, STATE/requests.log
-// and, once listening, STATE/addr ("127.0.0.1:PORT").
+// The first writes STATE/{ca,server,client}.{crt,key}, STATE/token,
+// STATE/requests.log and, once listening, STATE/addr ("127.0.0.1:PORT").
+// The second is a plain-HTTP echo backend for proxy tests: it answers every
+// request with a JSON description of it and writes its address to ADDRFILE.
 package main
 
 import (
@@ -87,7 +90,7 @@ func (s *Server) authenticate(r *http.Request) string {
 
 func (s *Server) logRequest(r *http.Request, body []byte, user string, status int) {
 	entry := obj{"time": time.Now().UTC().Format(time.RFC3339Nano), "method": r.Method, "path": r.URL.Path,
-		"query": r.URL.RawQuery, "dryRun": strings.Join(r.URL.Query()["dryRun"], ","),
+		"query": r.URL.RawQuery, "dryRun": strings.Join(dryRunValues(r, body), ","),
 		"contentType": r.Header.Get("Content-Type"), "accept": r.Header.Get("Accept"),
 		"userAgent": r.Header.Get("User-Agent"), "user": user, "status": status}
 	if len(body) > 0 {
@@ -168,10 +171,30 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp, path)
 }
 
+// runEcho serves the echo backend on a kernel-chosen 127.0.0.1 port.
+func runEcho(addrFile string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(addrFile, []byte(ln.Addr().String()), 0644); err != nil {
+		return err
+	}
+	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		writeJSON(w, 200, obj{"echo": true, "method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery,
+			"headers": r.Header, "body": string(body)})
+	}))
+}
+
 func main() {
 	dir := flag.String("dir", "", "state directory (certificates, token, request log, addr)")
 	proxyFile := flag.String("proxy", "", "JSON map of pod/service names to 127.0.0.1 ports for .../proxy/")
+	echoAddr := flag.String("echo", "", "run the echo backend instead, writing its address to this file")
 	flag.Parse()
+	if *echoAddr != "" {
+		log.Fatal(runEcho(*echoAddr))
+	}
 	if *dir == "" {
 		log.Fatal("usage: k8s-lab -dir STATE [-proxy proxy.json]")
 	}
@@ -194,6 +217,9 @@ func main() {
 			log.Fatalf("proxy config %s: %v", *proxyFile, err)
 		}
 		s.addProxies(cfg)
+	}
+	if err := os.WriteFile(s.logPath, nil, 0644); err != nil {
+		log.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(*dir, "token"), []byte(s.token), 0600); err != nil {
 		log.Fatal(err)

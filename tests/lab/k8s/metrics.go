@@ -43,7 +43,7 @@ func nodeMetrics(n obj, now string) obj {
 		u = [2]string{"100000000n", "1048576Ki"}
 	}
 	return obj{"kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
-		"metadata": obj{"name": name(n), "labels": mmap(n, "metadata", "labels"), "creationTimestamp": now},
+		"metadata":  obj{"name": name(n), "labels": mmap(n, "metadata", "labels"), "creationTimestamp": now},
 		"timestamp": now, "window": "30s", "usage": usage(u[0], u[1])}
 }
 

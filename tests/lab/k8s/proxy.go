@@ -1,7 +1,11 @@
 // proxy.go: pods/NAME[:PORT]/proxy/PATH and services/NAME[:PORT]/proxy/PATH
 // forwarded to real local processes. The map (from -proxy at start, or
 // POST /__lab/proxy) is {"pods"|"services": {NAME-or-app-label: {PORT-or-"*":
-// LOCALPORT}}}; an unmapped backend answers 503 like a dead one.
+// TARGET}}}, TARGET being a local port number, an http://127.0.0.1:PORT URL,
+// "$VAR" (looked up when a request comes, in LABDIR/*.env then the
+// environment, so services started after this one can be named) or a list
+// of these (the first that resolves wins). An unmapped or unresolved backend
+// answers 503 like a dead one.
 package main
 
 import (
@@ -9,22 +13,68 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
 
-type proxyConfig map[string]map[string]map[string]int
+type proxyConfig map[string]map[string]map[string]interface{}
+
+// envValue finds VAR in the lab's env files, then in the environment.
+func (s *Server) envValue(name string) string {
+	files, _ := filepath.Glob(filepath.Join(filepath.Dir(s.dir), "*.env"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, name+"=") {
+				return strings.TrimSpace(strings.TrimPrefix(line, name+"="))
+			}
+		}
+	}
+	return os.Getenv(name)
+}
+
+// resolvePort turns a TARGET into a 127.0.0.1 port; 0 when it does not resolve.
+func (s *Server) resolvePort(v interface{}) int {
+	switch t := v.(type) {
+	case float64:
+		return int(t)
+	case []interface{}:
+		for _, x := range t {
+			if p := s.resolvePort(x); p > 0 {
+				return p
+			}
+		}
+	case string:
+		if strings.HasPrefix(t, "$") {
+			t = s.envValue(t[1:])
+		}
+		for _, prefix := range []string{"http://127.0.0.1:", "127.0.0.1:", ""} {
+			if strings.HasPrefix(t, prefix) {
+				if p, err := strconv.Atoi(strings.TrimRight(strings.TrimPrefix(t, prefix), "/")); err == nil && p > 0 {
+					return p
+				}
+			}
+		}
+	}
+	return 0
+}
 
 func (s *Server) addProxies(add proxyConfig) {
 	s.proxyMu.Lock()
 	defer s.proxyMu.Unlock()
 	for kind, names := range add {
 		if s.proxies[kind] == nil {
-			s.proxies[kind] = map[string]map[string]int{}
+			s.proxies[kind] = map[string]map[string]interface{}{}
 		}
 		for n, ports := range names {
 			if s.proxies[kind][n] == nil {
-				s.proxies[kind][n] = map[string]int{}
+				s.proxies[kind][n] = map[string]interface{}{}
 			}
 			for p, local := range ports {
 				s.proxies[kind][n][p] = local
@@ -39,11 +89,11 @@ func (s *Server) lookupProxy(plural string, o obj, port string) int {
 	defer s.proxyMu.Unlock()
 	for _, key := range []string{name(o), labelsOf(o)["app"]} {
 		ports := s.proxies[plural][key]
-		if local, ok := ports[port]; ok && key != "" {
-			return local
+		if v, ok := ports[port]; ok && key != "" {
+			return s.resolvePort(v)
 		}
-		if local, ok := ports["*"]; ok && key != "" {
-			return local
+		if v, ok := ports["*"]; ok && key != "" {
+			return s.resolvePort(v)
 		}
 	}
 	return 0
@@ -51,7 +101,9 @@ func (s *Server) lookupProxy(plural string, o obj, port string) int {
 
 func firstPort(plural string, o obj) string {
 	if plural == "services" {
-		return mstr(mlist(o, "spec", "ports"), "0", "port")
+		if ps := mlist(o, "spec", "ports"); len(ps) > 0 {
+			return mstr(ps[0], "port")
+		}
 	}
 	for _, c := range mlist(o, "spec", "containers") {
 		if ps := mlist(c, "ports"); len(ps) > 0 {

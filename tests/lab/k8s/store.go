@@ -29,6 +29,7 @@ type Store struct {
 	ipN      int
 	rng      uint64
 	epoch    time.Time
+	frozen   time.Time /* while non-zero, now() answers it (fixture loading) */
 	watchers map[*watcher]bool
 }
 
@@ -46,8 +47,37 @@ func (s *Store) reset() {
 	defer s.mu.Unlock()
 	s.objs = map[string]obj{}
 	s.rv, s.uidN, s.ipN, s.rng = 1000, 0, 0, 0x5eed
+	/* the fixture's pods, ReplicaSets and Endpoints date from a fixed
+	   instant, so the state after every reset is the same */
+	s.frozen = s.epoch.Add(time.Minute)
 	loadFixture(s)
 	s.reconcile()
+	s.linkEvents()
+	s.frozen = time.Time{}
+}
+
+// linkEvents gives the fixture's events the uid of the object they are
+// about (made by the controllers after the events were loaded), which
+// `kubectl describe` selects them by.
+func (s *Store) linkEvents() {
+	for _, ev := range s.list("events", "") {
+		r := resByKind(mstr(ev, "involvedObject", "kind"))
+		if r == nil || mstr(ev, "involvedObject", "uid") != "" {
+			continue
+		}
+		if o := s.get(r.plural, mstr(ev, "involvedObject", "namespace"), mstr(ev, "involvedObject", "name")); o != nil {
+			ev = copyObj(ev)
+			ev["involvedObject"].(obj)["uid"] = mstr(o, "metadata", "uid")
+			s.put(ev)
+		}
+	}
+}
+
+func (s *Store) now() time.Time {
+	if !s.frozen.IsZero() {
+		return s.frozen
+	}
+	return time.Now()
 }
 
 // rand5 draws the 5-character suffix a ReplicaSet gives its pods.

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# tests/lab/services/k8s.sh — the Kubernetes API stand-in (tests/lab/k8s, Go
+# standard library only, built here with no module download) on
+# https://127.0.0.1:PORT with a CA, server and client certificates made at
+# start. See docs/lab.md for what it serves.
+#
+#   k8s.sh start LABDIR   writes LABDIR/k8s/{ca,client}.{crt,key}, token,
+#                         kubeconfig (contexts "lab": bearer token, current;
+#                         "lab-cert": client certificate; "lab-tokenfile":
+#                         tokenFile), proxy.json (pods tmi-api and service
+#                         tmi-api-service to the TMI simulator, resolved from
+#                         LABDIR/*.env when a request comes) and LABDIR/k8s.env:
+#                           RB_TEST_K8S_KUBECONFIG  kubeconfig above
+#                           RB_TEST_K8S_URL         https://127.0.0.1:PORT
+#                           RB_TEST_K8S_TOKEN_FILE  the bearer token
+#                           RB_TEST_K8S_CA          CA certificate (PEM)
+#                           RB_TEST_K8S_LOG         request log (JSON lines)
+#                           RB_TEST_K8S_BIN         the stand-in, for tests that run their own
+#   k8s.sh stop LABDIR    kill the pid recorded at start (idempotent)
+set -eu
+CMD=${1:?usage: k8s.sh start|stop LABDIR}
+LAB=${2:?usage: k8s.sh start|stop LABDIR}
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+DIR=$LAB/k8s
+PIDFILE=$DIR/k8s.pid
+
+build() {
+    # Go wants a writable HOME and cache; CI runs as root without a usable HOME.
+    export HOME="$DIR/gohome" GOCACHE="${RB_GOCACHE:-/tmp/rb-lab-gocache}" GOPATH="$DIR/gohome/go" \
+        GOPROXY=off GOFLAGS= GO111MODULE=on
+    mkdir -p "$HOME"
+    (cd "$ROOT/tests/lab/k8s" && go build -o "$DIR/k8s-lab" .)
+}
+
+write_kubeconfig() {
+    local url=$1
+    cat >"$DIR/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: lab
+  cluster:
+    server: $url
+    certificate-authority: $DIR/ca.crt
+users:
+- name: lab-token
+  user:
+    token: $(cat "$DIR/token")
+- name: lab-cert
+  user:
+    client-certificate: $DIR/client.crt
+    client-key: $DIR/client.key
+- name: lab-tokenfile
+  user:
+    tokenFile: $DIR/token
+contexts:
+- name: lab
+  context:
+    cluster: lab
+    user: lab-token
+    namespace: tmi
+- name: lab-cert
+  context:
+    cluster: lab
+    user: lab-cert
+    namespace: tmi
+- name: lab-tokenfile
+  context:
+    cluster: lab
+    user: lab-tokenfile
+    namespace: tmi
+current-context: lab
+preferences: {}
+KC
+    chmod 600 "$DIR/kubeconfig"
+}
+
+start() {
+    mkdir -p "$DIR"
+    rm -f "$DIR/addr"
+    build
+    cat >"$DIR/proxy.json" <<'JSON'
+{"pods": {"tmi-api": {"8080": "$RB_TEST_TMISIM_URL", "http": "$RB_TEST_TMISIM_URL",
+                      "6060": ["$RB_TEST_TMISIM_PPROF_URL", "$RB_TEST_PPROF_URL"],
+                      "pprof": ["$RB_TEST_TMISIM_PPROF_URL", "$RB_TEST_PPROF_URL"]}},
+ "services": {"tmi-api-service": {"80": "$RB_TEST_TMISIM_URL", "http": "$RB_TEST_TMISIM_URL",
+                                  "6060": ["$RB_TEST_TMISIM_PPROF_URL", "$RB_TEST_PPROF_URL"]}}}
+JSON
+    "$DIR/k8s-lab" -dir "$DIR" -proxy "$DIR/proxy.json" </dev/null >"$DIR/k8s-lab.log" 2>&1 &
+    echo $! >"$PIDFILE"
+    local i addr
+    for i in $(seq 1 200); do
+        if [ -s "$DIR/addr" ]; then
+            addr=$(cat "$DIR/addr")
+            if curl -sf --max-time 2 --cacert "$DIR/ca.crt" "https://$addr/__lab/healthz" >/dev/null; then
+                write_kubeconfig "https://$addr"
+                cat >"$LAB/k8s.env" <<ENV
+RB_TEST_K8S_KUBECONFIG=$DIR/kubeconfig
+RB_TEST_K8S_URL=https://$addr
+RB_TEST_K8S_TOKEN_FILE=$DIR/token
+RB_TEST_K8S_CA=$DIR/ca.crt
+RB_TEST_K8S_LOG=$DIR/requests.log
+RB_TEST_K8S_BIN=$DIR/k8s-lab
+ENV
+                return 0
+            fi
+        fi
+        kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "k8s-lab did not answer" >&2
+    tail -20 "$DIR/k8s-lab.log" >&2 2>/dev/null || true
+    return 1
+}
+
+stop() {
+    local pid i
+    pid=$(cat "$PIDFILE" 2>/dev/null) || return 0
+    [ -n "$pid" ] || return 0
+    kill "$pid" 2>/dev/null || { rm -f "$PIDFILE"; return 0; }
+    for i in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || { rm -f "$PIDFILE"; return 0; }
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$PIDFILE"
+}
+
+case $CMD in
+    start) start ;;
+    stop) stop ;;
+    *) echo "usage: k8s.sh start|stop LABDIR" >&2; exit 2 ;;
+esac
