@@ -12,7 +12,10 @@
 #                              RB_TEST_TMISIM_URL        http://127.0.0.1:PORT (API, /metrics, /admin)
 #                              RB_TEST_TMISIM_PPROF_URL  http://127.0.0.1:PORT (/debug/pprof/ only)
 #                              RB_TEST_TMISIM_ADDR       127.0.0.1:PORT (a Prometheus scrape target)
-#                              RB_TEST_TMISIM_PG_DSN     libpq DSN of database tmi
+#                              RB_TEST_TMISIM_PG_DSN     libpq DSN of database tmi as role tmi
+#                                                        (the simulator's own, over the unix socket)
+#                              RB_TEST_TMISIM_PG_URL     postgresql://tmi:tmi@127.0.0.1:PORT/tmi (TCP,
+#                                                        SCRAM): the seed's `psql -U tmi`
 #                            and LABDIR/tmisim/prom-targets.json (Prometheus file_sd).
 #   tmisim.sh stop LABDIR    SIGTERM (the simulator switches its faults off and
 #                            releases its PostgreSQL sessions), SIGKILL after 15 s.
@@ -57,11 +60,15 @@ addr_field() { sed -n "s/^$1=//p" "$DIR/addr.txt"; }
 start() {
     stop
     need_env pg.env RB_TEST_PG_SUPERDSN
+    need_env pg.env RB_TEST_PG_PORT
     need_env redis.env RB_TEST_REDIS_URL
     mkdir -p "$DIR"
     build
     rm -f "$DIR/addr.txt"
-    "$DIR/tmisim" -init -pg-dsn "$RB_TEST_PG_SUPERDSN" -pg-database tmi -redis-url "$RB_TEST_REDIS_URL" \
+    # -init works as the superuser; the API then connects as role tmi, like
+    # the seed's application (so `psql -U tmi` can see and end its sessions).
+    "$DIR/tmisim" -init -pg-dsn "$RB_TEST_PG_SUPERDSN" -pg-database tmi -role-password tmi \
+        -pg-user tmi -pg-password tmi -redis-url "$RB_TEST_REDIS_URL" \
         -addr 127.0.0.1:0 -pprof-addr 127.0.0.1:0 -addr-file "$DIR/addr.txt" \
         -load-rps "${TMISIM_LOAD_RPS:-5}" >"$DIR/tmisim.log" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
@@ -82,6 +89,7 @@ start() {
         echo "RB_TEST_TMISIM_URL=$url"
         echo "RB_TEST_TMISIM_PPROF_URL=http://$pprof"
         echo "RB_TEST_TMISIM_ADDR=$addr"
+        echo "RB_TEST_TMISIM_PG_URL=postgresql://tmi:tmi@127.0.0.1:$RB_TEST_PG_PORT/tmi"
         dsn=$(addr_field pg_dsn)
         case $dsn in
             *\'*) printf 'RB_TEST_TMISIM_PG_DSN=%q\n' "$dsn" ;;

@@ -1,4 +1,5 @@
-// init.go — -init: creates (when missing) role tmi, database tmi, table
+// init.go — -init: creates (when missing) role tmi (with the monitoring and
+// signalling grants the seed's `psql -U tmi` commands need), database tmi, table
 // threat_models (indexed on id only, so filters on created_at, owner or
 // description scan the table, as the seed's EXPLAIN ANALYZE expects) and seeds
 // it with -seed-rows rows spread over 30 days. Idempotent.
@@ -46,6 +47,15 @@ END $$`, quoteLiteral(o.rolePassword)), deadline())
 		log.Printf("tmisim: init: role tmi not created (%v); objects stay owned by %s", err, cfg.User)
 	} else {
 		owner = " OWNER tmi"
+		/* what the seed's `psql -U tmi` commands need: read every session and
+		   lock, end sessions, ALTER SYSTEM the two settings, reload */
+		for _, grant := range []string{"GRANT pg_monitor, pg_signal_backend TO tmi",
+			"GRANT ALTER SYSTEM ON PARAMETER work_mem, shared_buffers TO tmi",
+			"GRANT EXECUTE ON FUNCTION pg_reload_conf() TO tmi"} {
+			if _, err := admin.Query(grant, deadline()); err != nil {
+				log.Printf("tmisim: init: %s: %v", grant, err)
+			}
+		}
 	}
 	res, err := admin.Query(fmt.Sprintf("SELECT 1 FROM pg_database WHERE datname = %s", quoteLiteral(o.pgDatabase)), deadline())
 	if err != nil {

@@ -25,11 +25,11 @@ import (
 )
 
 type options struct {
-	addr, pprofAddr, addrFile, pgDSN, pgDatabase, redisURL, rolePassword string
-	init                                                                 bool
-	seedRows, dbMaxConns, cacheTTL                                       int
-	slowQuery, faultMax                                                  time.Duration
-	loadRPS                                                              float64
+	addr, pprofAddr, addrFile, pgDSN, pgDatabase, pgUser, pgPassword, redisURL, rolePassword string
+	init                                                                                     bool
+	seedRows, dbMaxConns, cacheTTL                                                           int
+	slowQuery, faultMax                                                                      time.Duration
+	loadRPS                                                                                  float64
 }
 
 func parseFlags() options {
@@ -39,6 +39,8 @@ func parseFlags() options {
 	flag.StringVar(&o.addrFile, "addr-file", "", "write the bound addresses here as JSON once listening")
 	flag.StringVar(&o.pgDSN, "pg-dsn", os.Getenv("TMISIM_PG_DSN"), "PostgreSQL DSN (URL or key=value; env TMISIM_PG_DSN)")
 	flag.StringVar(&o.pgDatabase, "pg-database", "tmi", "database to use (overrides the DSN's; empty keeps it)")
+	flag.StringVar(&o.pgUser, "pg-user", "", "role the API connects as (empty keeps the DSN's; -init's work uses the DSN's)")
+	flag.StringVar(&o.pgPassword, "pg-password", os.Getenv("TMISIM_PG_PASSWORD"), "password of -pg-user (env TMISIM_PG_PASSWORD)")
 	flag.StringVar(&o.redisURL, "redis-url", os.Getenv("TMISIM_REDIS_URL"), "Redis URL (env TMISIM_REDIS_URL)")
 	flag.BoolVar(&o.init, "init", false, "create database, role tmi, table threat_models and seed rows if missing")
 	flag.IntVar(&o.seedRows, "seed-rows", 5000, "rows -init puts in an empty threat_models")
@@ -97,6 +99,9 @@ func run(o options) error {
 	}
 	if o.pgDatabase != "" {
 		cfg.Database = o.pgDatabase
+	}
+	if o.pgUser != "" { /* an application role, so an operator's pg_terminate_backend may end its sessions */
+		cfg.User, cfg.Password = o.pgUser, o.pgPassword
 	}
 	registerProcessMetrics(reg, redis)
 	a := newApp(reg, newPGPool(cfg, o.dbMaxConns, o.slowQuery, reg), redis, o.cacheTTL)
@@ -170,7 +175,7 @@ func serve(a *app, o options) error {
 	if err := writeAddrFile(o.addrFile, addrs); err != nil {
 		return err
 	}
-	log.Printf("tmisim: listening on %s, pprof %s (load %.3g rps)", addrs["addr"], o.pprofAddr, o.loadRPS)
+	log.Printf("tmisim: listening on %s, pprof on %s (load %.3g rps)", addrs["addr"], addrs["pprof_addr"], o.loadRPS)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
