@@ -62,6 +62,14 @@ function M.new(o)
     end
   end
   local section = o.section
+  -- Params that hold credentials are secrets from the start (they appear in run_start).
+  for k, v in pairs(params) do
+    local lk = k:lower()
+    if type(v) == "string" and (lk:find("password", 1, true) or lk:find("token", 1, true)
+        or lk:find("secret", 1, true) or lk:find("key", 1, true)) then
+      sys.add_secret(v)
+    end
+  end
   local self = setmetatable({
     o = o, section = section, params = params, dry_run = o.dry_run or false,
     thresholds = section.book and section.book.thresholds or {},
@@ -71,7 +79,7 @@ function M.new(o)
     audit_path = o.audit or audit.default_path(),
   }, Run)
   self.name = section.book and (section.book.id .. "/" .. section.id) or section.id
-  self.log = audit.open(self.audit_path, {
+  self.alog = audit.open(self.audit_path, {
     run = self.id, user = self.user, host = self.host, section = self.name, dry_run = self.dry_run,
   })
   return self
@@ -95,7 +103,7 @@ function Run:finding(step, f, mode)
   r.findings[#r.findings + 1] = f
   self.findings[#self.findings + 1] = f
   self.out:finding(f)
-  self.log:event("finding", { finding = {
+  self.alog:event("finding", { finding = {
     name = f.name, value = f.value, level = f.level, warn = f.warn, crit = f.crit, unit = f.unit,
   } }, step.title)
 end
@@ -126,7 +134,7 @@ end
 -- Runs one pass of a step in a gate mode; returns ok, err.
 function Run:call(step, mode)
   gate.set_mode(mode)
-  gate.set_audit(self.audit_path, self.log:context(step.title))
+  gate.set_audit(self.audit_path, self.alog:context(step.title))
   local t0 = sys.clock_ms()
   local ok, e = xpcall(step.fn, handler, Ctx.new(self, step, mode))
   gate.set_mode("free")
@@ -144,12 +152,12 @@ function Run:step_failed(step, e)
 end
 
 function Run:investigate(step)
-  self.log:event("step_start", { mode = "investigate" }, step.title)
+  self.alog:event("step_start", { mode = "investigate" }, step.title)
   self.out:step_header(step)
   local ok, e = self:call(step, "investigate")
   local r = self:record(step)
   if ok then r.ok = true else self:step_failed(step, e) end
-  self.log:event("step_end", { ok = r.ok, error = r.error, ms = r.ms, notes = r.notes }, step.title)
+  self.alog:event("step_end", { ok = r.ok, error = r.error, ms = r.ms, notes = r.notes }, step.title)
 end
 
 -- Asks the operator about a plan; returns yes|no|all|skip|quit|refused.
@@ -175,14 +183,14 @@ function Run:plan_and_apply(step)
   local ok, e = self:call(step, "plan")
   local plan = gate.plan()
   r.plan = plan
-  self.log:event("plan", { actions = plan, ok = ok, error = not ok and errmsg(e) or nil }, step.title)
+  self.alog:event("plan", { actions = plan, ok = ok, error = not ok and errmsg(e) or nil }, step.title)
   self.out:plan(step, plan)
   if not ok then return self:step_failed(step, e) end
   if self.dry_run then r.ok, r.applied = true, false; return self.out:say("  DRY RUN: not applied") end
   if #plan == 0 then r.ok = true; return end
   local answer, label = self:confirm(step, plan)
   r.answer = label
-  self.log:event("confirm", { answer = label }, step.title)
+  self.alog:event("confirm", { answer = label }, step.title)
   if answer == "refused" then self.stop, self.refused = true, true; return self.out:refused(label) end
   if answer == "quit" then self.stop, self.quit = true, true; return end
   if answer == "no" then self.declined = true; r.ok = true; return end
@@ -201,12 +209,12 @@ function Run:plan_and_apply(step)
 end
 
 function Run:resolve(step)
-  self.log:event("step_start", { mode = "resolve" }, step.title)
+  self.alog:event("step_start", { mode = "resolve" }, step.title)
   self.out:step_header(step)
   while self:plan_and_apply(step) == "again" do end
   gate.reset()
   local r = self:record(step)
-  self.log:event("step_end", { ok = r.ok, error = r.error, ms = r.ms, notes = r.notes }, step.title)
+  self.alog:event("step_end", { ok = r.ok, error = r.error, ms = r.ms, notes = r.notes }, step.title)
 end
 
 function Run:exit_code()
@@ -234,7 +242,7 @@ end
 function Run:execute()
   sys.install_signals()
   self.started = sys.time()
-  self.log:event("run_start", { mode = self.o.investigate_only and "investigate-only" or
+  self.alog:event("run_start", { mode = self.o.investigate_only and "investigate-only" or
     self.o.resolve_only and "resolve-only" or "full", params = self.params })
   self.out:run_header(self)
   local ok, e = xpcall(function() self:body() end, handler)
@@ -242,14 +250,14 @@ function Run:execute()
   if not ok then
     if e.kind == "interrupted" or gate.interrupted() then
       self.interrupted = true
-      self.log:event("interrupted", { error = errmsg(e) })
+      self.alog:event("interrupted", { error = errmsg(e) })
     else
       self.failed = true
       self.out:step_error(e)
     end
   end
   self.exit = self:exit_code()
-  self.log:event("run_end", { ok = self.exit == 0, exit = self.exit })
+  self.alog:event("run_end", { ok = self.exit == 0, exit = self.exit })
   self.out:run_footer(self)
   return self.exit
 end

@@ -1,0 +1,132 @@
+-- rb.pg helpers — the seed runbook's PostgreSQL commands as connection methods
+-- (reference: docs/lua/pg.md).
+--
+-- Extends the C half (engine/bind/pg.c: connect, query, exec, escaping) by
+-- adding methods to pg.Conn. Reads go through conn:query (read-only
+-- transaction, rolled back); writes through conn:exec (gated: refused in
+-- investigate, EXPLAINed or labelled in plan, run once in apply). Every value
+-- reaches the server as a $n parameter or through escape_identifier /
+-- escape_literal (libpq's PQescapeIdentifier / PQescapeLiteral), never by
+-- pasting raw input into SQL.
+local M = ...
+local Conn = M.Conn
+
+local function argcheck(cond, n, fname, msg)
+  if not cond then error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3) end
+end
+
+local function opts_of(opts, fname)
+  argcheck(opts == nil or type(opts) == "table", 1, fname, "table expected")
+  return opts or {}
+end
+
+-- "schema.table" or "table" -> quoted, each part separately.
+local function qualified(conn, name, fname)
+  argcheck(type(name) == "string" and name ~= "", 1, fname, "table name expected")
+  local schema, rel = name:match("^([^.]+)%.(.+)$")
+  if schema then return conn:escape_identifier(schema) .. "." .. conn:escape_identifier(rel) end
+  return conn:escape_identifier(name)
+end
+
+-- Investigation ------------------------------------------------------------
+
+-- Active queries running longer than opts.older_than (an interval, default
+-- "5 minutes"): the seed's query, plus state and duration in seconds.
+function Conn:activity(opts)
+  opts = opts_of(opts, "activity")
+  local older = opts.older_than or "5 minutes"
+  argcheck(type(older) == "string", 1, "activity", "older_than must be an interval string")
+  return self:query([[
+SELECT pid, now() - pg_stat_activity.query_start AS duration,
+       extract(epoch FROM now() - pg_stat_activity.query_start)::float8 AS duration_s,
+       state, usename, query
+FROM pg_stat_activity
+WHERE (now() - pg_stat_activity.query_start) > $1::interval
+ORDER BY query_start]], older)
+end
+
+-- Who blocks whom: the seed's lock analysis query, verbatim.
+function Conn:blocking_locks()
+  return self:query("SELECT blocked_locks.pid AS blocked_pid, blocked_activity.usename AS blocked_user, blocking_locks.pid AS blocking_pid, blocking_activity.usename AS blocking_user, blocked_activity.query AS blocked_statement, blocking_activity.query AS current_statement_in_blocking_process FROM pg_catalog.pg_locks blocked_locks JOIN pg_catalog.pg_stat_activity blocked_activity ON blocked_activity.pid = blocked_locks.pid JOIN pg_catalog.pg_locks blocking_locks ON blocking_locks.locktype = blocked_locks.locktype AND blocking_locks.DATABASE IS NOT DISTINCT FROM blocked_locks.DATABASE AND blocking_locks.relation IS NOT DISTINCT FROM blocked_locks.relation AND blocking_locks.page IS NOT DISTINCT FROM blocked_locks.page AND blocking_locks.tuple IS NOT DISTINCT FROM blocked_locks.tuple AND blocking_locks.virtualxid IS NOT DISTINCT FROM blocked_locks.virtualxid AND blocking_locks.transactionid IS NOT DISTINCT FROM blocked_locks.transactionid AND blocking_locks.classid IS NOT DISTINCT FROM blocked_locks.classid AND blocking_locks.objid IS NOT DISTINCT FROM blocked_locks.objid AND blocking_locks.objsubid IS NOT DISTINCT FROM blocked_locks.objsubid AND blocking_locks.pid != blocked_locks.pid JOIN pg_catalog.pg_stat_activity blocking_activity ON blocking_activity.pid = blocking_locks.pid WHERE NOT blocked_locks.GRANTED")
+end
+
+-- Tables read by sequential scans more than opts.min_seq_scan times (default
+-- 1000): the seed's "missing indexes" query.
+function Conn:table_scan_stats(opts)
+  opts = opts_of(opts, "table_scan_stats")
+  local min = opts.min_seq_scan or 1000
+  argcheck(math.type(min) == "integer", 1, "table_scan_stats", "min_seq_scan must be an integer")
+  return self:query([[
+SELECT schemaname, relname AS tablename, seq_scan, seq_tup_read, idx_scan, idx_tup_fetch
+FROM pg_stat_user_tables WHERE seq_scan > $1 ORDER BY seq_scan DESC]], min)
+end
+
+-- Planner statistics of the columns in opts.schema (default "public"): the
+-- seed's pg_stats query.
+function Conn:column_stats(opts)
+  opts = opts_of(opts, "column_stats")
+  local schema = opts.schema or "public"
+  argcheck(type(schema) == "string", 1, "column_stats", "schema must be a string")
+  return self:query([[
+SELECT schemaname, tablename, attname, n_distinct, correlation
+FROM pg_stats WHERE schemaname = $1 ORDER BY n_distinct DESC]], schema)
+end
+
+-- Server settings by name: settings("work_mem", "shared_buffers") ->
+-- { work_mem = {name, setting, unit, source, pending_restart, ...}, ... };
+-- with no names, every setting.
+function Conn:settings(...)
+  local names = table.pack(...)
+  for i = 1, names.n do
+    argcheck(type(names[i]) == "string", i, "settings", "setting name expected")
+  end
+  local sql = [[
+SELECT name, setting, unit, current_setting(name) AS value, source, boot_val, reset_val,
+       pending_restart
+FROM pg_settings]]
+  local res, err
+  if names.n == 0 then
+    res, err = self:query(sql)
+  else
+    res, err = self:query(sql .. " WHERE name = ANY(string_to_array($1, ','))",
+      table.concat(names, ","))
+  end
+  if not res then return nil, err end
+  local by_name = {}
+  for _, row in ipairs(res) do by_name[row.name] = row end
+  return by_name
+end
+
+-- Resolution (writes: through conn:exec and the gate) ------------------------
+
+-- ANALYZE [table]: refresh planner statistics.
+function Conn:analyze(tbl)
+  if tbl == nil then return self:exec("ANALYZE") end
+  return self:exec("ANALYZE " .. qualified(self, tbl, "analyze"))
+end
+
+-- VACUUM ANALYZE [table].
+function Conn:vacuum_analyze(tbl)
+  if tbl == nil then return self:exec("VACUUM ANALYZE") end
+  return self:exec("VACUUM ANALYZE " .. qualified(self, tbl, "vacuum_analyze"))
+end
+
+-- ALTER SYSTEM SET name = 'value' (value nil: ALTER SYSTEM RESET name). Takes
+-- effect after reload_conf() (or a restart, for settings such as shared_buffers).
+function Conn:alter_system(name, value)
+  argcheck(type(name) == "string" and name:match("^[%a_][%w_.]*$"), 1, "alter_system",
+    "setting name expected")
+  local t = type(value)
+  argcheck(value == nil or t == "string" or t == "number" or t == "boolean", 2, "alter_system",
+    "string, number or boolean expected")
+  local ident = self:escape_identifier(name:lower())
+  if value == nil then return self:exec("ALTER SYSTEM RESET " .. ident) end
+  return self:exec("ALTER SYSTEM SET " .. ident .. " = " .. self:escape_literal(tostring(value)))
+end
+
+-- SELECT pg_reload_conf(): the server re-reads its configuration.
+function Conn:reload_conf()
+  return self:exec("SELECT pg_reload_conf()")
+end
+
+return M
