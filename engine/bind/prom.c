@@ -164,7 +164,7 @@ static void prepare(lua_State *L, int req, const char *base, const rb_http_req *
         c->req.url = target;
         c->req.body = qs;
         c->req.body_len = plen;
-        c->hdrs[0] = "Content-Type: application/x-www-form-urlencoded";
+        c->hdrs[0] = "Content-Type: application/x-www-form-urlencoded";   /* hdrs[1] stays NULL */
         c->req.headers = c->hdrs;
     } else {
         c->req.method = "GET";
@@ -210,6 +210,7 @@ static int prom_perform(lua_State *L)
     while (ul && url[ul - 1] == '/') ul--;
     const char *base = lua_pushlstring(L, url, ul);
     call *calls = lua_newuserdatauv(L, (size_t)n * sizeof *calls, 0);
+    memset(calls, 0, (size_t)n * sizeof *calls);
     rb_http_resp *resps = lua_newuserdatauv(L, (size_t)n * sizeof *resps, 0);
     rb_http_req *reqs = lua_newuserdatauv(L, (size_t)n * sizeof *reqs, 0);
     luaL_checkstack(L, (int)n * 4 + 8, "too many requests");
