@@ -271,7 +271,7 @@ static void cache_set(lua_State *L, int cache, const char *op, int kind)
 static void learn_entry(lua_State *L, int cache, const redisReply *e)
 {
     char op[OP_MAX];
-    int kind = RB_REDIS_READ;
+    rb_redis_flags flags = {0, 0, 0};
     if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 || e->element[0]->type != REDIS_REPLY_STRING ||
         e->element[0]->len + 1 > sizeof op)
         return;
@@ -282,10 +282,9 @@ static void learn_entry(lua_State *L, int cache, const redisReply *e)
     for (size_t k = 2; k <= 6 && k < e->elements; k += 4) {          /* flags, ACL categories */
         const redisReply *list = e->element[k];
         for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; i++)
-            if (list->element[i]->str && rb_redis_flag_marks_write(list->element[i]->str, list->element[i]->len))
-                kind = RB_REDIS_WRITE;
+            if (list->element[i]->str) rb_redis_flags_add(&flags, list->element[i]->str, list->element[i]->len);
     }
-    if (rb_redis_cmd_read_allowed(op)) kind = RB_REDIS_READ;
+    int kind = (int)rb_redis_cmd_decide(op, &flags);
     if (e->elements > 9 && e->element[9]->type == REDIS_REPLY_ARRAY && e->element[9]->elements > 0) {
         kind = RB_REDIS_CONTAINER;
         for (size_t i = 0; i < e->element[9]->elements; i++) learn_entry(L, cache, e->element[9]->element[i]);
@@ -629,6 +628,12 @@ static int redis_parse_info(lua_State *L)
     return 1;
 }
 
+/* redis._fail(kind, message) -> nil, err: for the Lua helpers in lualib/rb/redis.lua. */
+static int redis_fail(lua_State *L)
+{
+    return rb_error_return(L, luaL_checkstring(L, 1), "%s", luaL_checkstring(L, 2));
+}
+
 static void set_timeval(struct timeval *tv, double seconds)
 {
     tv->tv_sec = (time_t)seconds;
@@ -700,7 +705,7 @@ static const luaL_Reg conn_meta[] = {
 };
 
 static const luaL_Reg redislib[] = {
-    {"connect", redis_connect}, {"parse_info", redis_parse_info}, {NULL, NULL}
+    {"connect", redis_connect}, {"parse_info", redis_parse_info}, {"_fail", redis_fail}, {NULL, NULL}
 };
 
 int luaopen_rb_redis(lua_State *L)

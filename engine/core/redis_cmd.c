@@ -95,13 +95,13 @@ static const cmd_entry commands[] = {
     {"FLUSHDB", RB_REDIS_WRITE, 0},
     {"FUNCTION", RB_REDIS_CONTAINER, 0},
     {"FUNCTION DELETE", RB_REDIS_WRITE, 0},
-    {"FUNCTION DUMP", RB_REDIS_READ, 0},
+    {"FUNCTION DUMP", RB_REDIS_READ, 1},
     {"FUNCTION FLUSH", RB_REDIS_WRITE, 0},
-    {"FUNCTION HELP", RB_REDIS_READ, 0},
-    {"FUNCTION LIST", RB_REDIS_READ, 0},
+    {"FUNCTION HELP", RB_REDIS_READ, 1},
+    {"FUNCTION LIST", RB_REDIS_READ, 1},
     {"FUNCTION LOAD", RB_REDIS_WRITE, 0},
     {"FUNCTION RESTORE", RB_REDIS_WRITE, 0},
-    {"FUNCTION STATS", RB_REDIS_READ, 0},
+    {"FUNCTION STATS", RB_REDIS_READ, 1},
     {"GEODIST", RB_REDIS_READ, 0},
     {"GEOHASH", RB_REDIS_READ, 0},
     {"GEOPOS", RB_REDIS_READ, 0},
@@ -202,9 +202,9 @@ static const cmd_entry commands[] = {
     {"SCAN", RB_REDIS_READ, 0},
     {"SCARD", RB_REDIS_READ, 0},
     {"SCRIPT", RB_REDIS_CONTAINER, 0},
-    {"SCRIPT EXISTS", RB_REDIS_READ, 0},
+    {"SCRIPT EXISTS", RB_REDIS_READ, 1},
     {"SCRIPT FLUSH", RB_REDIS_WRITE, 0},
-    {"SCRIPT HELP", RB_REDIS_READ, 0},
+    {"SCRIPT HELP", RB_REDIS_READ, 1},
     {"SCRIPT KILL", RB_REDIS_WRITE, 0},
     {"SCRIPT LOAD", RB_REDIS_WRITE, 0},
     {"SDIFF", RB_REDIS_READ, 0},
@@ -338,14 +338,28 @@ const char *rb_redis_cmd_unsupported(const char *name)
     return r ? r->why : NULL;
 }
 
-int rb_redis_flag_marks_write(const char *flag, size_t len)
+static int is_word(const char *flag, size_t len, const char *word)
+{
+    return strlen(word) == len && strncasecmp(flag, word, len) == 0;
+}
+
+void rb_redis_flags_add(rb_redis_flags *f, const char *flag, size_t len)
 {
     static const char *const marks[] = {
         "write", "may_replicate", "admin", "pubsub", "@write", "@admin", "@dangerous",
     };
     for (size_t i = 0; i < COUNT(marks); i++)
-        if (strlen(marks[i]) == len && strncasecmp(flag, marks[i], len) == 0) return 1;
-    return 0;
+        if (is_word(flag, len, marks[i])) f->write = 1;
+    if (is_word(flag, len, "readonly")) f->readonly = 1;
+    if (is_word(flag, len, "@scripting")) f->scripting = 1;
+}
+
+rb_redis_cmd_kind rb_redis_cmd_decide(const char *name, const rb_redis_flags *f)
+{
+    const cmd_entry *e = find(name);
+    if (e && e->inspect) return RB_REDIS_READ;
+    if (f->write || (f->scripting && !f->readonly)) return RB_REDIS_WRITE;
+    return e && e->kind == RB_REDIS_WRITE ? RB_REDIS_WRITE : RB_REDIS_READ;
 }
 
 int rb_redis_cmd_tables_sorted(void)

@@ -8,7 +8,10 @@
  *
  * The rule (docs/lua/redis.md):
  *   write  if the flags hold write, may_replicate, admin or pubsub, or the ACL
- *          categories hold @write, @admin or @dangerous;
+ *          categories hold @write, @admin or @dangerous, or @scripting without
+ *          the readonly flag (EVAL, FCALL), or the static table knows the
+ *          command as a write that Redis does not flag (SCRIPT FLUSH,
+ *          SCRIPT LOAD, MEMORY PURGE);
  *   read   otherwise, and for the inspection commands that Redis flags admin
  *          or dangerous although they change nothing (INFO, CONFIG GET,
  *          SLOWLOG GET, CLIENT LIST, LATENCY LATEST, ...): the allow-list;
@@ -27,9 +30,21 @@ typedef enum {
 /* Static table: the kind of "GET", "CONFIG", "CONFIG GET" (case-insensitive). */
 rb_redis_cmd_kind rb_redis_cmd_fallback(const char *name);
 
-/* 1 if a flag or ACL category from COMMAND INFO ("write", "@admin") makes
- * the command a write. */
-int rb_redis_flag_marks_write(const char *flag, size_t len);
+/* What COMMAND INFO says about one command, flag by flag. */
+typedef struct {
+    int write;      /* write, may_replicate, admin, pubsub, @write, @admin, @dangerous */
+    int readonly;   /* readonly */
+    int scripting;  /* @scripting: scripts can write unless flagged readonly */
+} rb_redis_flags;
+
+/* Notes one flag or ACL category ("write", "@admin") in *f. */
+void rb_redis_flags_add(rb_redis_flags *f, const char *flag, size_t len);
+
+/* The kind of name from its server flags: write if the flags say so, if it
+ * is a script not flagged readonly (EVAL, FCALL), or if the static table
+ * knows it as a write that Redis does not flag (SCRIPT FLUSH, MEMORY PURGE);
+ * read if on the inspection allow-list; otherwise read. */
+rb_redis_cmd_kind rb_redis_cmd_decide(const char *name, const rb_redis_flags *f);
 
 /* 1 if name is an inspection command that is a read whatever its flags. */
 int rb_redis_cmd_read_allowed(const char *name);

@@ -115,6 +115,14 @@ static void test_info(void)
     TAP_OK(!rb_redis_info_is_number("1234567890123456789012345678901234567890", 40), "a 40-digit id is not");
 }
 
+/* rb_redis_cmd_decide over a NULL-terminated flag list. */
+static rb_redis_cmd_kind decide(const char *name, const char **flags)
+{
+    rb_redis_flags f = {0, 0, 0};
+    for (; *flags; flags++) rb_redis_flags_add(&f, *flags, strlen(*flags));
+    return rb_redis_cmd_decide(name, &f);
+}
+
 static void test_commands(void)
 {
     TAP_OK(rb_redis_cmd_tables_sorted(), "static tables sorted for bsearch");
@@ -132,11 +140,23 @@ static void test_commands(void)
     TAP_OK(!rb_redis_cmd_read_allowed("CONFIG SET"), "CONFIG SET is not");
     TAP_OK(!rb_redis_cmd_read_allowed("SLOWLOG RESET"), "SLOWLOG RESET is not");
     TAP_OK(!rb_redis_cmd_read_allowed("KEYS"), "KEYS is not");
-    TAP_OK(rb_redis_flag_marks_write("write", 5), "write flag");
-    TAP_OK(rb_redis_flag_marks_write("may_replicate", 13), "may_replicate flag");
-    TAP_OK(rb_redis_flag_marks_write("@dangerous", 10), "@dangerous category");
-    TAP_OK(!rb_redis_flag_marks_write("readonly", 8), "readonly flag");
-    TAP_OK(!rb_redis_flag_marks_write("writes", 6), "whole-word compare");
+    TAP_EQ_INT(decide("GET", (const char *[]){"readonly", "fast", "@read", NULL}), RB_REDIS_READ, "readonly flags: read");
+    TAP_EQ_INT(decide("SET", (const char *[]){"write", "denyoom", "@write", NULL}), RB_REDIS_WRITE, "write flag: write");
+    TAP_EQ_INT(decide("PUBLISH", (const char *[]){"pubsub", "fast", NULL}), RB_REDIS_WRITE, "pubsub flag: write");
+    TAP_EQ_INT(decide("SOMECMD", (const char *[]){"may_replicate", NULL}), RB_REDIS_WRITE, "may_replicate: write");
+    TAP_EQ_INT(decide("INFO", (const char *[]){"loading", "@slow", "@dangerous", NULL}), RB_REDIS_READ,
+               "INFO is @dangerous but on the allow-list: read");
+    TAP_EQ_INT(decide("CONFIG GET", (const char *[]){"admin", "@admin", NULL}), RB_REDIS_READ, "CONFIG GET admin, allow-listed");
+    TAP_EQ_INT(decide("CONFIG SET", (const char *[]){"admin", "@admin", NULL}), RB_REDIS_WRITE, "CONFIG SET admin: write");
+    TAP_EQ_INT(decide("EVAL", (const char *[]){"noscript", "@slow", "@scripting", NULL}), RB_REDIS_WRITE,
+               "a script not flagged readonly: write");
+    TAP_EQ_INT(decide("EVAL_RO", (const char *[]){"readonly", "@scripting", NULL}), RB_REDIS_READ, "EVAL_RO: read");
+    TAP_EQ_INT(decide("SCRIPT EXISTS", (const char *[]){"noscript", "@scripting", NULL}), RB_REDIS_READ,
+               "SCRIPT EXISTS allow-listed");
+    TAP_EQ_INT(decide("MEMORY PURGE", (const char *[]){"@slow", NULL}), RB_REDIS_WRITE,
+               "unflagged but a write in the static table: write");
+    TAP_EQ_INT(decide("READSTUFF", (const char *[]){"Readonly", "writes", NULL}), RB_REDIS_READ,
+               "whole words, any case");
     TAP_OK(rb_redis_cmd_unsupported("SUBSCRIBE") != NULL, "SUBSCRIBE unsupported");
     TAP_OK(rb_redis_cmd_unsupported("select") != NULL, "select unsupported (any case)");
     TAP_OK(rb_redis_cmd_unsupported("CLIENT REPLY") != NULL, "CLIENT REPLY unsupported");
