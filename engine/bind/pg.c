@@ -35,6 +35,7 @@
 #define DEFAULT_STATEMENT_TIMEOUT 30.0
 #define CLIENT_GRACE 5.0          /* client bound = statement timeout + this */
 #define MAX_PARAMS 4096
+#define MAX_NOTICES 8
 
 static char methods_key;          /* registry: the method table (pg.Conn) */
 
@@ -44,6 +45,8 @@ typedef struct {
     double stmt_timeout;          /* seconds; the session's statement_timeout */
     char target[256];             /* host:port/db, for the gate and messages */
     char lost[160];               /* why pg went away, if it did */
+    char notices[MAX_NOTICES][200]; /* NOTICE/WARNING lines of the current call */
+    int nnotices;
 } pgconn;
 
 /* ---- small utilities ---------------------------------------------------- */
@@ -120,6 +123,7 @@ static int next_result(PGconn *c, double deadline, PGresult **out)
     PGresult *first = NULL;
     for (;;) {
         int w = await(c, deadline);
+        if (w == IO_CONN && !first) first = PQgetResult(c);   /* e.g. FATAL 57P01, then EOF */
         if (w) {
             if (first && w == IO_CONN) break;
             PQclear(first);
@@ -201,6 +205,32 @@ static int result_ok(const PGresult *r)
 }
 
 /* ---- results to Lua ----------------------------------------------------- */
+
+/* Server notices ("skipping", "only table or database owner can vacuum it")
+ * are kept for the call's result (res.notices) instead of going to stderr. */
+static void on_notice(void *arg, const PGresult *r)
+{
+    pgconn *pc = arg;
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY);
+    const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+    if (!msg || pc->nnotices >= MAX_NOTICES) return;
+    snprintf(pc->notices[pc->nnotices++], sizeof pc->notices[0], "%s: %s", sev ? sev : "NOTICE", msg);
+}
+
+static void push_notices(lua_State *L, pgconn *pc, int res)
+{
+    if (!pc->nnotices) return;
+    lua_createtable(L, pc->nnotices, 0);
+    for (int i = 0; i < pc->nnotices; i++) {
+        size_t n;
+        char *red = rb_redact(pc->notices[i], strlen(pc->notices[i]), &n);
+        lua_pushlstring(L, red ? red : RB_REDACTED, red ? n : strlen(RB_REDACTED));
+        free(red);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, res, "notices");
+    pc->nnotices = 0;
+}
 
 static void push_value(lua_State *L, rb_pg_class cls, const char *v, int len)
 {
@@ -425,6 +455,7 @@ static int run_read_only(lua_State *L, pgconn *pc, const char *sql, const call *
     }
     push_result(L, mine);
     PQclear(mine);
+    push_notices(L, pc, lua_gettop(L));
     return 1;
 }
 
@@ -440,6 +471,7 @@ static int run_one(lua_State *L, pgconn *pc, const char *sql, const call *c, dou
     if (!result_ok(r)) return result_fail(L, pc, r);
     push_result(L, r);
     PQclear(r);
+    push_notices(L, pc, lua_gettop(L));
     return 1;
 }
 
@@ -488,12 +520,13 @@ static int conn_query(lua_State *L)
     pgconn *pc = check_conn(L);
     call c;
     read_call(L, &c, "query");
-    if (!rb_pg_sql_read_verb(c.info.verb))
-        luaL_error(L, "query: refused: '%s' is not a read (query runs SELECT, WITH, VALUES, TABLE, "
+    if (!rb_pg_sql_query_verb(c.info.verb))
+        luaL_error(L, "query: refused: '%s' is not a query (query runs SELECT, WITH, VALUES, TABLE, "
                       "SHOW, EXPLAIN; use conn:exec for changes)", c.info.verb[0] ? c.info.verb : "?");
     if (c.info.denied[0])
         luaL_error(L, "query: refused: %s() has side effects even in a read-only transaction "
                       "(use conn:exec)", c.info.denied);
+    pc->nnotices = 0;
     rb_action a = {"pg", "query", pc->target, 2};
     rb_gate(L, &a, RB_READ);
     bind_params(L, &c);
@@ -549,6 +582,7 @@ static int conn_exec(lua_State *L)
         lua_pushvalue(L, i);
         lua_rawseti(L, -2, i - 1);
     }
+    pc->nnotices = 0;
     rb_action a = {"pg", "exec", pc->target, lua_gettop(L)};
     rb_verdict v = rb_gate(L, &a, RB_WRITE);
     bind_params(L, &c);
@@ -734,6 +768,7 @@ static int open_conn(lua_State *L, const conn_opts *o, const char *shown)
     secret(PQpass(g));        /* a password found in ~/.pgpass or a service file */
     if (w == IO_OK && PQsetnonblocking(g, 1) != 0) w = IO_CONN;
     if (w) return io_fail(L, pc, w, o->connect_timeout);
+    PQsetNoticeReceiver(g, on_notice, pc);
     snprintf(pc->target, sizeof pc->target, "%s:%s/%s", PQhost(g), PQport(g), PQdb(g));
     pc->stmt_timeout = o->stmt_timeout;
     if (!set_session_timeout(L, pc, o->stmt_timeout)) return 2;

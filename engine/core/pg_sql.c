@@ -13,18 +13,25 @@ static const char *const deny_exact[] = {
     "pg_backup_start", "pg_backup_stop", "pg_start_backup", "pg_stop_backup",
     "pg_import_system_collations", "pg_logical_emit_message", "pg_replication_slot_advance",
     "set_config", "pg_notify", "nextval", "setval", "lowrite", "lo_import", "lo_export",
-    "txid_current", "pg_current_xact_id", NULL,
+    "txid_current", "pg_current_xact_id", "ts_stat", "ts_rewrite", "cursor_to_xml", NULL,
 };
 
 /* Families matched by prefix, only when called: `name(`. */
 static const char *const deny_prefix[] = {
     "pg_advisory_", "pg_try_advisory_", "dblink", "lo_", "pg_create_", "pg_drop_",
     "pg_copy_", "pg_stat_reset", "pg_wal_replay_", "pg_replication_origin_",
-    "pg_logical_slot_get_", "pg_file_", NULL,
+    "pg_logical_slot_get_", "pg_file_",
+    "query_to_xml",   /* query_to_xml*('any SQL text', ...) runs its argument */
+    NULL,
 };
 
-static const char *const read_verbs[] = {
-    "select", "with", "values", "table", "show", "explain", NULL,
+/* What conn:query sends: reads, and DML so that the server's READ ONLY
+ * transaction is what refuses it (SQLSTATE 25006). Not DO, CALL, COPY, SET,
+ * BEGIN/COMMIT, LOCK, LOAD...: they can leave the transaction or run text the
+ * lexer never sees. */
+static const char *const query_verbs[] = {
+    "select", "with", "values", "table", "show", "explain",
+    "insert", "update", "delete", "merge", NULL,
 };
 
 static const char *const simulable_verbs[] = {
@@ -50,9 +57,9 @@ int rb_pg_sql_denied_name(const char *name, size_t len, int called)
     return 0;
 }
 
-int rb_pg_sql_read_verb(const char *verb)
+int rb_pg_sql_query_verb(const char *verb)
 {
-    return in_list(read_verbs, verb);
+    return in_list(query_verbs, verb);
 }
 
 int rb_pg_sql_simulable(const rb_pg_sql_info *info)

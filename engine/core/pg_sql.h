@@ -27,11 +27,15 @@ void rb_pg_sql_scan(const char *sql, size_t len, rb_pg_sql_info *out);
 /* Non-zero if name (lower case, unquoted, or exact if quoted) is a function that
  * changes something even inside a READ ONLY transaction. `called` says whether
  * the name is followed by '(': families matched by prefix (pg_advisory_*, lo_*,
- * dblink*) count only as calls; exact names count anywhere. */
+ * dblink*, query_to_xml*) count only as calls; exact names count anywhere.
+ * Functions that run SQL given as text (query_to_xml, ts_stat, ts_rewrite)
+ * are denied too: the lexer cannot see inside their argument. */
 int rb_pg_sql_denied_name(const char *name, size_t len, int called);
 
-/* Verbs conn:query accepts: select, with, values, table, show, explain. */
-int rb_pg_sql_read_verb(const char *verb);
+/* Verbs conn:query sends: select, with, values, table, show, explain, and the
+ * DML verbs insert, update, delete, merge, which the server's READ ONLY
+ * transaction refuses (SQLSTATE 25006) — the authoritative answer. */
+int rb_pg_sql_query_verb(const char *verb);
 
 /* Non-zero if conn:exec can validate the statement with EXPLAIN in plan mode:
  * DML or a query (select insert update delete merge with values table) that

@@ -44,11 +44,14 @@ static void verbs(void)
     TAP_EQ_STR(scan("WITH x AS (UPDATE t SET a=1) SELECT 1").verb, "with", "WITH");
     TAP_EQ_STR(scan("ALTER SYSTEM SET work_mem = '8MB'").verb, "alter", "ALTER");
     TAP_EQ_STR(scan("'x' SELECT").verb, "", "a literal first: no verb");
-    TAP_OK(rb_pg_sql_read_verb("select") && rb_pg_sql_read_verb("explain")
-           && rb_pg_sql_read_verb("show"), "select, explain, show are reads");
-    TAP_OK(!rb_pg_sql_read_verb("set") && !rb_pg_sql_read_verb("do") && !rb_pg_sql_read_verb("commit")
-           && !rb_pg_sql_read_verb("copy") && !rb_pg_sql_read_verb("call")
-           && !rb_pg_sql_read_verb("update"), "set, do, commit, copy, call, update are not");
+    TAP_OK(rb_pg_sql_query_verb("select") && rb_pg_sql_query_verb("explain")
+           && rb_pg_sql_query_verb("show"), "select, explain, show are sent by query");
+    TAP_OK(rb_pg_sql_query_verb("update") && rb_pg_sql_query_verb("insert"),
+           "DML is sent too, for the read-only transaction to refuse");
+    TAP_OK(!rb_pg_sql_query_verb("set") && !rb_pg_sql_query_verb("do") && !rb_pg_sql_query_verb("commit")
+           && !rb_pg_sql_query_verb("copy") && !rb_pg_sql_query_verb("call")
+           && !rb_pg_sql_query_verb("load") && !rb_pg_sql_query_verb("begin"),
+           "set, do, commit, copy, call, load, begin are not");
 }
 
 static void deny(void)
@@ -76,6 +79,8 @@ static void deny(void)
     denied("SELECT E'\\' ' || pg_reload_conf()::text", "pg_reload_conf");
     denied("SELECT query FROM pg_stat_activity WHERE query LIKE '%pg_sleep%'", "");
     denied("SELECT pg_sleep(1)", "");
+    denied("SELECT query_to_xml('SELECT pg_terminate_backend(1)', true, true, '')", "query_to_xml");
+    denied("SELECT * FROM ts_stat('SELECT v FROM t')", "ts_stat");
     denied("SELECT lo_count FROM t", "");
     denied("SELECT x FROM t WHERE pg_advisory_ = 1", "");
 }

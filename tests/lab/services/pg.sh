@@ -61,6 +61,7 @@ CREATE ROLE rb LOGIN PASSWORD '$pass';
 CREATE DATABASE rbtest OWNER rb;
 GRANT pg_monitor, pg_signal_backend TO rb;
 GRANT ALTER SYSTEM ON PARAMETER work_mem, shared_buffers TO rb;
+\connect rbtest
 GRANT EXECUTE ON FUNCTION pg_reload_conf() TO rb;
 SQL
     cat >"$LAB/pg.env" <<ENV
