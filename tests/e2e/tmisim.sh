@@ -34,6 +34,10 @@ sql_at_least() { cmp "$(sql "$1")" '>=' "$2"; }
 # req_time PATH: seconds one GET takes (status in $T_TMP/status)
 req_time() { curl -s -o /dev/null -w '%{http_code} %{time_total}' --max-time 30 "$URL$1" | { read -r c t; echo "$c" >"$T_TMP/status"; echo "$t"; }; }
 
+# --- the simulator's own unit tests (DSN forms, SCRAM, exposition) ---------
+go_unit() { (cd "$ROOT/tests/lab/tmisim" && GOPROXY=off GOFLAGS= GOCACHE="$T_TMP/gocache" GOPATH="$T_TMP/gopath" go test .); }
+check "go test of tests/lab/tmisim passes" go_unit
+
 # --- start conditions -------------------------------------------------------
 curl -sS --max-time 10 "$URL/health" >"$T_TMP/health"
 contains "/health reports status ok" "$T_TMP/health" '"status":"ok"'
