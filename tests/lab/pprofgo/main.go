@@ -177,6 +177,7 @@ func main() {
 	runtime.SetBlockProfileRate(1)
 	allocLarge(*retain)
 	allocSmall(20000)
+	runtime.GC() // heap profiles show the state as of the last GC: make it include the above
 	park(*parked)
 	handle()
 	ln, err := net.Listen("tcp", *addr)
