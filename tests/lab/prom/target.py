@@ -39,6 +39,12 @@ class Quiet(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def setup(self):
+        super().setup()
+        # headers and body leave in separate writes: without NODELAY a
+        # keep-alive client waits out its delayed ACK (~40 ms) on each answer
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def reply(self, status, ctype, body):
         data = body.encode()
         self.send_response(status)
@@ -107,9 +113,13 @@ class Stub(Quiet):
     do_POST = handle_any
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128   # the default 5 drops SYNs of a concurrent batch
+    daemon_threads = True
+
+
 def serve(handler):
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    srv.daemon_threads = True
+    srv = Server(("127.0.0.1", 0), handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv.server_address[1]
 
