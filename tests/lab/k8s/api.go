@@ -103,6 +103,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) {
 	case p == "apis":
 		writeJSON(w, 200, groupListDoc())
 		return
+	case parts[0] == "openapi":
+		s.openapi(w, r)
+		return
 	case p == "healthz" || p == "readyz" || p == "livez":
 		w.Write([]byte("ok"))
 		return

@@ -3,7 +3,8 @@
 // query parameters runs as a real local process; stdout goes out on channel
 // 1, stderr on 2, and a metav1.Status on channel 3 (NonZeroExitCode with an
 // ExitCode cause on failure); channel 0 feeds stdin, and v5's channel 255
-// closes it. RFC 6455 framing is written here by hand.
+// closes it. The command runs in the state directory with the lab's
+// RB_TEST_* variables (LABDIR/*.env) and HOSTNAME=POD in its environment. RFC 6455 framing is written here by hand.
 package main
 
 import (
@@ -214,7 +215,9 @@ func (s *Server) runExec(ws *wsConn, argv []string, withStdin bool, podName stri
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = s.dir
-	cmd.Env = append(os.Environ(), "HOSTNAME="+podName, "POD_NAME="+podName)
+	/* the lab's RB_TEST_* variables let a command reach the lab services
+	   the way a container reaches its neighbours */
+	cmd.Env = append(append(os.Environ(), s.labEnv()...), "HOSTNAME="+podName, "POD_NAME="+podName)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	var stdin io.WriteCloser

@@ -22,8 +22,9 @@ import (
 
 type proxyConfig map[string]map[string]map[string]interface{}
 
-// envValue finds VAR in the lab's env files, then in the environment.
-func (s *Server) envValue(name string) string {
+// labEnv reads the KEY=value lines of the lab's env files (LABDIR/*.env).
+func (s *Server) labEnv() []string {
+	var out []string
 	files, _ := filepath.Glob(filepath.Join(filepath.Dir(s.dir), "*.env"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -31,9 +32,19 @@ func (s *Server) envValue(name string) string {
 			continue
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, name+"=") {
-				return strings.TrimSpace(strings.TrimPrefix(line, name+"="))
+			if strings.Contains(line, "=") {
+				out = append(out, strings.TrimSpace(line))
 			}
+		}
+	}
+	return out
+}
+
+// envValue finds VAR in the lab's env files, then in the environment.
+func (s *Server) envValue(name string) string {
+	for _, line := range s.labEnv() {
+		if strings.HasPrefix(line, name+"=") {
+			return strings.TrimPrefix(line, name+"=")
 		}
 	}
 	return os.Getenv(name)

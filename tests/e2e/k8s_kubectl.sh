@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# tests/e2e/k8s_kubectl.sh — proves the Kubernetes API stand-in
+# (tests/lab/k8s, started by tests/lab/services/k8s.sh) with the real kubectl:
+# the seed's commands (get, scale, set env, set resources, rollout restart,
+# delete pod, the three patch types, top, get --raw through the proxy, exec)
+# change the stand-in's objects as a cluster would, --dry-run=server changes
+# nothing, bad credentials fail, and the state after /__lab/reset is the same
+# every time. Outcomes are read back from /__lab/state and the request log.
+. "$(dirname "$0")/lib.sh"
+
+if [ -z "${RB_TEST_K8S_KUBECONFIG:-}" ]; then
+    fail "k8s lab service is not running (no RB_TEST_K8S_KUBECONFIG)"
+    done_testing; exit
+fi
+export HOME=$T_TMP/home   # kubectl's discovery cache
+mkdir -p "$HOME"
+unset KUBECONFIG
+
+kc() { timeout 30 kubectl --kubeconfig "$RB_TEST_K8S_KUBECONFIG" --request-timeout=20s -n tmi "$@"; }
+lab() { curl -sf --max-time 10 --cacert "$RB_TEST_K8S_CA" "$RB_TEST_K8S_URL/__lab/$1" "${@:2}"; }
+# st JQ: evaluate JQ over the stand-in's state ({resourceVersion, objects})
+st() { lab state | jq -r "$1"; }
+tmi_pods() { st '[.objects[] | select(.kind=="Pod" and .metadata.labels.app=="tmi-api") | .metadata.name] | sort | join(" ")'; }
+tmi_count() { st '[.objects[] | select(.kind=="Pod" and .metadata.labels.app=="tmi-api")] | length'; }
+deploy() { st ".objects[\"deployments/tmi/tmi-api\"] | $1"; }
+# is NAME GOT WANT
+is() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
+# log_since N JQ-FILTER: request-log lines after line N that match
+log_since() { tail -n +"$(($1 + 1))" "$RB_TEST_K8S_LOG" | jq -c "select($2)"; }
+log_lines() { wc -l <"$RB_TEST_K8S_LOG"; }
+
+# --- reset is deterministic ------------------------------------------------
+lab reset >/dev/null
+lab state >"$T_TMP/state0.json"
+kc scale deployment tmi-api --replicas=2 >/dev/null 2>&1
+lab reset >/dev/null
+lab state >"$T_TMP/state1.json"
+check "state after /__lab/reset is identical every time" cmp "$T_TMP/state0.json" "$T_TMP/state1.json"
+is "initial tmi-api pods" "$(tmi_count)" 3
+
+# --- get -----------------------------------------------------------------
+n=$(log_lines)
+expect_rc "get pods (table)" 0 kc get pods
+contains "table has kubectl's columns" "$T_TMP/out" "NAME                       READY   STATUS    RESTARTS   AGE"
+is "table lists 5 pods" "$(grep -c ' Running ' "$T_TMP/out")" 5
+contains "table lists postgres-0" "$T_TMP/out" "postgres-0 "
+is "kubectl asked for a Table" "$(log_since "$n" '.path=="/api/v1/namespaces/tmi/pods" and (.accept|test("as=Table"))' | wc -l)" 1
+expect_rc "get pods -o json" 0 kc get pods -o json
+is "json list has 5 items" "$(jq '.items | length' "$T_TMP/out")" 5
+is "json pods are Running" "$(jq -r '[.items[].status.phase] | unique | join(",")' "$T_TMP/out")" Running
+expect_rc "unknown resource fails" 1 kc get frobnicators
+contains "unknown resource message" "$T_TMP/err" 'the server doesn'"'"'t have a resource type "frobnicators"'
+
+# --- scale ---------------------------------------------------------------
+expect_rc "scale deployment to 5" 0 kc scale deployment tmi-api --replicas=5
+contains "scale output" "$T_TMP/out" "deployment.apps/tmi-api scaled"
+is "5 tmi-api pods after scale" "$(tmi_count)" 5
+is "deployment status follows" "$(deploy '[.spec.replicas, .status.readyReplicas] | join(",")')" "5,5"
+expect_rc "scale to 5 went through the scale subresource" 0 grep -q '"path":"/apis/apps/v1/namespaces/tmi/deployments/tmi-api/scale"' "$RB_TEST_K8S_LOG"
+gen0=$(deploy .metadata.generation)
+
+# --- set env / set resources ---------------------------------------------
+before=$(tmi_pods)
+expect_rc "set env" 0 kc set env deployment/tmi-api LOG_LEVEL=debug FEATURE_X=on
+is "env merged by name, order kept" "$(deploy '[.spec.template.spec.containers[0].env[] | .name + "=" + .value] | join(" ")')" \
+    "LOG_LEVEL=debug DB_POOL_MAX=20 REDIS_URL=redis://redis:6379/0 FEATURE_X=on"
+is "generation bumped by the spec change" "$(deploy .metadata.generation)" $((gen0 + 1))
+is "still 5 pods" "$(tmi_count)" 5
+is "new pods carry the new env" "$(st '[.objects[] | select(.kind=="Pod" and .metadata.labels.app=="tmi-api") | .spec.containers[0].env[0].value] | unique | join(",")')" debug
+[ "$(tmi_pods)" != "$before" ] && ok "set env replaced the pods" || fail "set env replaced the pods"
+expect_rc "set resources --limits" 0 kc set resources deployment/tmi-api -c tmi-api --limits=cpu=2,memory=1Gi
+is "limits set, requests kept" "$(deploy '.spec.template.spec.containers[0].resources | [.limits.cpu, .limits.memory, .requests.cpu, .requests.memory] | join(",")')" "2,1Gi,250m,256Mi"
+expect_rc "negative replicas refused by the server" 1 kc patch deployment tmi-api --type merge -p '{"spec":{"replicas":-1}}'
+contains "422 message" "$T_TMP/err" 'spec.replicas: Invalid value: -1: must be greater than or equal to 0'
+expect_rc "bad quantity refused by the server" 1 kc patch deployment tmi-api --type json \
+    -p '[{"op":"replace","path":"/spec/template/spec/containers/0/resources/limits/cpu","value":"lots"}]'
+contains "quantity message" "$T_TMP/err" 'resources.limits[cpu]: Invalid value: "lots"'
+is "refused writes changed nothing" "$(deploy '[.spec.replicas, .spec.template.spec.containers[0].resources.limits.cpu] | join(",")')" "5,2"
+
+# --- rollout restart / delete pod ----------------------------------------
+before=$(tmi_pods)
+expect_rc "rollout restart" 0 kc rollout restart deployment/tmi-api
+[ -n "$(deploy '.spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"] // empty')" ] \
+    && ok "restartedAt annotation set" || fail "restartedAt annotation set"
+after=$(tmi_pods)
+common=$(comm -12 <(tr ' ' '\n' <<<"$before") <(tr ' ' '\n' <<<"$after") | wc -l)
+is "rollout restart replaced every pod" "$common" 0
+expect_rc "rollout status" 0 kc rollout status deployment/tmi-api --timeout=20s
+victim=${after%% *}
+expect_rc "delete pod" 0 kc delete pod "$victim"
+contains "delete output" "$T_TMP/out" "pod \"$victim\" deleted"
+is "pod gone, replaced: still 5" "$(tmi_count)" 5
+case " $(tmi_pods) " in *" $victim "*) fail "deleted pod is gone";; *) ok "deleted pod is gone";; esac
+is "delete sent Background propagation" "$(log_since 0 ".method==\"DELETE\" and .body.propagationPolicy==\"Background\" and (.path|endswith(\"/$victim\"))" | wc -l)" 1
+
+# --- patch, each type ----------------------------------------------------
+expect_rc "patch --type strategic" 0 kc patch deployment tmi-api --type strategic \
+    -p '{"spec":{"template":{"spec":{"containers":[{"name":"tmi-api","env":[{"name":"SMP","value":"1"}]}]}}}}'
+is "strategic patch merged env by name" "$(deploy '[.spec.template.spec.containers[0].env[].name] | join(" ")')" \
+    "LOG_LEVEL DB_POOL_MAX REDIS_URL FEATURE_X SMP"
+expect_rc "patch --type merge" 0 kc patch deployment tmi-api --type merge -p '{"metadata":{"labels":{"tier":"api"}}}'
+is "merge patch added a label" "$(deploy .metadata.labels.tier)" api
+expect_rc "patch --type json" 0 kc patch deployment tmi-api --type json -p '[{"op":"replace","path":"/spec/replicas","value":4}]'
+is "json patch scaled to 4" "$(tmi_count)" 4
+expect_rc "failed json patch test op" 1 kc patch deployment tmi-api --type json -p '[{"op":"test","path":"/spec/replicas","value":9},{"op":"replace","path":"/spec/replicas","value":9}]'
+is "failed json patch changed nothing" "$(tmi_count)" 4
+for t in strategic-merge-patch merge-patch json-patch; do
+    is "log shows application/$t+json" "$(log_since 0 ".method==\"PATCH\" and .contentType==\"application/$t+json\"" | head -1 | wc -l)" 1
+done
+
+# --- top -----------------------------------------------------------------
+expect_rc "top pods" 0 kc top pods
+contains "top shows usage" "$T_TMP/out" "252m"
+is "top lists every pod" "$(grep -c -- '-' "$T_TMP/out")" 6
+expect_rc "top nodes" 0 kc top nodes
+contains "top nodes" "$T_TMP/out" "lab-node-1"
+
+# --- get --raw through the pod and service proxy -------------------------
+"$RB_TEST_K8S_BIN" -echo "$T_TMP/echo.addr" >/dev/null 2>&1 &
+echo_pid=$!
+trap 'kill $echo_pid 2>/dev/null; rm -rf "$T_TMP"' EXIT
+for _ in $(seq 50); do [ -s "$T_TMP/echo.addr" ] && break; sleep 0.1; done
+echo_addr=$(cat "$T_TMP/echo.addr")
+lab proxy -X POST -d "{\"pods\":{\"redis\":{\"6379\":\"http://$echo_addr\"}},\"services\":{\"redis\":{\"*\":$(cut -d: -f2 <<<"$echo_addr")}}}" >/dev/null
+expect_rc "get --raw pods/NAME:PORT/proxy" 0 kc get --raw '/api/v1/namespaces/tmi/pods/redis-0:6379/proxy/debug/pprof/?debug=1'
+is "backend saw the path" "$(jq -r .path "$T_TMP/out")" /debug/pprof/
+is "backend saw the query" "$(jq -r .query "$T_TMP/out" | cut -d'&' -f1)" debug=1
+is "credentials not forwarded" "$(jq -r '.headers.Authorization // "none"' "$T_TMP/out")" none
+expect_rc "get --raw services/NAME:PORT/proxy" 0 kc get --raw '/api/v1/namespaces/tmi/services/redis:6379/proxy/info'
+is "service proxy reached the backend" "$(jq -r .path "$T_TMP/out")" /info
+expect_rc "unmapped backend fails" 1 kc get --raw '/api/v1/namespaces/tmi/pods/postgres-0:5432/proxy/'
+contains "503 like a dead backend" "$T_TMP/err" "ServiceUnavailable"
+
+# --- exec ----------------------------------------------------------------
+pod=$(tmi_pods); pod=${pod%% *}
+expect_rc "exec echo hi" 0 kc exec "$pod" -- echo hi
+is "exec stdout" "$(cat "$T_TMP/out")" hi
+expect_rc "exec exit code propagates" 3 kc exec postgres-0 -- sh -c 'echo to-err >&2; exit 3'
+contains "exec stderr" "$T_TMP/err" "to-err"
+contains "exec status" "$T_TMP/err" "command terminated with exit code 3"
+if echo piped | timeout 30 kubectl --kubeconfig "$RB_TEST_K8S_KUBECONFIG" -n tmi exec -i "$pod" -- cat >"$T_TMP/out" 2>&1; then
+    is "exec -i feeds stdin" "$(cat "$T_TMP/out")" piped
+else
+    fail "exec -i feeds stdin"; sed 's/^/#   /' "$T_TMP/out"
+fi
+expect_rc "exec sees the lab's env" 0 kc exec redis-0 -- sh -c 'echo "$HOSTNAME ${RB_TEST_K8S_URL:+has-lab-env}"'
+is "exec env" "$(cat "$T_TMP/out")" "redis-0 has-lab-env"
+is "exec went over websocket (101)" "$(log_since 0 '.status==101 and (.path|endswith("/exec"))' | head -1 | wc -l)" 1
+
+# --- --dry-run=server changes nothing ------------------------------------
+rv=$(st .resourceVersion); n=$(log_lines)
+expect_rc "scale --dry-run=server" 0 kc scale deployment tmi-api --replicas=9 --dry-run=server
+contains "dry-run output" "$T_TMP/out" "(server dry run)"
+expect_rc "set env --dry-run=server" 0 kc set env deployment/tmi-api LOG_LEVEL=trace --dry-run=server
+expect_rc "delete pod --dry-run=server" 0 kc delete pod redis-0 --dry-run=server
+expect_rc "patch --dry-run=server" 0 kc patch deployment tmi-api --type merge -p '{"spec":{"replicas":1}}' --dry-run=server -o jsonpath='{.spec.replicas}'
+is "dry-run patch returns the would-be object" "$(cat "$T_TMP/out")" 1
+expect_rc "run pod --dry-run=server" 0 kc run dry-pod --image=busybox --restart=Never --dry-run=server
+is "state unchanged by dry runs" "$(st .resourceVersion)" "$rv"
+is "every write sent dryRun=All" "$(log_since "$n" '.method!="GET" and .dryRun!="All"' | wc -l)" 0
+is "5 dry-run writes logged" "$(log_since "$n" '.method!="GET" and .dryRun=="All"' | wc -l)" 5
+
+# --- create ----------------------------------------------------------------
+expect_rc "run pod (POST)" 0 kc run lab-pod --image=busybox --restart=Never -- sleep 1
+is "created pod is Running" "$(st '.objects["pods/tmi/lab-pod"].status.phase')" Running
+expect_rc "create existing fails" 1 kc run lab-pod --image=busybox --restart=Never
+contains "AlreadyExists" "$T_TMP/err" "AlreadyExists"
+
+cat >"$T_TMP/dep.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: load-test, namespace: tmi}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: load-test}}
+  template:
+    metadata: {labels: {app: load-test}}
+    spec: {containers: [{name: load, image: busybox}]}
+YAML
+expect_rc "apply -f creates (server-side field validation, no --validate=false)" 0 kc apply -f "$T_TMP/dep.yaml"
+contains "apply output" "$T_TMP/out" "deployment.apps/load-test created"
+sed -i 's/replicas: 2/replicas: 3/' "$T_TMP/dep.yaml"
+expect_rc "apply -f again patches" 0 kc apply -f "$T_TMP/dep.yaml"
+contains "apply output" "$T_TMP/out" "deployment.apps/load-test configured"
+is "applied deployment runs 3 pods" "$(st '[.objects[] | select(.kind=="Pod" and .metadata.labels.app=="load-test")] | length')" 3
+is "apply asked for Strict validation" "$(log_since 0 '.method=="POST" and (.query|test("fieldValidation=Strict"))' | head -1 | wc -l)" 1
+expect_rc "delete deployment" 0 kc delete deployment load-test
+is "pods of a deleted deployment are collected" "$(st '[.objects[] | select(.metadata.labels.app=="load-test")] | length')" 0
+
+# --- credentials ---------------------------------------------------------
+n=$(log_lines)
+expect_rc "bad token fails" 1 kc --token not-the-token get pods
+contains "Unauthorized" "$T_TMP/err" "Unauthorized"
+is "401 logged" "$(log_since "$n" '.status==401' | head -1 | wc -l)" 1
+expect_rc "client-certificate context" 0 kc --context lab-cert get deployment tmi-api
+is "authenticated by certificate" "$(log_since "$n" '.user=="cert:lab-admin"' | head -1 | wc -l)" 1
+expect_rc "tokenFile context" 0 kc --context lab-tokenfile get pods
+is "no credentials: 401" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$RB_TEST_K8S_CA" "$RB_TEST_K8S_URL/api/v1/namespaces/tmi/pods")" 401
+
+# --- the same requests give the same objects after a reset --------------
+scenario() {
+    lab reset >/dev/null
+    kc scale deployment tmi-api --replicas=5 >/dev/null 2>&1
+    kc set env deployment/tmi-api LOG_LEVEL=debug >/dev/null 2>&1
+    kc delete pod "$(tmi_pods | cut -d' ' -f1)" >/dev/null 2>&1
+    st '[.objects[] | {k: .kind, n: .metadata.name, u: .metadata.uid, rv: .metadata.resourceVersion, ip: .status.podIP}]' >"$1"
+}
+scenario "$T_TMP/run1.json"; scenario "$T_TMP/run2.json"
+check "same scenario after reset gives the same names, uids, resourceVersions" cmp "$T_TMP/run1.json" "$T_TMP/run2.json"
+lab reset >/dev/null
+done_testing
