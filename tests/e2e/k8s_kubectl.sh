@@ -128,6 +128,11 @@ is "backend saw the query" "$(jq -r .query "$T_TMP/out" | cut -d'&' -f1)" debug=
 is "credentials not forwarded" "$(jq -r '.headers.Authorization // "none"' "$T_TMP/out")" none
 expect_rc "get --raw services/NAME:PORT/proxy" 0 kc get --raw '/api/v1/namespaces/tmi/services/redis:6379/proxy/info'
 is "service proxy reached the backend" "$(jq -r .path "$T_TMP/out")" /info
+# k8s.sh maps tmi-api's pprof port to the TMI simulator (another lab service)
+expect_rc "pod proxy reaches the TMI simulator's pprof" 0 kc get --raw "/api/v1/namespaces/tmi/pods/${pod0:=$(tmi_pods | cut -d' ' -f1)}:6060/proxy/debug/pprof/goroutine?debug=1"
+contains "goroutine profile through the proxy" "$T_TMP/out" "goroutine profile: total"
+expect_rc "service proxy reaches the TMI simulator" 0 kc get --raw "/api/v1/namespaces/tmi/services/tmi-api-service:http/proxy/metrics"
+contains "simulator metrics through the proxy" "$T_TMP/out" "# TYPE"
 expect_rc "unmapped backend fails" 1 kc get --raw '/api/v1/namespaces/tmi/pods/postgres-0:5432/proxy/'
 contains "503 like a dead backend" "$T_TMP/err" "ServiceUnavailable"
 
