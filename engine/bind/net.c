@@ -176,7 +176,7 @@ static int net_http_probe(lua_State *L)
     req.url = url;
     req.timeout_ms = (long)(timeout * 1000);
     req.connect_timeout_ms = req.timeout_ms;
-    req.max_body = 1 << 20;
+    req.max_body = (size_t)64 << 20;
     rb_http_resp r;
     int rc = rb_http_perform(&req, &r);
     rb_gate_done(L, &a, RB_READ, rc == 0, rc == 0 ? NULL : r.err);
