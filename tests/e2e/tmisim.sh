@@ -155,6 +155,14 @@ check "pg_lock: terminating the holder (the runbook's fix) ends the fault" event
 curl -fsS "$URL/admin/faults" >"$T_TMP/faults"
 contains "pg_lock: the fault says why it ended" "$T_TMP/faults" "lock holder session ended"
 
+# --- pooled sessions ended by an operator: the API reconnects --------------
+curl -fsS "$URL/api/v1/threat_models?limit=1" >/dev/null
+psql "$TMI" -XAtqc "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'tmisim' AND state = 'idle'" \
+    >"$T_TMP/terminated" 2>&1
+check "idle pool sessions can be terminated as role tmi" test "$(cat "$T_TMP/terminated")" -ge 1
+for i in 1 2 3; do req_time "/api/v1/threat_models?limit=1" >/dev/null; cat "$T_TMP/status"; done >"$T_TMP/statuses"
+check "after pg_terminate_backend of its pool the API still answers 200" test "$(grep -c '^200$' "$T_TMP/statuses")" = 3
+
 # --- long query: pg_sleep visible in pg_stat_activity ----------------------
 LONGQ="SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep%tmisim long_query%' AND application_name = 'tmisim-long-query'"
 fault long_query "on=1&sessions=1&for=60"
@@ -197,6 +205,9 @@ check "cache_misses: the seed's warmup brings hits back" metric_at_least redis_c
 fault cache_misses "on=0"
 
 # --- bounded duration, and everything off at the end -----------------------
+fault cpu_burn "on=1&for=60"; fault goroutine_leak "on=1&n=50&for=60"
+curl -fsS --max-time 30 -X POST "$URL/admin/faults/all?on=0" >"$T_TMP/faults"
+lacks "POST /admin/faults/all?on=0 switches every fault off" "$T_TMP/faults" '"on":true'
 fault error_burst "on=1&rate=0.5&for=1"
 check "a fault ends by itself after its duration" eventually 10 fault_off error_burst
 curl -fsS "$URL/admin/faults" >"$T_TMP/faults"

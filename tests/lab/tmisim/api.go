@@ -242,6 +242,22 @@ func (a *app) threatModel(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// queryModel runs sql, which yields one model as JSON; on failure (500) or
+// no row (404) it answers the request itself and returns false.
+func (a *app) queryModel(w http.ResponseWriter, r *http.Request, name, sql string) (string, bool) {
+	res, err := a.db.Query(r.Context(), name, sql)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err)
+		return "", false
+	}
+	body := firstValue(res)
+	if body == "" {
+		fail(w, http.StatusNotFound, fmt.Errorf("no such threat model"))
+		return "", false
+	}
+	return body, true
+}
+
 func (a *app) getModel(w http.ResponseWriter, r *http.Request, id int64) {
 	key := cachePrefix + strconv.FormatInt(id, 10)
 	a.cacheOps.Inc()
@@ -255,15 +271,9 @@ func (a *app) getModel(w http.ResponseWriter, r *http.Request, id int64) {
 		return
 	}
 	a.cacheMisses.Inc()
-	res, err := a.db.Query(r.Context(), "get_threat_model", fmt.Sprintf(
+	body, ok := a.queryModel(w, r, "get_threat_model", fmt.Sprintf(
 		"SELECT row_to_json(t)::text FROM (SELECT %s FROM threat_models WHERE id = %d) t", modelColumns, id))
-	if err != nil {
-		fail(w, http.StatusInternalServerError, err)
-		return
-	}
-	body := firstValue(res)
-	if body == "" {
-		fail(w, http.StatusNotFound, fmt.Errorf("no such threat model"))
+	if !ok {
 		return
 	}
 	if !a.noCachePopulate.Load() {
@@ -286,16 +296,10 @@ func (a *app) putModel(w http.ResponseWriter, r *http.Request, id int64) {
 			set = append(set, col+" = "+quoteLiteral(v))
 		}
 	}
-	res, err := a.db.Query(r.Context(), "update_threat_model", fmt.Sprintf(
+	body, ok := a.queryModel(w, r, "update_threat_model", fmt.Sprintf(
 		"UPDATE threat_models SET %s WHERE id = %d RETURNING row_to_json(threat_models)::text",
 		strings.Join(set, ", "), id))
-	if err != nil {
-		fail(w, http.StatusInternalServerError, err)
-		return
-	}
-	body := firstValue(res)
-	if body == "" {
-		fail(w, http.StatusNotFound, fmt.Errorf("no such threat model"))
+	if !ok {
 		return
 	}
 	if _, err := a.redis.Do("DEL", cachePrefix+strconv.FormatInt(id, 10)); err != nil {

@@ -7,8 +7,10 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -106,6 +108,19 @@ func (p *pgPool) Query(ctx context.Context, name, sql string) (*Result, error) {
 	}
 	deadline, _ := ctx.Deadline()
 	res, err := c.Query(sql, deadline)
+	if endedWhileIdle(c, start, err) {
+		/* the server ended this pooled session while it sat idle (an
+		   operator's pg_terminate_backend, a restart): the statement never
+		   ran, so run it once on a fresh session; the other idle sessions
+		   likely went the same way */
+		p.release(c)
+		p.Close()
+		if c, err = p.acquire(ctx); err != nil {
+			p.errors.Inc(name)
+			return nil, err
+		}
+		res, err = c.Query(sql, deadline)
+	}
 	p.release(c)
 	d := time.Since(start)
 	p.duration.Observe(d.Seconds(), name)
@@ -118,7 +133,20 @@ func (p *pgPool) Query(ctx context.Context, name, sql string) (*Result, error) {
 	return res, err
 }
 
-// Close ends every idle session (checked-out ones close on release).
+// endedWhileIdle: a reused session the server had already closed: the query
+// could not be written (broken pipe, reset) or the first read was the
+// server's goodbye (a FATAL error queued while idle, end of file).
+func endedWhileIdle(c *PGConn, start time.Time, err error) bool {
+	if err == nil || !c.broken || !c.createdAt.Before(start) {
+		return false
+	}
+	var pe *PGError
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) ||
+		(errors.As(err, &pe) && pe.Severity == "FATAL")
+}
+
+// Close ends every idle session (checked-out ones go back to the pool or
+// close on release).
 func (p *pgPool) Close() {
 	p.mu.Lock()
 	for _, c := range p.idle {

@@ -1,8 +1,9 @@
 // faults.go — the fault switchboard: POST /admin/faults/{name}?on=1|0[&for=S]
-// [&param=value...] and GET /admin/faults. Each fault runs in its own
-// goroutine under a context that ends when it is switched off or when its
-// duration (at most -fault-max) passes; the fault's body cleans up before the
-// switch reports it off. State is also exported as tmisim_fault_active{fault}.
+// [&param=value...], POST /admin/faults/all?on=0 and GET /admin/faults. Each
+// fault runs in its own goroutine under a context that ends when it is
+// switched off or when its duration (at most -fault-max) passes; the fault's
+// body cleans up before the switch reports it off. State is also exported as
+// tmisim_fault_active{fault}.
 package main
 
 import (
@@ -142,10 +143,14 @@ func (fs *faultSet) stop(name string) {
 	}
 }
 
+// stopAll switches every fault off at once and waits for all cleanups.
 func (fs *faultSet) stopAll() {
+	var wg sync.WaitGroup
 	for name := range fs.defs {
-		fs.stop(name)
+		wg.Add(1)
+		go func(name string) { defer wg.Done(); fs.stop(name) }(name)
 	}
+	wg.Wait()
 }
 
 // start switches a fault on (restarting it if it was on) with q's parameters.
@@ -189,6 +194,11 @@ func (a *app) listFaults(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) switchFault(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/admin/faults/")
+	if name == "all" && r.Method == http.MethodPost && r.URL.Query().Get("on") == "0" {
+		a.faults.stopAll() /* what a pod restart would do */
+		a.listFaults(w, r)
+		return
+	}
 	if _, ok := a.faults.defs[name]; !ok {
 		fail(w, http.StatusNotFound, fmt.Errorf("no fault %q (GET /admin/faults lists them)", name))
 		return
