@@ -191,7 +191,6 @@ static void push_server_error(lua_State *L, const redisReply *r)
 
 static void push_reply(lua_State *L, const redisReply *r)
 {
-    luaL_checkstack(L, 3, "redis reply nested too deep");
     switch (r->type) {
     case REDIS_REPLY_STRING: lua_pushlstring(L, r->str, r->len); break;
     case REDIS_REPLY_INTEGER: lua_pushinteger(L, r->integer); break;
@@ -202,6 +201,7 @@ static void push_reply(lua_State *L, const redisReply *r)
         break;
     case REDIS_REPLY_ERROR: push_server_error(L, r); break;
     case REDIS_REPLY_ARRAY:
+        luaL_checkstack(L, 3, "redis reply nested too deep");
         lua_createtable(L, (int)r->elements, 0);
         for (size_t i = 0; i < r->elements; i++) {
             push_reply(L, r->element[i]);
@@ -284,6 +284,7 @@ static void learn_entry(lua_State *L, int cache, const redisReply *e)
         for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; i++)
             if (list->element[i]->str) rb_redis_flags_add(&flags, list->element[i]->str, list->element[i]->len);
     }
+    if (rb_redis_cmd_unsupported(op)) return;      /* stays uncached, so classify refuses it */
     int kind = (int)rb_redis_cmd_decide(op, &flags);
     if (e->elements > 9 && e->element[9]->type == REDIS_REPLY_ARRAY && e->element[9]->elements > 0) {
         kind = RB_REDIS_CONTAINER;
@@ -325,16 +326,20 @@ static int learn(lua_State *L, Conn *co, int cache, const char *op)
  * fills op ("GET", "CONFIG SET") and *nwords (words naming the command).
  * Returns RB_READ or RB_WRITE, or -1 with an error pushed. Raises for
  * commands that conn:call cannot carry. */
+static void check_supported(lua_State *L, const char *op)
+{
+    const char *why = rb_redis_cmd_unsupported(op);
+    if (why) luaL_error(L, "redis: %s is not available through rb.redis: %s", op, why);
+}
+
 static int classify(lua_State *L, Conn *co, int cache, int first, int last, char *op, int *nwords)
 {
-    const char *why;
     op[0] = '\0';
     op_append(L, op, first);
     *nwords = 1;
-    if ((why = rb_redis_cmd_unsupported(op)) != NULL)
-        luaL_error(L, "redis: %s is not available through rb.redis: %s", op, why);
     int kind = cache_get(L, cache, op);
-    if (kind < 0) {
+    if (kind < 0) {                      /* refused names never reach the cache */
+        check_supported(L, op);
         if (learn(L, co, cache, op) < 0) return -1;
         kind = cache_get(L, cache, op);
     }
@@ -342,9 +347,8 @@ static int classify(lua_State *L, Conn *co, int cache, int first, int last, char
         if (last == first) return rb_redis_cmd_read_allowed(op) ? RB_READ : RB_WRITE;
         op_append(L, op, first + 1);
         *nwords = 2;
-        if ((why = rb_redis_cmd_unsupported(op)) != NULL)
-            luaL_error(L, "redis: %s is not available through rb.redis: %s", op, why);
         if ((kind = cache_get(L, cache, op)) < 0) {
+            check_supported(L, op);
             kind = (int)rb_redis_cmd_fallback(op);
             cache_set(L, cache, op, kind);
         }
