@@ -17,8 +17,12 @@ WARN     = -Wall -Wextra -Werror -Wno-unused-parameter
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Iengine -I$(BUILD)/gen $(EXTRA_CFLAGS)
 LIBS     = $(filter-out -llua5.4-cjson,$(PKG_LIBS)) -lm -ldl -lpthread -Wl,-E
 
-ENGINE_SRC = $(sort $(wildcard engine/*.c engine/core/*.c engine/bind/*.c engine/net/*.c))
-ENGINE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(filter-out engine/main.c,$(ENGINE_SRC)))
+# The core (in the binary) reads runbooks; the engine (a shared object embedded
+# in the binary, loaded on first use) holds the gate, audit and every binding.
+CORE_SRC   = engine/state.c engine/engine_load.c engine/corelib.c
+ENGINE_SRC = $(filter-out engine/main.c $(CORE_SRC),$(sort $(wildcard engine/*.c engine/core/*.c engine/bind/*.c engine/net/*.c)))
+CORE_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC)) $(BUILD)/gen/lualib.o $(BUILD)/gen/module_names.o
+ENGINE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC))
 LUALIB     = $(sort $(shell find lualib -name '*.lua' 2>/dev/null))
 BIND_SRC   = $(sort $(wildcard engine/bind/*.c))
 UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
@@ -38,32 +42,47 @@ deps:
 
 $(BUILD)/%.o: %.c $(wildcard engine/*.h engine/*/*.h) | $(BUILD)/gen/preload.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
 
-# lualib/ compiled into the binary: one C array per file (tools/embed.c).
+# lualib/ compiled into the binary as Lua bytecode (luac5.4, debug info kept
+# for file:line in messages), one C array per file (tools/embed.c).
+LUAC_OUT = $(patsubst lualib/%.lua,$(BUILD)/luac/%.lua,$(LUALIB))
+$(BUILD)/luac/%.lua: lualib/%.lua
+	@mkdir -p $(dir $@)
+	luac5.4 -o $@ $<
 $(BUILD)/tools/embed: tools/embed.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 $(WARN) $< -o $@
-$(BUILD)/gen/lualib.c: $(BUILD)/tools/embed $(LUALIB)
+$(BUILD)/gen/lualib.c: $(BUILD)/tools/embed $(LUAC_OUT)
 	@mkdir -p $(dir $@)
-	$(BUILD)/tools/embed lualib $(LUALIB) > $@
-# Every luaopen_rb_* in engine/bind/ is preloaded; adding a binding is adding a file.
+	$(BUILD)/tools/embed $(BUILD)/luac $(LUAC_OUT) > $@
+# Every luaopen_rb_* in engine/bind/ is a module; adding a binding is adding a file.
 $(BUILD)/gen/preload.h: $(BIND_SRC) tools/gen-preload.sh
 	@mkdir -p $(dir $@)
-	sh tools/gen-preload.sh $(BIND_SRC) > $@
-$(BUILD)/gen/lualib.o: $(BUILD)/gen/lualib.c
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	sh tools/gen-preload.sh table $(BIND_SRC) > $@
+$(BUILD)/gen/module_names.c: $(BIND_SRC) tools/gen-preload.sh
+	@mkdir -p $(dir $@)
+	sh tools/gen-preload.sh names $(BIND_SRC) > $@
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
 
-$(BUILD)/libengine.a: $(ENGINE_OBJ) $(BUILD)/gen/lualib.o
+$(BUILD)/engine.so: $(ENGINE_OBJ)
+	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(filter-out -llua5.4,$(LIBS)) -llua5.4
+$(BUILD)/gen/engine_blob.o: $(BUILD)/engine.so
+	printf '.section .rodata\n.global rb_engine_blob\n.global rb_engine_blob_end\n.balign 64\nrb_engine_blob:\n.incbin "%s"\nrb_engine_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $< > $(BUILD)/gen/engine_blob.s
+	$(CC) -c $(BUILD)/gen/engine_blob.s -o $@
+
+# Unit tests link core and engine statically.
+$(BUILD)/libengine.a: $(CORE_OBJ) $(ENGINE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/runbook: $(BUILD)/engine/main.o $(BUILD)/libengine.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CJSON_A) $(LIBS)
+$(BUILD)/runbook: $(BUILD)/engine/main.o $(CORE_OBJ) $(BUILD)/gen/engine_blob.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CJSON_A) -llua5.4 -lm -ldl -Wl,-E
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libengine.a tests/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libengine.a $(CJSON_A) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< -Wl,--whole-archive $(BUILD)/libengine.a -Wl,--no-whole-archive $(CJSON_A) $(LIBS)
 
 test: all $(UNIT_BIN)
 	@RB_BUILD=$(BUILD) bash tests/run

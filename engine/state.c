@@ -1,16 +1,17 @@
 /* state.c — creates the Lua state the engine runs in (see state.h).
  *
  * Module lookup: a searcher placed before Lua's own finds "rb.*" modules in
- * the binary. A C binding (generated preload table) and an embedded Lua file
- * of the same name combine: the Lua file runs with the C module as its
- * argument and returns the final module (C core, Lua helpers). With
- * RUNBOOK_LUALIB=DIR set, Lua files are read from DIR instead of the binary
- * (development without rebuilding). */
+ * the binary. Modules of the engine library (engine.h) are returned as
+ * proxies: the engine is loaded, the C module opened and its Lua part (an
+ * embedded lualib file of the same name, run with the C module as argument)
+ * applied only when a field is first used, so reading runbooks never loads
+ * libcurl or libpq. While runbooks are being loaded (rb._core.loading(true))
+ * touching a binding raises: loading does no I/O. With RUNBOOK_LUALIB=DIR,
+ * Lua files are read from DIR instead of the binary (development). */
 #include "state.h"
-#include "errors.h"
 #include "embedded.h"
-#include "preload.h"
-#include "redact.h"
+#include "engine.h"
+#include "corelib.h"
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -19,6 +20,8 @@
 
 int luaopen_cjson(lua_State *L);
 
+static char real_modules_key;
+
 static const rb_lualib_entry *find_lua(const char *name)
 {
     for (const rb_lualib_entry *e = rb_lualib; e->name; e++)
@@ -26,15 +29,14 @@ static const rb_lualib_entry *find_lua(const char *name)
     return NULL;
 }
 
-static lua_CFunction find_c(const char *name)
+static int has_c(const char *name)
 {
-    for (int i = 0; rb_preload[i].name; i++)
-        if (strcmp(rb_preload[i].name, name) == 0) return rb_preload[i].open;
-    return NULL;
+    for (int i = 0; rb_module_names[i]; i++)
+        if (strcmp(rb_module_names[i], name) == 0) return 1;
+    return 0;
 }
 
-/* Loads the Lua part of module name onto the stack (from RUNBOOK_LUALIB or
- * the binary); returns 0 if there is none, raises on a syntax error. */
+/* Loads the Lua part of module name onto the stack; returns 0 if none. */
 static int load_lua_part(lua_State *L, const char *name)
 {
     const rb_lualib_entry *e = find_lua(name);
@@ -42,37 +44,106 @@ static int load_lua_part(lua_State *L, const char *name)
     if (!e) return 0;
     if (dir && *dir) {
         char path[4096];
-        const char *rel = e->chunk + 1 + strlen("lualib/");
-        snprintf(path, sizeof path, "%s/%s", dir, rel);
+        snprintf(path, sizeof path, "%s/%s", dir, e->chunk + 1 + strlen("lualib/"));
         if (luaL_loadfilex(L, path, "t") != LUA_OK) lua_error(L);
         return 1;
     }
-    if (luaL_loadbufferx(L, e->src, (size_t)e->len, e->chunk, "t") != LUA_OK) lua_error(L);
+    if (luaL_loadbufferx(L, e->src, (size_t)e->len, e->chunk, "b") != LUA_OK) lua_error(L);
     return 1;
 }
 
-/* loader(name): C part first, then the Lua part with the C module as argument. */
+static const rb_engine_entry *engine(lua_State *L)
+{
+    char err[512];
+    int first = !rb_engine_loaded();
+    const rb_engine_entry *en = rb_engine_get(err, sizeof err);
+    if (!en) luaL_error(L, "%s", err);
+    if (first) en->init(L);
+    return en;
+}
+
+/* Opens the real module name (C part, then Lua part); pushes it. */
+static void open_real(lua_State *L, const char *name)
+{
+    const rb_engine_entry *en = engine(L);
+    lua_CFunction open = NULL;
+    for (int i = 0; en->modules[i].name; i++)
+        if (strcmp(en->modules[i].name, name) == 0) open = en->modules[i].open;
+    if (!open) luaL_error(L, "engine has no module '%s'", name);
+    lua_pushcfunction(L, open);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+    if (load_lua_part(L, name)) {
+        lua_pushvalue(L, -2);
+        lua_call(L, 1, 1);
+        lua_remove(L, -2);
+    }
+}
+
+/* proxy.__index(t, k): resolve the module once, copy its fields into t. */
+static int proxy_index(lua_State *L)
+{
+    lua_getmetatable(L, 1);
+    lua_getfield(L, -1, "__module");
+    const char *name = lua_tostring(L, -1);
+    if (rb_core_loading() && name[3] != '_')
+        return luaL_error(L, "%s.%s used while loading a runbook: bindings may only be called inside steps",
+                          name, luaL_tolstring(L, 2, NULL));
+    open_real(L, name);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, 1);
+    }
+    lua_pushnil(L);
+    lua_setmetatable(L, 1);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &real_modules_key);
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+    lua_pushvalue(L, 2);
+    lua_gettable(L, -2);
+    return 1;
+}
+
+static int proxy_pairs(lua_State *L)
+{
+    lua_getfield(L, 1, "__resolve__");     /* any index resolves the proxy */
+    lua_pop(L, 1);
+    lua_getglobal(L, "next");
+    lua_pushvalue(L, 1);
+    lua_pushnil(L);
+    return 3;
+}
+
+static void push_proxy(lua_State *L, const char *name)
+{
+    lua_newtable(L);
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__module");
+    lua_pushcfunction(L, proxy_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, proxy_pairs);
+    lua_setfield(L, -2, "__pairs");
+    lua_setmetatable(L, -2);
+}
+
 static int embedded_loader(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
-    lua_CFunction open = find_c(name);
-    lua_settop(L, 1);
-    if (open) {
-        lua_pushcfunction(L, open);
-        lua_pushstring(L, name);
-        lua_call(L, 1, 1);                 /* name, cmod */
-    }
-    if (load_lua_part(L, name)) {          /* name, [cmod], chunk */
-        lua_pushvalue(L, open ? -2 : 1);
-        lua_call(L, 1, 1);
-    }
+    if (has_c(name)) { push_proxy(L, name); return 1; }
+    load_lua_part(L, name);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
     return 1;
 }
 
 static int embedded_searcher(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
-    if (!find_c(name) && !find_lua(name)) {
+    if (!has_c(name) && !find_lua(name)) {
         lua_pushfstring(L, "no module '%s' in the runbook binary", name);
         return 1;
     }
@@ -86,7 +157,7 @@ static void install_searcher(lua_State *L)
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "searchers");
     int n = (int)luaL_len(L, -1);
-    for (int i = n; i >= 2; i--) {          /* shift 2..n up by one */
+    for (int i = n; i >= 2; i--) {
         lua_rawgeti(L, -1, i);
         lua_rawseti(L, -2, i + 1);
     }
@@ -96,6 +167,8 @@ static void install_searcher(lua_State *L)
     luaL_getsubtable(L, -1, "preload");
     lua_pushcfunction(L, luaopen_cjson);
     lua_setfield(L, -2, "cjson");
+    lua_pushcfunction(L, rb_open_core);
+    lua_setfield(L, -2, "rb._core");
     lua_pop(L, 2);
 }
 
@@ -104,12 +177,13 @@ lua_State *rb_state_new(void)
     lua_State *L = luaL_newstate();
     if (!L) return NULL;
     luaL_openlibs(L);
-    rb_error_init(L);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &real_modules_key);
     install_searcher(L);
     return L;
 }
 
-/* Message handler: __tostring of error objects, redaction, traceback. */
+/* Message handler: __tostring of error objects, traceback, redaction. */
 static int msgh(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
@@ -118,10 +192,13 @@ static int msgh(lua_State *L)
         else msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
     luaL_traceback(L, L, msg, 1);
-    size_t len, rlen;
-    const char *t = lua_tolstring(L, -1, &len);
-    char *r = rb_redact(t, len, &rlen);
-    if (r) { lua_pushlstring(L, r, rlen); free(r); }
+    if (rb_engine_loaded()) {
+        char err[8];
+        size_t len, rlen;
+        const char *t = lua_tolstring(L, -1, &len);
+        char *r = rb_engine_get(err, sizeof err)->redact(t, len, &rlen);
+        if (r) { lua_pushlstring(L, r, rlen); free(r); }
+    }
     return 1;
 }
 

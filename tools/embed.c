@@ -1,7 +1,8 @@
 /* embed — turns lualib/ files into one C file of byte arrays plus an index
  * (rb_lualib[]), so the runbook binary carries its Lua library and runs from
  * any directory. Usage: embed ROOT FILE...; module names are the paths under
- * ROOT with '/' -> '.', ".lua" dropped, and "rb/rb" -> "rb". */
+ * ROOT with '/' -> '.', ".lua" dropped, and "rb/rb" -> "rb". The files may be
+ * Lua source or luac output; the host loads them as bytecode. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,16 @@ static int emit(FILE *f, int idx)
     return col;
 }
 
+/* "rb.cli.run" -> "rb/cli/run", "rb" -> "rb/rb": the file under lualib/ */
+static const char *path_of(const char *name)
+{
+    static char buf[512];
+    if (strcmp(name, "rb") == 0) return "rb/rb";
+    snprintf(buf, sizeof buf, "%s", name);
+    for (char *c = buf; *c; c++) if (*c == '.') *c = '/';
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) { fprintf(stderr, "usage: embed ROOT FILE...\n"); return 2; }
@@ -44,7 +55,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         char name[512];
         modname(argv[1], argv[i + 2], name, sizeof name);
-        printf("  {\"%s\", \"@%s\", (const char *)m%d, %d},\n", name, argv[i + 2], i, len[i]);
+        printf("  {\"%s\", \"@lualib/%s.lua\", (const char *)m%d, %d},\n", name, path_of(name), i, len[i]);
     }
     printf("  {NULL, NULL, NULL, 0}\n};\n");
     free(len);

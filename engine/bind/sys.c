@@ -1,20 +1,16 @@
 /* bind/sys.c — rb._sys: the few operating-system facts the Lua side of the
  * engine needs and Lua's standard library lacks: terminal detection and
  * prompts on /dev/tty, user and host names, clocks, directory listing, run
- * ids, signal handling and the redactor. Engine-private (the sandbox refuses
+ * ids, signal handling and the redactor (files: rb._core). Engine-private (the sandbox refuses
  * it); runbook scripts use rb.secret() for redaction. */
 #include "redact.h"
 #include "signals.h"
-#include <dirent.h>
-#include <errno.h>
 #include <lauxlib.h>
-#include <limits.h>
 #include <openssl/rand.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,45 +77,8 @@ static int sys_sleep_ms(lua_State *L)
     return 0;
 }
 
-/* listdir(path) -> sorted names (without . and ..) | nil, err */
-static int sys_listdir(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    DIR *d = opendir(path);
-    if (!d) { luaL_pushfail(L); lua_pushfstring(L, "%s: %s", path, strerror(errno)); return 2; }
-    lua_newtable(L);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            lua_pushstring(L, e->d_name);
-            lua_rawseti(L, -2, ++n);
-        }
-    closedir(d);
-    lua_getglobal(L, "table");
-    lua_getfield(L, -1, "sort");
-    lua_pushvalue(L, -3);
-    lua_call(L, 1, 0);
-    lua_pop(L, 1);
-    return 1;
-}
 
-/* kind(path) -> "file" | "dir" | "other" | nil */
-static int sys_kind(lua_State *L)
-{
-    struct stat st;
-    if (stat(luaL_checkstring(L, 1), &st) < 0) { luaL_pushfail(L); return 1; }
-    lua_pushstring(L, S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file" : "other");
-    return 1;
-}
 
-static int sys_realpath(lua_State *L)
-{
-    char out[PATH_MAX];
-    if (!realpath(luaL_checkstring(L, 1), out)) { luaL_pushfail(L); return 1; }
-    lua_pushstring(L, out);
-    return 1;
-}
 
 static int sys_run_id(lua_State *L)
 {
@@ -169,7 +128,6 @@ static int sys_getpid(lua_State *L)
 static const luaL_Reg syslib[] = {
     {"isatty", sys_isatty}, {"prompt", sys_prompt}, {"hostname", sys_hostname},
     {"user", sys_user}, {"clock_ms", sys_clock_ms}, {"time", sys_time}, {"sleep_ms", sys_sleep_ms},
-    {"listdir", sys_listdir}, {"kind", sys_kind}, {"realpath", sys_realpath},
     {"run_id", sys_run_id}, {"install_signals", sys_install_signals},
     {"add_secret", sys_add_secret}, {"redact", sys_redact}, {"getpid", sys_getpid}, {NULL, NULL}
 };

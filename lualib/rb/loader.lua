@@ -5,7 +5,7 @@
 local rb = require "rb"
 local sandbox = require "rb.sandbox"
 local gate = require "rb._gate"
-local sys = require "rb._sys"
+local core = require "rb._core"
 
 local M = {}
 
@@ -19,13 +19,18 @@ end
 local function run_file(path)
   local chunk, err = loadfile(path, "t", sandbox.env())
   if not chunk then return nil, err end
-  local before = gate.mode()
-  gate.set_mode("load")
+  -- no I/O while loading: bindings raise when touched (rb._core), and if the
+  -- engine is already loaded the gate refuses every call too
+  local gated = core.engine_loaded()
+  local before = gated and gate.mode()
+  if gated then gate.set_mode("load") end
+  core.loading(true)
   local ok, res = xpcall(chunk, function(e)
     if type(e) == "table" then e = tostring(e) end
     return tostring(e)
   end)
-  gate.set_mode(before)
+  core.loading(false)
+  if gated then gate.set_mode(before) end
   if not ok then return nil, res end
   return res
 end
@@ -52,7 +57,7 @@ function M.load_book(dir)
   b.dir, b.file, b.sections = dir, path, {}
   for _, id in ipairs(b.section_ids) do
     local f = dir .. "/" .. id .. ".lua"
-    if sys.kind(f) ~= "file" then
+    if core.kind(f) ~= "file" then
       return nil, ("%s: section '%s' is listed but %s does not exist"):format(path, id, f)
     end
     local s, serr = M.load_section(f, b)
@@ -65,12 +70,12 @@ function M.load_book(dir)
   return b
 end
 
-local function is_book_dir(d) return sys.kind(d .. "/book.lua") == "file" end
+local function is_book_dir(d) return core.kind(d .. "/book.lua") == "file" end
 
 --- discover(path) -> {books = {...}, sections = {...}} | nil, err
 -- path: a section file, a book directory, or a directory of books/sections.
 function M.discover(path)
-  local kind = sys.kind(path)
+  local kind = core.kind(path)
   local out = { books = {}, sections = {} }
   if kind == "file" then
     if path:match("book%.lua$") then path = path:match("^(.*)/book%.lua$") or "."; kind = "dir"
@@ -88,13 +93,13 @@ function M.discover(path)
     out.books[1] = b
     return out
   end
-  for _, name in ipairs(assert(sys.listdir(path))) do
+  for _, name in ipairs(assert(core.listdir(path))) do
     local p = path .. "/" .. name
-    if sys.kind(p) == "dir" and is_book_dir(p) then
+    if core.kind(p) == "dir" and is_book_dir(p) then
       local b, err = M.load_book(p)
       if not b then return nil, err end
       out.books[#out.books + 1] = b
-    elseif name:match("%.lua$") and sys.kind(p) == "file" then
+    elseif name:match("%.lua$") and core.kind(p) == "file" then
       local s, err = M.load_section(p)
       if not s then return nil, err end
       out.sections[#out.sections + 1] = s
@@ -107,7 +112,7 @@ end
 local function known_names()
   local names = {}
   for _, d in ipairs(M.search_path()) do
-    for _, name in ipairs(sys.listdir(d) or {}) do
+    for _, name in ipairs(core.listdir(d) or {}) do
       local b = M.load_book(d .. "/" .. name)
       for _, s in ipairs(b and b.sections or {}) do names[#names + 1] = b.id .. "/" .. s.id end
     end
@@ -117,14 +122,14 @@ end
 
 --- resolve(spec) -> section | nil, err: spec is a file path or "book/section-id".
 function M.resolve(spec)
-  if sys.kind(spec) == "file" then
+  if core.kind(spec) == "file" then
     local dir = spec:match("^(.*)/[^/]+$") or "."
     local book
     if is_book_dir(dir) and not spec:match("book%.lua$") then
       local b, err = M.load_book(dir)
       if not b then return nil, err end
       for _, s in ipairs(b.sections) do
-        if sys.realpath(s.file) == sys.realpath(spec) then return s end
+        if core.realpath(s.file) == core.realpath(spec) then return s end
       end
       book = b
     end
