@@ -170,8 +170,12 @@ static int net_http_probe(lua_State *L)
     double timeout = opt_timeout(L, 2, 10);
     rb_action a = {"net", "http_probe", url, 0};
     rb_gate(L, &a, RB_READ);
+    /* the probe's connection must not serve a later probe (its connect time
+       would read 0): the server closes it after the answer */
+    static const char *const hdrs[] = {"Connection: close", NULL};
     rb_http_req req;
     memset(&req, 0, sizeof req);
+    req.headers = hdrs;
     req.method = "GET";
     req.url = url;
     req.timeout_ms = (long)(timeout * 1000);
@@ -197,6 +201,11 @@ static int net_http_probe(lua_State *L)
     if (r.t_tls > 0) set_ms(L, "tls_ms", r.t_tls);
     set_ms(L, "first_byte_ms", r.t_first_byte);
     set_ms(L, "total_ms", r.t_total);
+    /* the transport reused a connection another call left open to this server */
+    if (r.t_connect == 0) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "reused");
+    }
     rb_http_resp_free(&r);
     return 1;
 }

@@ -24,30 +24,29 @@ static char *escape_byte(unsigned char c, char *o)
     return o;
 }
 
-size_t rb_prom_quote(const char *s, size_t n, char *out)
+/* The literal, with a backslash (itself escaped) before each byte of meta. */
+static size_t quote(const char *s, size_t n, char *out, const char *meta)
 {
-    char *o = out;
-    *o++ = '"';
-    for (size_t i = 0; i < n; i++) o = escape_byte((unsigned char)s[i], o);
-    *o++ = '"';
-    *o = 0;
-    return (size_t)(o - out);
-}
-
-size_t rb_prom_quote_regex(const char *s, size_t n, char *out)
-{
-    /* RE2's QuoteMeta set; the backslash it adds is itself escaped in the literal. */
-    static const char meta[] = "\\.+*?()|[]{}^$";
     char *o = out;
     *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c && strchr(meta, c)) { *o++ = '\\'; *o++ = '\\'; }
+        if (meta && c && strchr(meta, c)) { *o++ = '\\'; *o++ = '\\'; }
         o = escape_byte(c, o);
     }
     *o++ = '"';
     *o = 0;
     return (size_t)(o - out);
+}
+
+size_t rb_prom_quote(const char *s, size_t n, char *out)
+{
+    return quote(s, n, out, NULL);
+}
+
+size_t rb_prom_quote_regex(const char *s, size_t n, char *out)
+{
+    return quote(s, n, out, "\\.+*?()|[]{}^$");   /* RE2's QuoteMeta set */
 }
 
 size_t rb_prom_urlencode(const char *s, size_t n, char *out)

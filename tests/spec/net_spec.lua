@@ -44,6 +44,15 @@ describe("rb.net", function()
     assert.is_true(p.connect_ms <= p.first_byte_ms, "connect <= first byte")
     assert.is_true(p.first_byte_ms <= p.total_ms, "first byte <= total")
     assert.is_true(p.total_ms > 0)
+    assert.is_nil(p.reused)
+  end)
+
+  it("each probe opens its own connection", function()
+    for _ = 1, 2 do
+      local p = assert(net.http_probe(URL .. "/-/ready"))
+      assert.is_nil(p.reused)
+      assert.is_true(p.connect_ms > 0 and p.dns_ms <= p.connect_ms, "connect_ms " .. p.connect_ms)
+    end
   end)
 
   it("a probe of a silent listener times out within the bound", function()

@@ -6,27 +6,16 @@ is a network round trip away (bench/prom.sh).
     python3 delay.py UPSTREAM_URL DELAY_MS PORT_FILE
 """
 import os
-import socket
 import sys
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from target import Quiet, Server   # same directory: the lab's quiet, NODELAY handler
 
 UPSTREAM, DELAY = sys.argv[1].rstrip("/"), int(sys.argv[2]) / 1000.0
 
 
-class Proxy(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def setup(self):
-        super().setup()
-        # headers and body leave in separate writes: without NODELAY a
-        # keep-alive client waits out its delayed ACK (~40 ms) on each answer
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+class Proxy(Quiet):
     def forward(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
@@ -39,19 +28,10 @@ class Proxy(BaseHTTPRequestHandler):
                 status, ctype, data = r.status, r.headers.get("Content-Type", ""), r.read()
         except urllib.error.HTTPError as e:
             status, ctype, data = e.code, e.headers.get("Content-Type", ""), e.read()
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(status, ctype, data)
 
     do_GET = forward
     do_POST = forward
-
-
-class Server(ThreadingHTTPServer):
-    request_queue_size = 128   # the default 5 drops SYNs of a 20-query batch
-    daemon_threads = True
 
 
 def main():

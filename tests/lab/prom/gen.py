@@ -190,24 +190,20 @@ def gen_process(store):
 def gen_db_redis(store):
     rng = Lcg(99)
     lab = {"job": "api", "instance": INSTANCES[0]}
-    act = store.series(store.family("db_connections_active", "gauge", "Active DB connections."),
-                       "db_connections_active", lab)
-    mx = store.series(store.family("db_connections_max", "gauge", "DB pool size."),
-                      "db_connections_max", lab)
-    slow = store.series(store.family("db_slow_queries", "counter", "Slow queries."),
-                        "db_slow_queries_total", lab)
+    def single(name, typ, help_, suffix=""):
+        return store.series(store.family(name, typ, help_), name + suffix, lab)
+
+    act = single("db_connections_active", "gauge", "Active DB connections.")
+    mx = single("db_connections_max", "gauge", "DB pool size.")
+    slow = single("db_slow_queries", "counter", "Slow queries.", "_total")
     qd = store.family("db_query_duration_seconds", "histogram", "DB query latency.")
     qb = [store.series(qd, "db_query_duration_seconds_bucket", dict(lab, le=le)) for le in DB_LE]
     qs = store.series(qd, "db_query_duration_seconds_sum", lab)
     qc = store.series(qd, "db_query_duration_seconds_count", lab)
-    hits = store.series(store.family("redis_cache_hits", "counter", "Cache hits."),
-                        "redis_cache_hits_total", lab)
-    ops = store.series(store.family("redis_cache_operations", "counter", "Cache operations."),
-                       "redis_cache_operations_total", lab)
-    mem = store.series(store.family("redis_memory_used_bytes", "gauge", "Redis memory."),
-                       "redis_memory_used_bytes", lab)
-    mmax = store.series(store.family("redis_memory_max_bytes", "gauge", "Redis maxmemory."),
-                        "redis_memory_max_bytes", lab)
+    hits = single("redis_cache_hits", "counter", "Cache hits.", "_total")
+    ops = single("redis_cache_operations", "counter", "Cache operations.", "_total")
+    mem = single("redis_memory_used_bytes", "gauge", "Redis memory.")
+    mmax = single("redis_memory_max_bytes", "gauge", "Redis maxmemory.")
     nslow, nhits, nops, qsum, qcount = 0, 0, 0, 0.0, 0
     qbuck = [0] * len(DB_LE)
     for i, t in enumerate(times()):
