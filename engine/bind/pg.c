@@ -475,24 +475,46 @@ static int run_one(lua_State *L, pgconn *pc, const char *sql, const call *c, dou
     return 1;
 }
 
-/* SET statement_timeout (seconds) for the session; 1 on success, else nil, err pushed. */
-static int set_session_timeout(lua_State *L, pgconn *pc, double secs)
+/* SET name = value (ours, never user text) for the session; 1 on success,
+ * else 0 with nil, err pushed. */
+static int set_guc(lua_State *L, pgconn *pc, const char *name, const char *value)
 {
-    char sql[64];
-    snprintf(sql, sizeof sql, "SET statement_timeout = %.0f", secs * 1000);
+    char sql[96];
+    snprintf(sql, sizeof sql, "SET %s = %s", name, value);
     if (run_one(L, pc, sql, NULL, DEFAULT_CONNECT_TIMEOUT + CLIENT_GRACE) != 1) return 0;
     lua_pop(L, 1);
     return 1;
 }
 
-/* Runs the statement; a per-call timeout is set around it and restored after. */
+static int set_timeout(lua_State *L, pgconn *pc, double secs)
+{
+    char ms[32];
+    snprintf(ms, sizeof ms, "%.0f", secs * 1000);
+    return set_guc(L, pc, "statement_timeout", ms);
+}
+
+/* The read session: every statement's own transaction is READ ONLY, as the
+ * server itself reports (default_transaction_read_only is a reported
+ * parameter since PostgreSQL 14, so libpq always knows its current value). */
+static int session_read_only(const pgconn *pc)
+{
+    const char *v = PQparameterStatus(pc->pg, "default_transaction_read_only");
+    return PQtransactionStatus(pc->pg) == PQTRANS_IDLE && v && strcmp(v, "on") == 0;
+}
+
+/* Runs the statement read-write, then puts the session back to read-only (and
+ * the default timeout). If that fails the connection is dropped: a session
+ * whose state is unknown is not used for reads. */
 static int run_exec(lua_State *L, pgconn *pc, const call *c)
 {
-    if (c->timeout > 0 && !set_session_timeout(L, pc, c->timeout)) return 2;
-    int n = run_one(L, pc, c->sql, c, call_timeout(pc, c) + CLIENT_GRACE);
-    if (c->timeout > 0 && pc->pg && !set_session_timeout(L, pc, pc->stmt_timeout)) {
-        if (n == 1) return 2;        /* the statement ran; report the failure to restore */
+    if (!set_guc(L, pc, "default_transaction_read_only", "off")) return 2;
+    int n = (c->timeout > 0 && !set_timeout(L, pc, c->timeout))
+        ? 2 : run_one(L, pc, c->sql, c, call_timeout(pc, c) + CLIENT_GRACE);
+    if (!pc->pg) return n;
+    if (!set_guc(L, pc, "default_transaction_read_only", "on")
+        || (c->timeout > 0 && !set_timeout(L, pc, pc->stmt_timeout))) {
         lua_pop(L, 2);
+        drop_conn(pc, "could not make the session read-only again after exec");
     }
     return n;
 }
@@ -530,7 +552,11 @@ static int conn_query(lua_State *L)
     rb_action a = {"pg", "query", pc->target, 2};
     rb_gate(L, &a, RB_READ);
     bind_params(L, &c);
-    int n = pc->pg ? run_read_only(L, pc, c.sql, &c) : lost_fail(L, pc);
+    int n;
+    if (!pc->pg) n = lost_fail(L, pc);
+    else if (c.timeout == 0 && session_read_only(pc))
+        n = run_one(L, pc, c.sql, &c, pc->stmt_timeout + CLIENT_GRACE);
+    else n = run_read_only(L, pc, c.sql, &c);
     rb_gate_done(L, &a, RB_READ, n == 1, top_error(L, n));
     return n;
 }
@@ -576,6 +602,9 @@ static int conn_exec(lua_State *L)
     pgconn *pc = check_conn(L);
     call c;
     read_call(L, &c, "exec");
+    if (rb_pg_sql_txn_verb(c.info.verb))
+        luaL_error(L, "exec: '%s' is not supported: each exec is one statement in its own transaction",
+                   c.info.verb);
     int top = lua_gettop(L);
     lua_createtable(L, c.nparams + 1, 0);   /* args = {sql, params...} */
     for (int i = 2; i <= top; i++) {
@@ -771,7 +800,8 @@ static int open_conn(lua_State *L, const conn_opts *o, const char *shown)
     PQsetNoticeReceiver(g, on_notice, pc);
     snprintf(pc->target, sizeof pc->target, "%s:%s/%s", PQhost(g), PQport(g), PQdb(g));
     pc->stmt_timeout = o->stmt_timeout;
-    if (!set_session_timeout(L, pc, o->stmt_timeout)) return 2;
+    if (!set_timeout(L, pc, o->stmt_timeout)
+        || !set_guc(L, pc, "default_transaction_read_only", "on")) return 2;
     return 1;
 }
 

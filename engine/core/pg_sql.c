@@ -34,6 +34,11 @@ static const char *const query_verbs[] = {
     "insert", "update", "delete", "merge", NULL,
 };
 
+/* Transaction control: conn:exec runs one statement in its own transaction. */
+static const char *const txn_verbs[] = {
+    "begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare", NULL,
+};
+
 static const char *const simulable_verbs[] = {
     "select", "insert", "update", "delete", "merge", "with", "values", "table", NULL,
 };
@@ -60,6 +65,11 @@ int rb_pg_sql_denied_name(const char *name, size_t len, int called)
 int rb_pg_sql_query_verb(const char *verb)
 {
     return in_list(query_verbs, verb);
+}
+
+int rb_pg_sql_txn_verb(const char *verb)
+{
+    return in_list(txn_verbs, verb);
 }
 
 int rb_pg_sql_simulable(const rb_pg_sql_info *info)

@@ -37,6 +37,10 @@ int rb_pg_sql_denied_name(const char *name, size_t len, int called);
  * transaction refuses (SQLSTATE 25006) — the authoritative answer. */
 int rb_pg_sql_query_verb(const char *verb);
 
+/* Transaction control (begin start commit end rollback abort savepoint release
+ * prepare): conn:exec refuses it, each call being its own transaction. */
+int rb_pg_sql_txn_verb(const char *verb);
+
 /* Non-zero if conn:exec can validate the statement with EXPLAIN in plan mode:
  * DML or a query (select insert update delete merge with values table) that
  * calls no side-effecting function (SELECT pg_reload_conf() cannot be simulated). */

@@ -52,6 +52,9 @@ static void verbs(void)
            && !rb_pg_sql_query_verb("copy") && !rb_pg_sql_query_verb("call")
            && !rb_pg_sql_query_verb("load") && !rb_pg_sql_query_verb("begin"),
            "set, do, commit, copy, call, load, begin are not");
+    TAP_OK(rb_pg_sql_txn_verb("begin") && rb_pg_sql_txn_verb("commit") && rb_pg_sql_txn_verb("savepoint")
+           && !rb_pg_sql_txn_verb("vacuum") && !rb_pg_sql_txn_verb("update"),
+           "transaction control verbs");
 }
 
 static void deny(void)
