@@ -1,0 +1,646 @@
+/* kubeconfig.c — kubeconfig parsing, merging and context resolution (see
+ * kubeconfig.h). Uses libyaml's document loader (the whole file is a node
+ * graph, anchors resolved) and walks it with a table of fields per struct;
+ * file reading is plain stdio. No Lua. */
+#include "core/kubeconfig.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define MAX_FILE (16u << 20)
+
+typedef struct {
+    yaml_document_t *doc;
+    const char *base_dir;
+    const char *origin;
+    char *err;
+    size_t errlen;
+} walk;
+
+static int failf(char *err, size_t errlen, const char *origin, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (origin) snprintf(err, errlen, "%s: %s", origin, msg);
+    else snprintf(err, errlen, "%s", msg);
+    return -1;
+}
+
+#define FAIL(w, ...) failf((w)->err, (w)->errlen, (w)->origin, __VA_ARGS__)
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *out = malloc(n + 1);
+    if (!out) return NULL;
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return out;
+}
+
+/* --- node access ---------------------------------------------------- */
+
+static yaml_node_t *node_at(walk *w, yaml_node_item_t id)
+{
+    return yaml_document_get_node(w->doc, id);
+}
+
+/* YAML null: missing, or a plain scalar "", "~", "null". */
+static int is_null(const yaml_node_t *n)
+{
+    if (!n) return 1;
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return 0;
+    const char *s = (const char *)n->data.scalar.value;
+    size_t len = n->data.scalar.length;
+    return len == 0 || (len == 1 && s[0] == '~') || (len == 4 && strncasecmp(s, "null", 4) == 0);
+}
+
+static yaml_node_t *map_get(walk *w, const yaml_node_t *m, const char *key)
+{
+    if (!m || m->type != YAML_MAPPING_NODE) return NULL;
+    size_t klen = strlen(key);
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node_at(w, p->key);
+        if (k && k->type == YAML_SCALAR_NODE && k->data.scalar.length == klen &&
+            memcmp(k->data.scalar.value, key, klen) == 0)
+            return node_at(w, p->value);
+    }
+    return NULL;
+}
+
+static int want_scalar(walk *w, const yaml_node_t *n, const char *where, const char *key)
+{
+    if (n->type == YAML_SCALAR_NODE) return 0;
+    return FAIL(w, "%s: %s must be a string", where, key);
+}
+
+/* --- field conversions ---------------------------------------------- */
+
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+/* Standard base64 with padding; whitespace (line breaks in the YAML) skipped. */
+static int b64decode(const char *s, size_t n, rb_kube_bytes *out)
+{
+    unsigned char *buf = malloc(n / 4 * 3 + 4);
+    size_t o = 0, q = 0, pad = 0;
+    uint32_t acc = 0;
+    if (!buf) return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+        if (c == '=') { pad++; acc <<= 6; q++; }
+        else {
+            int v = b64val(c);
+            if (v < 0 || pad) { free(buf); return -1; }
+            acc = acc << 6 | (uint32_t)v;
+            q++;
+        }
+        if (q == 4) {
+            buf[o++] = (unsigned char)(acc >> 16);
+            buf[o++] = (unsigned char)(acc >> 8);
+            buf[o++] = (unsigned char)acc;
+            acc = 0;
+            q = 0;
+        }
+    }
+    if (q != 0 || pad > 2) { free(buf); return -1; }
+    o -= pad;
+    buf[o] = '\0';
+    out->data = buf;
+    out->len = o;
+    return 0;
+}
+
+static int parse_bool(const char *s, size_t n, int *out)
+{
+    static const char *const yes[] = {"true", "yes", "on"}, *const no[] = {"false", "no", "off"};
+    for (size_t i = 0; i < 3; i++) {
+        if (strlen(yes[i]) == n && strncasecmp(s, yes[i], n) == 0) { *out = 1; return 0; }
+        if (strlen(no[i]) == n && strncasecmp(s, no[i], n) == 0) { *out = 0; return 0; }
+    }
+    return -1;
+}
+
+/* A file reference relative to the kubeconfig's directory becomes absolute. */
+static char *resolve_path(const char *base_dir, const char *s, size_t n)
+{
+    if (!base_dir || n == 0 || s[0] == '/') return dup_n(s, n);
+    size_t bl = strlen(base_dir);
+    char *out = malloc(bl + 1 + n + 1);
+    if (!out) return NULL;
+    memcpy(out, base_dir, bl);
+    out[bl] = '/';
+    memcpy(out + bl + 1, s, n);
+    out[bl + 1 + n] = '\0';
+    return out;
+}
+
+enum kind { F_STR, F_PATH, F_CMD, F_B64, F_BOOL };
+
+typedef struct {
+    const char *key;
+    size_t off;
+    enum kind kind;
+} field;
+
+static int set_field(walk *w, void *base, const field *f, const yaml_node_t *n, const char *where)
+{
+    if (want_scalar(w, n, where, f->key) < 0) return -1;
+    const char *s = (const char *)n->data.scalar.value;
+    size_t len = n->data.scalar.length;
+    void *slot = (char *)base + f->off;
+    char *str = NULL;
+    switch (f->kind) {
+    case F_BOOL:
+        if (parse_bool(s, len, (int *)slot) < 0) return FAIL(w, "%s: %s must be true or false", where, f->key);
+        return 0;
+    case F_B64:
+        if (b64decode(s, len, (rb_kube_bytes *)slot) < 0) return FAIL(w, "%s: %s is not valid base64", where, f->key);
+        return 0;
+    case F_PATH:
+        str = resolve_path(w->base_dir, s, len);
+        break;
+    case F_CMD: /* kubectl resolves a command only when it is a path */
+        str = memchr(s, '/', len) ? resolve_path(w->base_dir, s, len) : dup_n(s, len);
+        break;
+    case F_STR:
+        str = dup_n(s, len);
+        break;
+    }
+    if (!str) return FAIL(w, "out of memory");
+    *(char **)slot = str;
+    return 0;
+}
+
+/* Fills base from the mapping m by the field table; null m is an empty one. */
+static int fill(walk *w, void *base, const field *fs, size_t nf, const yaml_node_t *m, const char *where)
+{
+    if (is_null(m)) return 0;
+    if (m->type != YAML_MAPPING_NODE) return FAIL(w, "%s must be a mapping", where);
+    for (size_t i = 0; i < nf; i++) {
+        yaml_node_t *v = map_get(w, m, fs[i].key);
+        if (!is_null(v) && set_field(w, base, &fs[i], v, where) < 0) return -1;
+    }
+    return 0;
+}
+
+#define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const field cluster_fields[] = {
+    {"server", offsetof(rb_kube_cluster, server), F_STR},
+    {"certificate-authority", offsetof(rb_kube_cluster, certificate_authority), F_PATH},
+    {"certificate-authority-data", offsetof(rb_kube_cluster, certificate_authority_data), F_B64},
+    {"insecure-skip-tls-verify", offsetof(rb_kube_cluster, insecure_skip_tls_verify), F_BOOL},
+    {"tls-server-name", offsetof(rb_kube_cluster, tls_server_name), F_STR},
+    {"proxy-url", offsetof(rb_kube_cluster, proxy_url), F_STR},
+};
+
+static const field user_fields[] = {
+    {"token", offsetof(rb_kube_user, token), F_STR},
+    {"tokenFile", offsetof(rb_kube_user, token_file), F_PATH},
+    {"client-certificate", offsetof(rb_kube_user, client_certificate), F_PATH},
+    {"client-certificate-data", offsetof(rb_kube_user, client_certificate_data), F_B64},
+    {"client-key", offsetof(rb_kube_user, client_key), F_PATH},
+    {"client-key-data", offsetof(rb_kube_user, client_key_data), F_B64},
+    {"username", offsetof(rb_kube_user, username), F_STR},
+    {"password", offsetof(rb_kube_user, password), F_STR},
+};
+
+static const field exec_fields[] = {
+    {"apiVersion", offsetof(rb_kube_exec, api_version), F_STR},
+    {"command", offsetof(rb_kube_exec, command), F_CMD},
+    {"installHint", offsetof(rb_kube_exec, install_hint), F_STR},
+    {"provideClusterInfo", offsetof(rb_kube_exec, provide_cluster_info), F_BOOL},
+    {"interactiveMode", offsetof(rb_kube_exec, interactive_mode), F_STR},
+};
+
+static const field context_fields[] = {
+    {"cluster", offsetof(rb_kube_context, cluster), F_STR},
+    {"user", offsetof(rb_kube_context, user), F_STR},
+    {"namespace", offsetof(rb_kube_context, namespace_), F_STR},
+};
+
+/* --- freeing ---------------------------------------------------------- */
+
+static void free_cluster(void *p)
+{
+    rb_kube_cluster *c = p;
+    free(c->name); free(c->server); free(c->certificate_authority);
+    free(c->certificate_authority_data.data); free(c->tls_server_name); free(c->proxy_url);
+}
+
+static void free_user(void *p)
+{
+    rb_kube_user *u = p;
+    free(u->name); free(u->token); free(u->token_file); free(u->client_certificate);
+    free(u->client_certificate_data.data); free(u->client_key); free(u->client_key_data.data);
+    free(u->username); free(u->password); free(u->auth_provider);
+    rb_kube_exec *e = &u->exec;
+    free(e->api_version); free(e->command); free(e->install_hint); free(e->interactive_mode);
+    for (size_t i = 0; i < e->nargs; i++) free(e->args[i]);
+    free(e->args);
+    for (size_t i = 0; i < e->nenv; i++) { free(e->env[i].name); free(e->env[i].value); }
+    free(e->env);
+}
+
+static void free_context(void *p)
+{
+    rb_kube_context *c = p;
+    free(c->name); free(c->cluster); free(c->user); free(c->namespace_);
+}
+
+static void free_array(void *arr, size_t n, size_t size, void (*free_one)(void *))
+{
+    for (size_t i = 0; i < n; i++) free_one((char *)arr + i * size);
+    free(arr);
+}
+
+void rb_kubeconfig_free(rb_kubeconfig *kc)
+{
+    free_array(kc->clusters, kc->nclusters, sizeof *kc->clusters, free_cluster);
+    free_array(kc->users, kc->nusers, sizeof *kc->users, free_user);
+    free_array(kc->contexts, kc->ncontexts, sizeof *kc->contexts, free_context);
+    free(kc->current_context);
+    memset(kc, 0, sizeof *kc);
+}
+
+/* --- named lists -------------------------------------------------------- */
+
+/* Every entry struct starts with its char *name. */
+static void *find_named(const void *arr, size_t n, size_t size, const char *name)
+{
+    for (size_t i = 0; name && i < n; i++) {
+        const char *const *nm = (const char *const *)((const char *)arr + i * size);
+        if (*nm && strcmp(*nm, name) == 0) return (void *)nm;
+    }
+    return NULL;
+}
+
+/* Appends a zeroed element; NULL when out of memory. */
+static void *append(void **arr, size_t *n, size_t size)
+{
+    void *grown = realloc(*arr, (*n + 1) * size);
+    if (!grown) return NULL;
+    *arr = grown;
+    void *elem = (char *)grown + *n * size;
+    memset(elem, 0, size);
+    (*n)++;
+    return elem;
+}
+
+typedef int (*entry_fn)(walk *w, void *elem, const yaml_node_t *body, const char *where);
+
+static int parse_cluster(walk *w, void *elem, const yaml_node_t *body, const char *where)
+{
+    return fill(w, elem, cluster_fields, NFIELDS(cluster_fields), body, where);
+}
+
+static int parse_context(walk *w, void *elem, const yaml_node_t *body, const char *where)
+{
+    return fill(w, elem, context_fields, NFIELDS(context_fields), body, where);
+}
+
+static int parse_exec_args(walk *w, rb_kube_exec *e, const yaml_node_t *seq, const char *where)
+{
+    if (is_null(seq)) return 0;
+    if (seq->type != YAML_SEQUENCE_NODE) return FAIL(w, "%s: exec.args must be a list", where);
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+        yaml_node_t *a = node_at(w, *it);
+        if (!a || want_scalar(w, a, where, "exec.args[]") < 0) return -1;
+        char **slot = append((void **)&e->args, &e->nargs, sizeof *e->args);
+        if (!slot || !(*slot = dup_n((const char *)a->data.scalar.value, a->data.scalar.length)))
+            return FAIL(w, "out of memory");
+    }
+    return 0;
+}
+
+static int parse_exec_env(walk *w, rb_kube_exec *e, const yaml_node_t *seq, const char *where)
+{
+    if (is_null(seq)) return 0;
+    if (seq->type != YAML_SEQUENCE_NODE) return FAIL(w, "%s: exec.env must be a list", where);
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
+        yaml_node_t *item = node_at(w, *it), *nm = map_get(w, item, "name"), *val = map_get(w, item, "value");
+        if (is_null(nm) || want_scalar(w, nm, where, "exec.env[].name") < 0)
+            return FAIL(w, "%s: exec.env entries need a name", where);
+        rb_kube_env *env = append((void **)&e->env, &e->nenv, sizeof *e->env);
+        if (!env) return FAIL(w, "out of memory");
+        env->name = dup_n((const char *)nm->data.scalar.value, nm->data.scalar.length);
+        if (!is_null(val)) {
+            if (want_scalar(w, val, where, "exec.env[].value") < 0) return -1;
+            env->value = dup_n((const char *)val->data.scalar.value, val->data.scalar.length);
+        } else {
+            env->value = dup_n("", 0);
+        }
+        if (!env->name || !env->value) return FAIL(w, "out of memory");
+    }
+    return 0;
+}
+
+static int parse_user(walk *w, void *elem, const yaml_node_t *body, const char *where)
+{
+    rb_kube_user *u = elem;
+    if (fill(w, u, user_fields, NFIELDS(user_fields), body, where) < 0) return -1;
+    yaml_node_t *ex = map_get(w, body, "exec"), *ap = map_get(w, body, "auth-provider");
+    if (!is_null(ex)) {
+        u->has_exec = 1;
+        if (fill(w, &u->exec, exec_fields, NFIELDS(exec_fields), ex, where) < 0 ||
+            parse_exec_args(w, &u->exec, map_get(w, ex, "args"), where) < 0 ||
+            parse_exec_env(w, &u->exec, map_get(w, ex, "env"), where) < 0)
+            return -1;
+    }
+    if (!is_null(ap)) {
+        yaml_node_t *nm = map_get(w, ap, "name");
+        u->auth_provider = !is_null(nm) && nm->type == YAML_SCALAR_NODE
+            ? dup_n((const char *)nm->data.scalar.value, nm->data.scalar.length) : dup_n("unnamed", 7);
+        if (!u->auth_provider) return FAIL(w, "out of memory");
+    }
+    return 0;
+}
+
+/* Parses root[list] = [{name, inner: {...}}, ...] into *arr. */
+static int parse_list(walk *w, const yaml_node_t *root, const char *list, const char *inner,
+                      void **arr, size_t *n, size_t size, entry_fn fn)
+{
+    yaml_node_t *seq = map_get(w, root, list);
+    if (is_null(seq)) return 0;
+    if (seq->type != YAML_SEQUENCE_NODE) return FAIL(w, "%s must be a list", list);
+    size_t idx = 0;
+    for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++, idx++) {
+        yaml_node_t *item = node_at(w, *it), *nm = map_get(w, item, "name");
+        char where[300];
+        if (!item || item->type != YAML_MAPPING_NODE) return FAIL(w, "%s[%zu] must be a mapping", list, idx);
+        if (is_null(nm) || nm->type != YAML_SCALAR_NODE) return FAIL(w, "%s[%zu] has no name", list, idx);
+        snprintf(where, sizeof where, "%s \"%.*s\"", inner, (int)(nm->data.scalar.length > 200 ? 200 : nm->data.scalar.length),
+                 (const char *)nm->data.scalar.value);
+        char *name = dup_n((const char *)nm->data.scalar.value, nm->data.scalar.length);
+        if (!name) return FAIL(w, "out of memory");
+        if (find_named(*arr, *n, size, name)) {
+            free(name);
+            return FAIL(w, "duplicate name in %s: %s", list, where);
+        }
+        char **elem = append(arr, n, size);
+        if (!elem) { free(name); return FAIL(w, "out of memory"); }
+        *elem = name;
+        if (fn(w, elem, map_get(w, item, inner), where) < 0) return -1;
+    }
+    return 0;
+}
+
+static int parse_root(walk *w, const yaml_node_t *root, rb_kubeconfig *kc)
+{
+    if (root->type != YAML_MAPPING_NODE) return FAIL(w, "a kubeconfig must be a mapping");
+    yaml_node_t *cur = map_get(w, root, "current-context");
+    if (!is_null(cur)) {
+        if (want_scalar(w, cur, "config", "current-context") < 0) return -1;
+        if (!(kc->current_context = dup_n((const char *)cur->data.scalar.value, cur->data.scalar.length)))
+            return FAIL(w, "out of memory");
+    }
+    if (parse_list(w, root, "clusters", "cluster", (void **)&kc->clusters, &kc->nclusters,
+                   sizeof *kc->clusters, parse_cluster) < 0 ||
+        parse_list(w, root, "users", "user", (void **)&kc->users, &kc->nusers,
+                   sizeof *kc->users, parse_user) < 0 ||
+        parse_list(w, root, "contexts", "context", (void **)&kc->contexts, &kc->ncontexts,
+                   sizeof *kc->contexts, parse_context) < 0)
+        return -1;
+    return 0;
+}
+
+int rb_kubeconfig_parse(const char *data, size_t len, const char *base_dir, const char *origin,
+                        rb_kubeconfig *kc, char *err, size_t errlen)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    walk w = {&doc, base_dir, origin, err, errlen};
+    memset(kc, 0, sizeof *kc);
+    if (!yaml_parser_initialize(&parser)) return failf(err, errlen, origin, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        failf(err, errlen, origin, "YAML error at line %zu: %s", parser.problem_mark.line + 1,
+              parser.problem ? parser.problem : "unknown");
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    int rc = is_null(root) ? 0 : parse_root(&w, root, kc);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (rc < 0) rb_kubeconfig_free(kc);
+    return rc;
+}
+
+/* --- files -------------------------------------------------------------- */
+
+/* Absolute directory of path, as kubectl anchors relative references. */
+static char *dir_of(const char *path)
+{
+    char cwd[4096];
+    const char *slash = strrchr(path, '/');
+    if (path[0] == '/') return dup_n(path, slash == path ? 1 : (size_t)(slash - path));
+    if (!getcwd(cwd, sizeof cwd)) return NULL;
+    if (!slash) return dup_n(cwd, strlen(cwd));
+    char *rel = dup_n(path, (size_t)(slash - path));
+    char *out = rel ? resolve_path(cwd, rel, strlen(rel)) : NULL;
+    free(rel);
+    return out;
+}
+
+int rb_kubeconfig_load_file(const char *path, rb_kubeconfig *kc, char *err, size_t errlen)
+{
+    memset(kc, 0, sizeof *kc);
+    FILE *f = fopen(path, "rb");
+    if (!f) return failf(err, errlen, path, "%s", strerror(errno));
+    char *buf = malloc(MAX_FILE + 1);
+    size_t n = buf ? fread(buf, 1, MAX_FILE + 1, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad || n > MAX_FILE) {
+        free(buf);
+        return failf(err, errlen, path, !buf ? "out of memory" : bad ? "read error" : "larger than 16 MiB");
+    }
+    char *dir = dir_of(path);
+    int rc = dir ? rb_kubeconfig_parse(buf, n, dir, path, kc, err, errlen) : failf(err, errlen, path, "cannot resolve its directory");
+    free(dir);
+    free(buf);
+    return rc;
+}
+
+static int move_entries(void **dst, size_t *dn, void **src, size_t *sn, size_t size, void (*free_one)(void *))
+{
+    int rc = 0;
+    for (size_t i = 0; i < *sn; i++) {
+        char *elem = (char *)*src + i * size;
+        void *slot = NULL;
+        if (!find_named(*dst, *dn, size, *(char **)elem) && !(slot = append(dst, dn, size)))
+            rc = -1;
+        if (slot) memcpy(slot, elem, size);
+        else free_one(elem); /* an earlier file has this name: it wins */
+    }
+    free(*src);
+    *src = NULL;
+    *sn = 0;
+    return rc;
+}
+
+int rb_kubeconfig_merge(rb_kubeconfig *dst, rb_kubeconfig *src)
+{
+    int rc = 0;
+    rc |= move_entries((void **)&dst->clusters, &dst->nclusters, (void **)&src->clusters, &src->nclusters,
+                       sizeof *dst->clusters, free_cluster);
+    rc |= move_entries((void **)&dst->users, &dst->nusers, (void **)&src->users, &src->nusers,
+                       sizeof *dst->users, free_user);
+    rc |= move_entries((void **)&dst->contexts, &dst->ncontexts, (void **)&src->contexts, &src->ncontexts,
+                       sizeof *dst->contexts, free_context);
+    if (!dst->current_context && src->current_context && src->current_context[0]) {
+        dst->current_context = src->current_context;
+        src->current_context = NULL;
+    }
+    rb_kubeconfig_free(src);
+    return rc ? -1 : 0;
+}
+
+/* Merges path into kc; a missing file is skipped when skip_missing. */
+static int merge_file(rb_kubeconfig *kc, const char *path, int skip_missing, char *err, size_t errlen)
+{
+    struct stat st;
+    rb_kubeconfig one;
+    if (skip_missing && stat(path, &st) != 0 && errno == ENOENT) return 0;
+    if (rb_kubeconfig_load_file(path, &one, err, errlen) < 0) return -1;
+    if (rb_kubeconfig_merge(kc, &one) < 0) return failf(err, errlen, path, "out of memory");
+    return 0;
+}
+
+int rb_kubeconfig_load_list(const char *list, rb_kubeconfig *kc, char *err, size_t errlen)
+{
+    memset(kc, 0, sizeof *kc);
+    char *copy = dup_n(list, strlen(list));
+    if (!copy) return failf(err, errlen, NULL, "out of memory");
+    int rc = 0;
+    for (char *p = copy, *next; p && rc == 0; p = next) {
+        char *colon = strchr(p, ':');
+        next = colon ? colon + 1 : NULL;
+        if (colon) *colon = '\0';
+        if (!*p) continue;
+        int seen = 0; /* an earlier occurrence already merged this file */
+        for (char *q = copy; q < p; q += strlen(q) + 1)
+            seen = seen || strcmp(q, p) == 0;
+        if (!seen) rc = merge_file(kc, p, 1, err, errlen);
+    }
+    free(copy);
+    if (rc < 0) rb_kubeconfig_free(kc);
+    return rc;
+}
+
+int rb_kubeconfig_load(const char *explicit_path, const char *env_list, const char *home,
+                       rb_kubeconfig *kc, char *err, size_t errlen)
+{
+    if (explicit_path && *explicit_path) return rb_kubeconfig_load_file(explicit_path, kc, err, errlen);
+    if (env_list && *env_list) return rb_kubeconfig_load_list(env_list, kc, err, errlen);
+    memset(kc, 0, sizeof *kc);
+    if (!home || !*home) return 0;
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/.kube/config", home) >= sizeof path)
+        return failf(err, errlen, NULL, "HOME is too long");
+    return merge_file(kc, path, 1, err, errlen);
+}
+
+/* --- lookup and resolution ------------------------------------------------ */
+
+const rb_kube_cluster *rb_kubeconfig_cluster(const rb_kubeconfig *kc, const char *name)
+{
+    return find_named(kc->clusters, kc->nclusters, sizeof *kc->clusters, name);
+}
+
+const rb_kube_user *rb_kubeconfig_user(const rb_kubeconfig *kc, const char *name)
+{
+    return find_named(kc->users, kc->nusers, sizeof *kc->users, name);
+}
+
+const rb_kube_context *rb_kubeconfig_context(const rb_kubeconfig *kc, const char *name)
+{
+    return find_named(kc->contexts, kc->ncontexts, sizeof *kc->contexts, name);
+}
+
+static int check_cluster(const rb_kube_cluster *c, char *err, size_t errlen)
+{
+    if (!c->server || !*c->server) return failf(err, errlen, NULL, "no server found for cluster \"%s\"", c->name);
+    if (strncmp(c->server, "https://", 8) != 0 && strncmp(c->server, "http://", 7) != 0)
+        return failf(err, errlen, NULL, "cluster \"%s\": server must be an http:// or https:// URL", c->name);
+    if (c->insecure_skip_tls_verify && (c->certificate_authority || c->certificate_authority_data.data))
+        return failf(err, errlen, NULL, "cluster \"%s\": specifying a root certificates file with the insecure flag is not allowed", c->name);
+    if (c->certificate_authority && c->certificate_authority_data.data)
+        return failf(err, errlen, NULL, "certificate-authority-data and certificate-authority are both specified for %s", c->name);
+    return 0;
+}
+
+static int check_exec(const rb_kube_user *u, char *err, size_t errlen)
+{
+    const rb_kube_exec *e = &u->exec;
+    if (!e->command || !*e->command)
+        return failf(err, errlen, NULL, "command must be specified for %s to use exec authentication plugin", u->name);
+    if (!e->api_version || !*e->api_version)
+        return failf(err, errlen, NULL, "apiVersion must be specified for %s to use exec authentication plugin", u->name);
+    if (e->interactive_mode && strcmp(e->interactive_mode, "Never") != 0 &&
+        strcmp(e->interactive_mode, "IfAvailable") != 0 && strcmp(e->interactive_mode, "Always") != 0)
+        return failf(err, errlen, NULL, "invalid interactiveMode for %s: must be Never, IfAvailable or Always", u->name);
+    return 0;
+}
+
+static int check_user(const rb_kube_user *u, char *err, size_t errlen)
+{
+    int cert = u->client_certificate || u->client_certificate_data.data;
+    int key = u->client_key || u->client_key_data.data;
+    if (u->client_certificate && u->client_certificate_data.data)
+        return failf(err, errlen, NULL, "client-cert-data and client-cert are both specified for %s", u->name);
+    if (u->client_key && u->client_key_data.data)
+        return failf(err, errlen, NULL, "client-key-data and client-key are both specified for %s", u->name);
+    if (cert && !key)
+        return failf(err, errlen, NULL, "client-key-data or client-key must be specified for %s to use the clientCert authentication method", u->name);
+    if (key && !cert)
+        return failf(err, errlen, NULL, "client-cert-data or client-cert must be specified for %s to use the clientCert authentication method", u->name);
+    if ((u->token || u->token_file) && (u->username || u->password))
+        return failf(err, errlen, NULL, "more than one authentication method found for %s; found [token basicAuth], only one is allowed", u->name);
+    if (u->has_exec) return check_exec(u, err, errlen);
+    return 0;
+}
+
+int rb_kubeconfig_resolve(const rb_kubeconfig *kc, const char *context_name, rb_kube_resolved *out,
+                          char *err, size_t errlen)
+{
+    const char *name = context_name && *context_name ? context_name : kc->current_context;
+    memset(out, 0, sizeof *out);
+    if (!name || !*name) return failf(err, errlen, NULL, "current-context is not set and no context was given");
+    const rb_kube_context *ctx = rb_kubeconfig_context(kc, name);
+    if (!ctx) return failf(err, errlen, NULL, "context \"%s\" does not exist", name);
+    if (!ctx->cluster) return failf(err, errlen, NULL, "context \"%s\" names no cluster", name);
+    const rb_kube_cluster *cl = rb_kubeconfig_cluster(kc, ctx->cluster);
+    if (!cl) return failf(err, errlen, NULL, "cluster \"%s\" was not found for context \"%s\"", ctx->cluster, name);
+    if (check_cluster(cl, err, errlen) < 0) return -1;
+    const rb_kube_user *u = NULL;
+    if (ctx->user) {
+        if (!(u = rb_kubeconfig_user(kc, ctx->user)))
+            return failf(err, errlen, NULL, "user \"%s\" was not found for context \"%s\"", ctx->user, name);
+        if (check_user(u, err, errlen) < 0) return -1;
+    }
+    out->context = ctx;
+    out->cluster = cl;
+    out->user = u;
+    out->namespace_ = ctx->namespace_ && *ctx->namespace_ ? ctx->namespace_ : "default";
+    return 0;
+}
