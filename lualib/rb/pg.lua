@@ -9,6 +9,7 @@
 -- escape_literal (libpq's PQescapeIdentifier / PQescapeLiteral), never by
 -- pasting raw input into SQL.
 local M = ...
+local rb = require "rb"
 local Conn = M.Conn
 
 local function argcheck(cond, n, fname, msg)
@@ -26,6 +27,18 @@ local function qualified(conn, name, fname)
   local schema, rel = name:match("^([^.]+)%.(.+)$")
   if schema then return conn:escape_identifier(schema) .. "." .. conn:escape_identifier(rel) end
   return conn:escape_identifier(name)
+end
+
+-- pg.connect() with no DSN: the run's "postgres" target (--env/--config),
+-- else DATABASE_URL, else libpq's own defaults (PGHOST, PGUSER, ..., service
+-- files, ~/.pgpass).
+local c_connect = M.connect
+function M.connect(dsn, opts)
+  if dsn == nil then
+    local t = rb.target("postgres")
+    dsn = (t ~= nil and t ~= "") and t or ""
+  end
+  return c_connect(dsn, opts)
 end
 
 -- Investigation ------------------------------------------------------------

@@ -166,6 +166,13 @@ describe("rb.pg", function()
       assert.equal(1, assert(conn:query("SELECT 1 AS one"))[1].one)
     end)
 
+    it("stays read-only after an exec turned the session default off", function()
+      assert(conn:exec("SET default_transaction_read_only = off"))
+      local _, err = conn:query("UPDATE spec_ro SET v = 'after' WHERE id = 1")
+      assert.equal("25006", err.sqlstate)
+      assert.equal("on", assert(conn:query("SHOW default_transaction_read_only"))[1].default_transaction_read_only)
+    end)
+
     it("refuses side-effecting functions before sending", function()
       local m = marker("term")
       for _, sql in ipairs {
@@ -345,19 +352,30 @@ describe("rb.pg", function()
       assert.equal("30s", assert(conn:query("SHOW statement_timeout"))[1].statement_timeout)
     end)
 
-    it("honours libpq's PG* environment", function()
-      local port = DSN:match(":(%d+)/")
+    local function child(env, code)
       local script = os.tmpname()
       local f = assert(io.open(script, "w"))
-      f:write([[local c = assert(require("rb.pg").connect(""))
-        io.write(c:target(), " ", c:query("SELECT current_user AS u")[1].u)]])
+      f:write(code)
       f:close()
-      local p = io.popen(("PGHOST=127.0.0.1 PGPORT=%s PGUSER=rb PGDATABASE=rbtest PGPASSWORD=%s %s lua %s 2>&1")
-        :format(port, q(PASSWORD), q(RUNBOOK), q(script)))
+      local p = io.popen(("env -u DATABASE_URL %s %s lua %s 2>&1"):format(env, q(RUNBOOK), q(script)))
       local out = p:read("a")
       p:close()
       os.remove(script)
+      return out
+    end
+    local SHOW = [[local c = assert(require("rb.pg").connect())
+      io.write(c:target(), " ", c:query("SELECT current_user AS u")[1].u)]]
+
+    it("honours libpq's PG* environment when no DSN is given", function()
+      local port = DSN:match(":(%d+)/")
+      local out = child(("PGHOST=127.0.0.1 PGPORT=%s PGUSER=rb PGDATABASE=rbtest PGPASSWORD=%s")
+        :format(port, q(PASSWORD)), SHOW)
       assert.equal("127.0.0.1:" .. port .. "/rbtest rb", out)
+    end)
+
+    it("uses DATABASE_URL (the run's postgres target) when no DSN is given", function()
+      local port = DSN:match(":(%d+)/")
+      assert.equal("127.0.0.1:" .. port .. "/rbtest rb", child("DATABASE_URL=" .. q(DSN), SHOW))
     end)
 
     it("closes idempotently; a closed connection raises; <close> closes", function()
