@@ -327,7 +327,11 @@ local function default_client()
   if t == nil or t == "" then
     error("rb.prom: no Prometheus server: set PROMETHEUS_URL, pass --env/--config, or use prom.client{url = ...}", 3)
   end
-  local key = type(t) == "table" and t.url or t
+  local key = t
+  if type(t) == "table" then
+    key = table.concat({ t.url or "", t.bearer or "", t.user or "", t.password or "",
+                         tostring(t.timeout), tostring(t.connect_timeout) }, "\0")
+  end
   if key ~= default_key then default, default_key = M.client(t), key end
   return default
 end

@@ -22,6 +22,18 @@ describe("rb.net", function()
     end
   end)
 
+  -- glibc rejects a name with an empty label before it sends any query
+  -- (checked with strace: no socket but nscd's), so this stays on the machine
+  it("a name that cannot resolve is a dns error", function()
+    local r, err = net.resolve("bad..name")
+    assert.is_nil(r)
+    assert.equal("dns", err.kind)
+    assert.matches("bad..name", err.message, 1, true)
+    r, err = net.tcp_connect("bad..name", 80)
+    assert.is_nil(r)
+    assert.equal("dns", err.kind)
+  end)
+
   it("connects to the Prometheus port and says how long it took", function()
     local r = assert(net.tcp_connect("127.0.0.1", PORT, { timeout = 2 }))
     assert.equal("127.0.0.1", r.address)
