@@ -1,13 +1,14 @@
 /* bind/redis.c — rb.redis: Redis over hiredis 0.14 blocking contexts.
  *
- *   redis.connect(url, {connect_timeout = 5, timeout = 30}) -> conn | nil, err
+ *   redis.connect(url, {connect_timeout = 5, timeout = 30, password}) -> conn | nil, err
  *   conn:call(cmd, ...)          -> typed reply | nil, err
  *   conn:pipeline{{cmd, ...}, …} -> {reply, …} | nil, err
  *   conn:close()                 (also __close and __gc)
  *   redis.parse_info(text)       -> INFO text as a table (core/redis_info.h)
  *
- * URLs come from core/redis_url.h; the password is registered with the
- * redactor the moment it is decoded. Every command passes the gate with its
+ * URLs come from core/redis_url.h; a password not in the URL comes from
+ * opts.password or $REDISCLI_AUTH; it is registered with the redactor the
+ * moment it is known. Every command passes the gate with its
  * effect taken from the server's COMMAND INFO flags (asked once per command
  * name and connection, cached in the connection's user value) or, when
  * COMMAND is unavailable, from the static table in core/redis_cmd.h.
@@ -666,7 +667,31 @@ static void set_target(Conn *co)
         snprintf(co->target, sizeof co->target, "%s:%d/%d", co->url.host, co->url.port, co->url.db);
 }
 
-/* redis.connect(url[, {connect_timeout = 5, timeout = 30}]) */
+/* A password that is not in the URL: opts.password, else $REDISCLI_AUTH (as
+ * redis-cli reads it), so it can stay out of URLs, params and process lists. */
+static int password_elsewhere(lua_State *L, Conn *co, char *err, size_t errlen)
+{
+    size_t len = 0;
+    const char *pw = NULL;
+    int top = lua_gettop(L), rc = 0;
+    if (!lua_isnoneornil(L, 2) && lua_getfield(L, 2, "password") != LUA_TNIL) {
+        if (!lua_isstring(L, -1)) luaL_error(L, "bad option 'password' to 'connect' (string expected)");
+        pw = lua_tolstring(L, -1, &len);
+    }
+    if (!pw && (pw = getenv("REDISCLI_AUTH")) != NULL) len = strlen(pw);
+    if (pw && len >= sizeof co->url.password) {
+        snprintf(err, errlen, "password too long");
+        rc = -1;
+    } else if (pw && len > 0) {
+        memcpy(co->url.password, pw, len);
+        co->url.password[len] = '\0';
+        co->url.password_len = len;
+    }
+    lua_settop(L, top);
+    return rc;
+}
+
+/* redis.connect(url[, {connect_timeout = 5, timeout = 30, password}]) */
 static int redis_connect(lua_State *L)
 {
     const char *url = luaL_checkstring(L, 1);
@@ -682,6 +707,7 @@ static int redis_connect(lua_State *L)
     lua_newtable(L);
     lua_setiuservalue(L, -2, 1);
     int rc = rb_redis_url_parse(url, &co->url, err, sizeof err);
+    if (rc == 0 && !co->url.password_len) rc = password_elsewhere(L, co, err, sizeof err);
     if (co->url.password_len) rb_redact_add(co->url.password, co->url.password_len);
     if (rc < 0) {
         memset(co->url.password, 0, sizeof co->url.password);
