@@ -48,7 +48,8 @@ end
 
 --- new(opts) -> run | nil, err
 -- opts: section, set (param overrides), investigate_only, resolve_only, step,
--- dry_run, yes, audit (path), output ("text"|"json"), report (path), env.
+-- dry_run, yes, audit (path), output ("text"|"json"), report (path), env,
+-- out (a file handle for the human text; rb.testing captures it).
 function M.new(o)
   local params, err = params_for(o.section, o.set)
   if not params then return nil, err end
@@ -75,7 +76,7 @@ function M.new(o)
     thresholds = section.book and section.book.thresholds or {},
     id = sys.run_id(), user = sys.user(), host = sys.hostname(),
     steps = {}, findings = {}, failed = false, stop = false, exit = nil,
-    out = ui.new(o.output == "json" and io.stderr or io.stdout),
+    out = ui.new(o.out or (o.output == "json" and io.stderr or io.stdout)),
     audit_path = o.audit or audit.default_path(),
   }, Run)
   self.name = section.book and (section.book.id .. "/" .. section.id) or section.id
