@@ -162,6 +162,11 @@ describe("rb.pg", function()
       assert.equal("cannot execute UPDATE in a read-only transaction", err.message)
       assert.is_false(err.retryable)
       assert.equal("before", assert(conn:query("SELECT v FROM spec_ro WHERE id = 1"))[1].v)
+      for _, sql in ipairs { "SELECT * FROM spec_ro FOR UPDATE", "INSERT INTO spec_ro VALUES (9, 'x')",
+        "WITH d AS (DELETE FROM spec_ro RETURNING id) SELECT * FROM d" } do
+        local _, e = conn:query(sql)
+        assert.equal("25006", e and e.sqlstate, sql)
+      end
       -- the connection is usable after the error
       assert.equal(1, assert(conn:query("SELECT 1 AS one"))[1].one)
     end)
