@@ -129,6 +129,7 @@ is "credentials not forwarded" "$(jq -r '.headers.Authorization // "none"' "$T_T
 expect_rc "get --raw services/NAME:PORT/proxy" 0 kc get --raw '/api/v1/namespaces/tmi/services/redis:6379/proxy/info'
 is "service proxy reached the backend" "$(jq -r .path "$T_TMP/out")" /info
 # k8s.sh maps tmi-api's pprof port to the TMI simulator (another lab service)
+[ -n "${RB_TEST_TMISIM_PPROF_URL:-}" ] && ok "tmisim lab service is up" || fail "tmisim lab service is up (the proxy checks below need it)"
 expect_rc "pod proxy reaches the TMI simulator's pprof" 0 kc get --raw "/api/v1/namespaces/tmi/pods/${pod0:=$(tmi_pods | cut -d' ' -f1)}:6060/proxy/debug/pprof/goroutine?debug=1"
 contains "goroutine profile through the proxy" "$T_TMP/out" "goroutine profile: total"
 expect_rc "service proxy reaches the TMI simulator" 0 kc get --raw "/api/v1/namespaces/tmi/services/tmi-api-service:http/proxy/metrics"
@@ -201,6 +202,18 @@ expect_rc "client-certificate context" 0 kc --context lab-cert get deployment tm
 is "authenticated by certificate" "$(log_since "$n" '.user=="cert:lab-admin"' | head -1 | wc -l)" 1
 expect_rc "tokenFile context" 0 kc --context lab-tokenfile get pods
 is "no credentials: 401" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$RB_TEST_K8S_CA" "$RB_TEST_K8S_URL/api/v1/namespaces/tmi/pods")" 401
+
+# --- faults: a hung or failing API server -------------------------------
+lab "fault?hang=30" >/dev/null
+t0=$(date +%s)
+expect_rc "hung server: kubectl gives up at its request timeout" 1 \
+    timeout 30 kubectl --kubeconfig "$RB_TEST_K8S_KUBECONFIG" --request-timeout=1s -n tmi get deployment tmi-api
+t1=$(date +%s)
+[ $((t1 - t0)) -lt 15 ] && ok "gave up within the bound ($((t1 - t0)) s)" || fail "gave up within the bound ($((t1 - t0)) s)"
+lab "fault?status=503" >/dev/null
+expect_rc "failing server: kubectl fails" 1 kc get deployment tmi-api
+lab fault >/dev/null
+expect_rc "fault cleared" 0 kc get deployment tmi-api
 
 # --- the same requests give the same objects after a reset --------------
 scenario() {

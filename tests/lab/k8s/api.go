@@ -636,13 +636,21 @@ func (s *Server) orphan(uid string) {
 	}
 }
 
+// lookup copies one object out of the store, or answers 404 and returns nil.
+func (s *Server) lookup(w http.ResponseWriter, res *resDef, ns, n string) obj {
+	s.store.mu.Lock()
+	o := copyObj(s.store.get(res.plural, ns, n))
+	s.store.mu.Unlock()
+	if o == nil {
+		writeErr(w, notFound(res, n))
+	}
+	return o
+}
+
 // logs answers pods/NAME/log with fixed lines per container.
 func (s *Server) logs(w http.ResponseWriter, r *http.Request, t target) {
-	s.store.mu.Lock()
-	pod := copyObj(s.store.get("pods", t.ns, t.name))
-	s.store.mu.Unlock()
+	pod := s.lookup(w, t.res, t.ns, t.name)
 	if pod == nil {
-		writeErr(w, notFound(t.res, t.name))
 		return
 	}
 	container, e := pickContainer(pod, r.URL.Query().Get("container"))

@@ -166,11 +166,8 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request, t target) {
 		writeErr(w, badRequest("only pods/exec is served by the lab"))
 		return
 	}
-	s.store.mu.Lock()
-	pod := copyObj(s.store.get("pods", t.ns, t.name))
-	s.store.mu.Unlock()
+	pod := s.lookup(w, t.res, t.ns, t.name)
 	if pod == nil {
-		writeErr(w, notFound(t.res, t.name))
 		return
 	}
 	if _, e := pickContainer(pod, q.Get("container")); e != nil {

@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,15 @@ type Server struct {
 	logPath string
 	proxyMu sync.Mutex
 	proxies proxyConfig
+	faultMu sync.Mutex
+	fault   fault
+}
+
+// fault is what /__lab/fault sets for every API request until cleared:
+// a delay before answering (a hung server) and/or a fixed error status.
+type fault struct {
+	hang   time.Duration
+	status int
 }
 
 // recorder keeps the status code for the request log and still lets exec
@@ -126,6 +136,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: 200}
 	user := s.authenticate(r)
 	defer func() { s.logRequest(r, body, user, rec.status) }()
+	if s.injectFault(rec, r) {
+		return
+	}
 	if user == "" {
 		writeErr(rec, &apiErr{401, "Unauthorized", "Unauthorized", nil})
 		return
@@ -133,10 +146,57 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.route(rec, r, body)
 }
 
+// injectFault applies the current fault; true when it answered the request.
+func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
+	s.faultMu.Lock()
+	f := s.fault
+	s.faultMu.Unlock()
+	if f.hang > 0 {
+		select {
+		case <-time.After(f.hang):
+		case <-r.Context().Done():
+			return true
+		}
+	}
+	if f.status != 0 {
+		writeErr(w, &apiErr{f.status, http.StatusText(f.status), "lab fault: " + http.StatusText(f.status), nil})
+		return true
+	}
+	return false
+}
+
+func (s *Server) setFault(f fault) {
+	s.faultMu.Lock()
+	s.fault = f
+	s.faultMu.Unlock()
+}
+
 // lab serves the test-only endpoints (no credentials needed, TLS still).
 func (s *Server) lab(w http.ResponseWriter, r *http.Request, body []byte) {
 	switch r.URL.Path {
+	case "/__lab/fault":
+		var f fault
+		q := r.URL.Query()
+		if v := q.Get("hang"); v != "" {
+			secs, err := strconv.ParseFloat(v, 64)
+			if err != nil || secs < 0 || secs > 600 {
+				http.Error(w, "hang=SECONDS (0..600)", http.StatusBadRequest)
+				return
+			}
+			f.hang = time.Duration(secs * float64(time.Second))
+		}
+		if v := q.Get("status"); v != "" {
+			code, err := strconv.Atoi(v)
+			if err != nil || code < 400 || code > 599 {
+				http.Error(w, "status=CODE (400..599)", http.StatusBadRequest)
+				return
+			}
+			f.status = code
+		}
+		s.setFault(f)
+		writeJSON(w, 200, obj{"ok": true, "hangSeconds": f.hang.Seconds(), "status": f.status})
 	case "/__lab/reset":
+		s.setFault(fault{})
 		s.store.reset()
 		s.logMu.Lock()
 		os.WriteFile(s.logPath, nil, 0644)

@@ -139,11 +139,8 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, t ta
 	case 3:
 		objName, port = parts[1], parts[2]
 	}
-	s.store.mu.Lock()
-	o := copyObj(s.store.get(t.res.plural, t.ns, objName))
-	s.store.mu.Unlock()
+	o := s.lookup(w, t.res, t.ns, objName)
 	if o == nil {
-		writeErr(w, notFound(t.res, objName))
 		return
 	}
 	if port == "" {
