@@ -54,7 +54,8 @@ contains "POST /admin/cache/warmup fills the cache" "$T_TMP/warmup" '"warmed":'
 curl -fsS --max-time 10 "$URL/metrics" >"$T_TMP/metrics"
 for name in http_request_duration_seconds_bucket http_requests_total http_request_size_bytes_bucket \
     process_cpu_seconds_total go_memstats_heap_inuse_bytes go_memstats_heap_alloc_bytes go_goroutines \
-    'go_gc_duration_seconds{quantile="0.5"}' go_gc_duration_seconds_count db_query_duration_seconds_bucket \
+    'go_gc_duration_seconds{quantile="0.5"}' 'go_gc_duration_seconds{quantile="0.95"}' \
+    go_gc_duration_seconds_count db_query_duration_seconds_bucket \
     db_connections_active db_connections_max db_slow_queries_total redis_cache_hits_total \
     redis_cache_operations_total redis_operation_duration_seconds_bucket redis_memory_used_bytes \
     redis_memory_max_bytes; do

@@ -89,11 +89,12 @@ func registerProcessMetrics(reg *registry, redis *redisClient) {
 
 func gcSummary() (map[float64]float64, float64, uint64) {
 	var s debug.GCStats
-	s.PauseQuantiles = make([]time.Duration, 5) /* min, 25%, 50%, 75%, max */
+	s.PauseQuantiles = make([]time.Duration, 21) /* 5 % steps over the recent pauses */
 	debug.ReadGCStats(&s)
 	q := map[float64]float64{}
-	for i, p := range s.PauseQuantiles {
-		q[float64(i)/4] = p.Seconds()
+	/* the Go client's quantiles, and 0.95, which the seed's "GC pause time" query asks for */
+	for _, i := range []int{0, 5, 10, 15, 19, 20} {
+		q[float64(i)/20] = s.PauseQuantiles[i].Seconds()
 	}
 	return q, s.PauseTotal.Seconds(), uint64(s.NumGC)
 }
