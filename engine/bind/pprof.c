@@ -1,7 +1,7 @@
 /* bind/pprof.c — rb.pprof: Go profiles and goroutine dumps read by the engine.
  *
  *   pprof.parse(bytes)        -> Profile | nil, err{kind = "parse"}
- *   pprof.goroutines(text|fn) -> {total, debug, groups = {...}} | nil, err{kind = "parse"}
+ *   pprof.goroutines(text|fn|file) -> {total, debug, groups = {...}} | nil, err{kind = "parse"}
  *   Profile:top{n, by, sample_type, node_fraction}, :total(type), :sample_types(),
  *   :info(), :labels{sample_type}, :diff(other, {sample_type, n}),
  *   :flamegraph(path, {sample_type, title}), :close()
@@ -21,6 +21,7 @@
 #include "gate.h"
 #include <errno.h>
 #include <lauxlib.h>
+#include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -221,41 +222,59 @@ static int push_dump(lua_State *L, const rb_gor_dump *d)
     return 1;
 }
 
-/* goroutines(text) or goroutines(fn): fn returns successive chunks, then nil
- * (e.g. io.lines(path, 65536)), so a huge dump is never held whole. */
+/* Feeds the reader at index 1 to p: a function returning chunks then nil
+ * (e.g. io.lines(path, 65536)), or an open file read in 1 MB blocks. */
+static int feed_reader(lua_State *L, rb_gor_parser *p)
+{
+    luaL_Stream *fh = luaL_testudata(L, 1, LUA_FILEHANDLE);
+    if (fh) {
+        if (!fh->closef)
+            return luaL_argerror(L, 1, "file is closed");
+        Box *b = box_new(L, free);
+        size_t cap = 1 << 20, n;
+        char *buf = b->ptr = malloc(cap);
+        if (!buf)
+            return luaL_error(L, "rb.pprof: out of memory");
+        int ok = 1;
+        while (ok && (n = fread(buf, 1, cap, fh->f)) > 0)
+            ok = rb_gor_feed(p, buf, n);
+        return ok;
+    }
+    for (;;) {
+        lua_pushvalue(L, 1);
+        lua_call(L, 0, 1);
+        if (lua_isnil(L, -1))
+            return 1;
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "rb.pprof.goroutines: the reader returned a %s, not a string",
+                              luaL_typename(L, -1));
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n);
+        if (n == 0)
+            return 1;
+        if (!rb_gor_feed(p, s, n))
+            return 0;
+        lua_pop(L, 1);
+    }
+}
+
+/* goroutines(text | fn | file): a reader means a huge dump is never held whole. */
 static int pp_goroutines(lua_State *L)
 {
-    int is_fn = lua_type(L, 1) == LUA_TFUNCTION;
-    if (!is_fn)
-        luaL_checktype(L, 1, LUA_TSTRING);
+    int t = lua_type(L, 1);
+    if (t != LUA_TFUNCTION && !luaL_testudata(L, 1, LUA_FILEHANDLE))
+        luaL_argexpected(L, t == LUA_TSTRING, 1, "dump text, reader function or file");
     Box *b = box_new(L, parser_discard);
     rb_gor_parser *p = rb_gor_new();
     if (!p)
         return luaL_error(L, "rb.pprof: out of memory");
     b->ptr = p;
-    int ok = 1;
-    if (!is_fn) {
+    if (t == LUA_TSTRING) {
         size_t n;
         const char *s = lua_tolstring(L, 1, &n);
-        ok = rb_gor_feed(p, s, n);
+        rb_gor_feed(p, s, n);
     } else {
-        for (;;) {
-            lua_pushvalue(L, 1);
-            lua_call(L, 0, 1);
-            if (lua_isnil(L, -1))
-                break;
-            if (lua_type(L, -1) != LUA_TSTRING)
-                return luaL_error(L, "rb.pprof.goroutines: the reader returned a %s, not a string",
-                                  luaL_typename(L, -1));
-            size_t n;
-            const char *s = lua_tolstring(L, -1, &n);
-            if (n == 0)
-                break;
-            ok = rb_gor_feed(p, s, n);
-            lua_pop(L, 1);
-            if (!ok)
-                break;
-        }
+        feed_reader(L, p);
     }
     char err[256];
     b->ptr = NULL;

@@ -1,8 +1,11 @@
 /* goroutine.c — streaming grouper for Go goroutine dumps (see goroutine.h).
  *
  * Reads line by line; only the goroutine (debug=2) or record (debug=1) being
- * read is held, in fixed-size buffers, and is folded into its group when the
- * next one starts. Forms understood, old and new Go alike:
+ * read is held, as pointers into the input (copied only when a chunk ends
+ * mid-record), and is folded into its group when the next one starts; a
+ * record is first compared with its predecessor's group, since Go prints
+ * goroutines in creation order and alike ones tend to be neighbours. This
+ * keeps the pass near memchr speed. Forms understood, old and new Go alike:
  *   debug=1  "goroutine profile: total N", "N @ 0x.. 0x..", "# labels: {...}",
  *            "#\t0xADDR\tpkg.fn+0xOFF\tfile:line" (tabwriter pads with runs of tabs)
  *   debug=2  "goroutine ID [state, N minutes, locked to thread]:" (newer Go may
@@ -13,42 +16,47 @@
  *            unavailable".
  * Anything else (panic messages, register dumps) is skipped. Uses libc only. */
 #include "core/goroutine.h"
-#include <ctype.h>
+#define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')  /* locale-free, and inlined */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FN_MAX 512
+/* A piece of the input: points into the chunk being read, the carried line,
+ * or p->hold (the current record's pieces, copied when a chunk ends). */
+typedef struct { const char *s; size_t n; } span;
+
+enum { K_STATE, K_TOP, K_ENTRY, K_CREATED, K_LABELS, NKEY };
 
 struct rb_gor_parser {
     char *carry;                 /* a line split across two chunks */
     size_t ncarry;
+    char *hold;
     int oom, debug;
     long header_total;
     size_t total, overflow;
     rb_gor_group *groups;
     uint64_t *ghash;
+    size_t (*glen)[NKEY];        /* key lengths per group */
     size_t ngroups, gcap;
     uint32_t *slot;              /* hash table: group index + 1, 0 free */
     size_t mask;
+    long prev;                   /* group of the previous record: neighbours often share it */
     /* the goroutine or record being read */
     int in_g, locked, elided;
     size_t count;
     uint64_t id;
     long wait;
-    char state[FN_MAX], top[FN_MAX], first[FN_MAX], last[FN_MAX], created[FN_MAX];
-    char labels[FN_MAX];
-    char frames[RB_GOR_MAX_STACK][FN_MAX];
+    span state, created, labels, first, top, last;
+    span frames[RB_GOR_MAX_STACK];
     size_t nframes;
 };
 
-static void copy_str(char *dst, const char *s, size_t n)
-{
-    if (n >= FN_MAX)
-        n = FN_MAX - 1;
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-}
+static const span EMPTY = { "", 0 };
+
+/* Names are cut at NAME_MAX bytes: enough for any real Go symbol, and it
+ * bounds what a group keeps. */
+#define NAME_MAX_LEN 1024
+static span mkspan(const char *s, size_t n) { return (span){ s, n < NAME_MAX_LEN ? n : NAME_MAX_LEN }; }
 
 static int starts(const char *s, size_t n, const char *prefix)
 {
@@ -59,34 +67,63 @@ static int starts(const char *s, size_t n, const char *prefix)
 /* Frames of the scheduler and of runtime hooks in other packages
  * (sync.runtime_SemacquireMutex, internal/poll.runtime_pollWait): never the
  * "top" a person wants to see. */
-static int is_runtime(const char *fn)
+static int is_runtime(span f)
 {
-    return strncmp(fn, "runtime.", 8) == 0 || strstr(fn, ".runtime_") != NULL;
+    if (starts(f.s, f.n, "runtime."))
+        return 1;
+    /* ".runtime_" found from its '_', which is rare in Go names (memmem is slower here) */
+    for (const char *q = f.s, *end = f.s + f.n; (q = memchr(q, '_', (size_t)(end - q))) != NULL; q++)
+        if (q - f.s >= 8 && memcmp(q - 8, ".runtime", 8) == 0)
+            return 1;
+    return 0;
+}
+
+static char *dup_span(span s)
+{
+    char *d = malloc(s.n + 1);
+    if (d) {
+        if (s.n)
+            memcpy(d, s.s, s.n);
+        d[s.n] = '\0';
+    }
+    return d;
 }
 
 /* ---- groups ------------------------------------------------------------- */
 
-static uint64_t hash_add(uint64_t h, const char *s)
+static uint64_t hash_span(uint64_t h, span s)
 {
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-    return (h ^ 0x1f) * 1099511628211ull;
+    const unsigned char *q = (const unsigned char *)s.s;
+    size_t n = s.n;
+    for (; n >= 8; q += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, q, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    if (n)
+        memcpy(&w, q, n);
+    h = (h ^ w ^ ((uint64_t)s.n << 56)) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 32);
 }
 
-static uint64_t key_hash(const rb_gor_parser *p, const char *top, const char *entry)
+static uint64_t key_hash(const span *key)
 {
     uint64_t h = 1469598103934665603ull;
-    h = hash_add(h, p->state);
-    h = hash_add(h, top);
-    h = hash_add(h, entry);
-    h = hash_add(h, p->created);
-    return hash_add(h, p->labels);
+    for (int k = 0; k < NKEY; k++)
+        h = hash_span(h, key[k]);
+    return h;
 }
 
-static int same_key(const rb_gor_group *g, const rb_gor_parser *p, const char *top, const char *entry)
+static int same_key(const rb_gor_parser *p, size_t i, const span *key)
 {
-    return !strcmp(g->state, p->state) && !strcmp(g->top, top) && !strcmp(g->entry, entry) &&
-           !strcmp(g->created_by, p->created) && !strcmp(g->labels, p->labels);
+    const rb_gor_group *g = &p->groups[i];
+    const char *str[NKEY] = { g->state, g->top, g->entry, g->created_by, g->labels };
+    for (int k = 0; k < NKEY; k++)
+        if (p->glen[i][k] != key[k].n || (key[k].n && memcmp(str[k], key[k].s, key[k].n)))
+            return 0;
+    return 1;
 }
 
 static int rehash(rb_gor_parser *p)
@@ -107,58 +144,72 @@ static int rehash(rb_gor_parser *p)
     return 1;
 }
 
-static int new_group(rb_gor_parser *p, uint64_t h, const char *top, const char *entry, size_t *out)
+static int grow_groups(rb_gor_parser *p)
 {
-    if (p->ngroups == p->gcap) {
-        size_t ncap = p->gcap ? p->gcap * 2 : 64;
-        rb_gor_group *g = realloc(p->groups, ncap * sizeof *g);
-        if (!g)
-            return 0;
-        p->groups = g;
-        uint64_t *gh = realloc(p->ghash, ncap * sizeof *gh);
-        if (!gh)
-            return 0;
-        p->ghash = gh;
-        p->gcap = ncap;
-    }
-    rb_gor_group *g = &p->groups[p->ngroups];
+    size_t ncap = p->gcap ? p->gcap * 2 : 64;
+    rb_gor_group *g = realloc(p->groups, ncap * sizeof *g);
+    if (!g)
+        return 0;
+    p->groups = g;
+    uint64_t *gh = realloc(p->ghash, ncap * sizeof *gh);
+    if (!gh)
+        return 0;
+    p->ghash = gh;
+    size_t (*gl)[NKEY] = realloc(p->glen, ncap * sizeof *gl);
+    if (!gl)
+        return 0;
+    p->glen = gl;
+    p->gcap = ncap;
+    return 1;
+}
+
+static int new_group(rb_gor_parser *p, uint64_t h, const span *key, size_t *out)
+{
+    if (p->ngroups == p->gcap && !grow_groups(p))
+        return 0;
+    size_t i = p->ngroups++;
+    rb_gor_group *g = &p->groups[i];
     memset(g, 0, sizeof *g);
     g->max_wait = -1;
     g->first_id = p->id;
-    g->state = strdup(p->state);
-    g->top = strdup(top);
-    g->entry = strdup(entry);
-    g->created_by = strdup(p->created);
-    g->labels = strdup(p->labels);
-    p->ghash[p->ngroups] = h;
-    *out = p->ngroups++;
+    g->state = dup_span(key[K_STATE]);
+    g->top = dup_span(key[K_TOP]);
+    g->entry = dup_span(key[K_ENTRY]);
+    g->created_by = dup_span(key[K_CREATED]);
+    g->labels = dup_span(key[K_LABELS]);
+    p->ghash[i] = h;
+    for (int k = 0; k < NKEY; k++)
+        p->glen[i][k] = key[k].n;
+    *out = i;
     if (!g->state || !g->top || !g->entry || !g->created_by || !g->labels)
         return 0;
-    for (size_t i = 0; i < p->nframes && i < RB_GOR_MAX_STACK; i++)
-        if (!(g->stack[g->nstack++] = strdup(p->frames[i])))
+    for (size_t f = 0; f < p->nframes && f < RB_GOR_MAX_STACK; f++)
+        if (!(g->stack[g->nstack++] = dup_span(p->frames[f])))
             return 0;
     return 1;
 }
 
-/* The group of the current goroutine: found, created, or -1 past the cap. */
-static long find_group(rb_gor_parser *p, const char *top, const char *entry)
+/* The group of key: found, created, or -1 past the cap (or out of memory). */
+static long find_group(rb_gor_parser *p, const span *key)
 {
-    uint64_t h = key_hash(p, top, entry);
+    if (p->prev >= 0 && same_key(p, (size_t)p->prev, key))
+        return p->prev;
+    uint64_t h = key_hash(key);
     if ((p->ngroups + 1) * 2 > (p->slot ? p->mask + 1 : 0) && !rehash(p))
         return p->oom = 1, -1;
     size_t j = h & p->mask;
     for (; p->slot[j]; j = (j + 1) & p->mask) {
         size_t i = p->slot[j] - 1;
-        if (p->ghash[i] == h && same_key(&p->groups[i], p, top, entry))
-            return (long)i;
+        if (p->ghash[i] == h && same_key(p, i, key))
+            return p->prev = (long)i;
     }
     if (p->ngroups >= RB_GOR_MAX_GROUPS)
         return -1;
     size_t i;
-    if (!new_group(p, h, top, entry, &i))
+    if (!new_group(p, h, key, &i))
         return p->oom = 1, -1;
     p->slot[j] = (uint32_t)i + 1;
-    return (long)i;
+    return p->prev = (long)i;
 }
 
 /* Folds the goroutine (or debug=1 record) just read into its group. */
@@ -167,8 +218,9 @@ static void end_record(rb_gor_parser *p)
     if (!p->in_g)
         return;
     p->in_g = 0;
-    const char *top = p->top[0] ? p->top : p->first[0] ? p->first : "(no frames)";
-    long i = find_group(p, top, p->last);
+    span top = p->top.n ? p->top : p->first.n ? p->first : mkspan("(no frames)", 11);
+    span key[NKEY] = { p->state, top, p->last, p->created, p->labels };
+    long i = find_group(p, key);
     p->total += p->count;
     if (i < 0) {
         p->overflow += p->count;
@@ -185,26 +237,53 @@ static void end_record(rb_gor_parser *p)
 static void begin_record(rb_gor_parser *p, uint64_t id, size_t count)
 {
     end_record(p);
+    free(p->hold);
+    p->hold = NULL;
     p->in_g = 1;
     p->id = id;
     p->count = count;
     p->locked = p->elided = 0;
     p->wait = -1;
     p->nframes = 0;
-    p->state[0] = p->top[0] = p->first[0] = p->last[0] = p->created[0] = p->labels[0] = '\0';
+    p->state = p->top = p->first = p->last = p->created = p->labels = EMPTY;
+}
+
+/* Copies the pieces of the current record out of a chunk that is about to go. */
+static void hold_record(rb_gor_parser *p)
+{
+    span *all[6 + RB_GOR_MAX_STACK] = { &p->state, &p->created, &p->labels, &p->first, &p->top, &p->last };
+    size_t n = 6, need = 1;
+    for (size_t f = 0; f < p->nframes && f < RB_GOR_MAX_STACK; f++)
+        all[n++] = &p->frames[f];
+    for (size_t k = 0; k < n; k++)
+        need += all[k]->n;
+    char *h = malloc(need), *q = h;
+    if (!h) {
+        p->oom = 1;
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (all[k]->n)
+            memcpy(q, all[k]->s, all[k]->n);
+        all[k]->s = q;
+        q += all[k]->n;
+    }
+    free(p->hold);
+    p->hold = h;
 }
 
 static void add_frame(rb_gor_parser *p, const char *fn, size_t n)
 {
     if (n == 14 && memcmp(fn, "runtime.goexit", 14) == 0)
         return;  /* the bottom of every stack: says nothing about the goroutine */
-    copy_str(p->last, fn, n);
-    if (!p->first[0])
-        memcpy(p->first, p->last, FN_MAX);
-    if (!p->top[0] && !is_runtime(p->last))
-        memcpy(p->top, p->last, FN_MAX);
+    span f = mkspan(fn, n);
+    p->last = f;
+    if (!p->first.n)
+        p->first = f;
+    if (!p->top.n && !is_runtime(f))
+        p->top = f;
     if (p->nframes < RB_GOR_MAX_STACK)
-        memcpy(p->frames[p->nframes], p->last, FN_MAX);
+        p->frames[p->nframes] = f;
     p->nframes++;
 }
 
@@ -214,7 +293,7 @@ static int parse_u64(const char **s, const char *end, uint64_t *out)
 {
     const char *q = *s;
     uint64_t v = 0;
-    while (q < end && isdigit((unsigned char)*q) && v < UINT64_MAX / 10)
+    while (q < end && IS_DIGIT(*q) && v < UINT64_MAX / 10)
         v = v * 10 + (uint64_t)(*q++ - '0');
     if (q == *s)
         return 0;
@@ -229,7 +308,7 @@ static void header_item(rb_gor_parser *p, const char *s, size_t n, int first)
     const char *q = s;
     uint64_t v;
     if (first)
-        copy_str(p->state, s, n);
+        p->state = mkspan(s, n);
     else if (starts(s, n, "locked to thread"))
         p->locked = 1;
     else if (parse_u64(&q, s + n, &v) && starts(q, (size_t)(s + n - q), " minute"))
@@ -288,7 +367,7 @@ static void g_line(rb_gor_parser *p, const char *s, size_t n)
                 end = q;
                 break;
             }
-        copy_str(p->created, fn, (size_t)(end - fn));
+        p->created = mkspan(fn, (size_t)(end - fn));
     } else if (starts(s, n, "...")) {
         p->elided = 1;
     } else if (!starts(s, n, "[originating from goroutine")) {
@@ -351,16 +430,20 @@ static void line(rb_gor_parser *p, const char *s, size_t n)
         n--;
     if (n == 0) {
         end_record(p);
-    } else if (starts(s, n, "goroutine ") && n > 10 && isdigit((unsigned char)s[10])) {
+        return;
+    }
+    char c = s[0];
+    if (c == '\t' || c == ' ')
+        return;  /* debug=2 "\tfile:line +0x..": half of all lines, nothing in them we need */
+    if (c == 'g' && n > 10 && IS_DIGIT(s[10]) && starts(s, n, "goroutine ")) {
         g_header(p, s, n);
-    } else if (isdigit((unsigned char)s[0])) {
-        if (!d1_record(p, s, n) && p->in_g && p->debug == 2)
-            g_line(p, s, n);
-    } else if (s[0] == '#') {
+    } else if (c == '#') {
         if (starts(s, n, "# labels: ") && p->in_g)
-            copy_str(p->labels, s + 10, n - 10);
+            p->labels = mkspan(s + 10, n - 10);
         else if (p->in_g && p->debug == 1 && n > 1 && (s[1] == '\t' || s[1] == ' '))
             d1_frame(p, s, n);
+    } else if (IS_DIGIT(c) && d1_record(p, s, n)) {
+        return;
     } else if (p->in_g && p->debug == 2) {
         g_line(p, s, n);
     } else if (!p->in_g) {
@@ -373,6 +456,7 @@ rb_gor_parser *rb_gor_new(void)
     rb_gor_parser *p = calloc(1, sizeof *p);
     if (p) {
         p->header_total = -1;
+        p->prev = -1;
         p->carry = malloc(RB_GOR_MAX_LINE);
         if (!p->carry) {
             free(p);
@@ -382,26 +466,38 @@ rb_gor_parser *rb_gor_new(void)
     return p;
 }
 
+/* Keeps the start of a partial line (cut at RB_GOR_MAX_LINE: only the start matters). */
+static void carry(rb_gor_parser *p, const char *s, size_t n)
+{
+    size_t room = RB_GOR_MAX_LINE - p->ncarry, k = n < room ? n : room;
+    if (k)
+        memcpy(p->carry + p->ncarry, s, k);
+    p->ncarry += k;
+}
+
 int rb_gor_feed(rb_gor_parser *p, const char *buf, size_t len)
 {
     const char *end = buf + len;
+    if (p->ncarry && len) {
+        const char *nl = memchr(buf, '\n', len);
+        carry(p, buf, (size_t)((nl ? nl : end) - buf));
+        if (!nl)
+            return !p->oom;
+        line(p, p->carry, p->ncarry);
+        p->ncarry = 0;
+        buf = nl + 1;
+    }
     while (buf < end && !p->oom) {
         const char *nl = memchr(buf, '\n', (size_t)(end - buf));
-        size_t n = (size_t)((nl ? nl : end) - buf);
-        if (!nl || p->ncarry) {
-            /* keep a partial line (cut at RB_GOR_MAX_LINE: only its start matters) */
-            size_t room = RB_GOR_MAX_LINE - p->ncarry, k = n < room ? n : room;
-            memcpy(p->carry + p->ncarry, buf, k);
-            p->ncarry += k;
-            if (nl) {
-                line(p, p->carry, p->ncarry);
-                p->ncarry = 0;
-            }
-        } else {
-            line(p, buf, n);
-        }
-        buf += n + (nl != NULL);
+        if (!nl)
+            break;
+        line(p, buf, (size_t)(nl - buf));
+        buf = nl + 1;
     }
+    if (p->in_g)
+        hold_record(p);  /* before the carried line is overwritten, and the chunk goes */
+    if (buf < end)
+        carry(p, buf, (size_t)(end - buf));
     return !p->oom;
 }
 
@@ -419,12 +515,11 @@ static void free_group(rb_gor_group *g)
 /* The goroutines past RB_GOR_MAX_GROUPS, as one last group. */
 static int overflow_group(rb_gor_parser *p)
 {
-    p->state[0] = p->created[0] = p->labels[0] = '\0';
+    span key[NKEY] = { EMPTY, mkspan("(groups past the limit)", 23), EMPTY, EMPTY, EMPTY };
+    size_t i;
     p->nframes = 0;
     p->id = 0;
-    size_t i;
-    uint64_t h = 0;
-    if (!new_group(p, h, "(groups past the limit)", "", &i))
+    if (!new_group(p, 0, key, &i))
         return 0;
     p->groups[i].count = p->overflow;
     return 1;
@@ -458,7 +553,9 @@ rb_gor_dump *rb_gor_finish(rb_gor_parser *p, char *err, size_t errlen)
         free(p->groups);
     }
     free(p->ghash);
+    free(p->glen);
     free(p->slot);
+    free(p->hold);
     free(p->carry);
     free(p);
     return d;

@@ -10,6 +10,8 @@
 //	                  handler, in the X-Goroutine-Count header
 //	/leak?n=N         start N goroutines that block forever in main.leakWorker
 //	/big?goroutines=N park N more goroutines (bench: huge debug=2 dumps)
+//	/bigheap?stacks=N retain one object from each of N distinct call stacks,
+//	                  every allocation sampled (bench: huge heap profiles)
 //
 // Flags: -addr (default 127.0.0.1:0), -portfile (written once listening),
 // -parked (goroutines per known wait), -retain (MB kept by allocLarge).
@@ -114,6 +116,56 @@ func leakWorker() { <-leakCh }
 //go:noinline
 func bigWorker() { <-blocked }
 
+var bigRetained [][]byte
+
+// Four functions that call each other by the base-4 digits of code: the
+// path, hence the stack, is different for every code below 4^depth.
+//
+//go:noinline
+func walk0(code uint64, depth int) { walkNext(code, depth) }
+
+//go:noinline
+func walk1(code uint64, depth int) { walkNext(code, depth) }
+
+//go:noinline
+func walk2(code uint64, depth int) { walkNext(code, depth) }
+
+//go:noinline
+func walk3(code uint64, depth int) { walkNext(code, depth) }
+
+//go:noinline
+func walkNext(code uint64, depth int) {
+	if depth == 0 {
+		bigRetained = append(bigRetained, make([]byte, 64))
+		return
+	}
+	switch code & 3 {
+	case 0:
+		walk0(code>>2, depth-1)
+	case 1:
+		walk1(code>>2, depth-1)
+	case 2:
+		walk2(code>>2, depth-1)
+	default:
+		walk3(code>>2, depth-1)
+	}
+}
+
+func bigHeap(n int) {
+	depth := 1
+	for uint64(1)<<(2*depth) < uint64(n) {
+		depth++
+	}
+	bigRetained = make([][]byte, 0, n)
+	// Every allocation sampled from now on: profiles scale sizes by the rate
+	// in force when written, so it stays 1 for the values to be exact.
+	runtime.MemProfileRate = 1
+	for i := 0; i < n; i++ {
+		walkNext(uint64(i), depth)
+	}
+	runtime.GC()
+}
+
 func park(n int) {
 	mu.Lock() // held forever: parkMutex goroutines wait on it
 	for i := 0; i < n; i++ {
@@ -153,6 +205,14 @@ func handle() {
 			time.Sleep(time.Millisecond)
 		}
 		fmt.Fprintln(w, "leaked", n)
+	})
+	http.HandleFunc("/bigheap", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("stacks"))
+		if n <= 0 || n > 4000000 {
+			n = 1000
+		}
+		bigHeap(n)
+		fmt.Fprintln(w, "stacks", n)
 	})
 	http.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("goroutines"))
