@@ -16,10 +16,16 @@ local function argcheck(cond, n, fname, msg)
   if not cond then error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3) end
 end
 
-local function opts_of(opts, fname)
+-- The one option of a seed helper: opts[key] or def, checked by ok(value).
+local function option(opts, fname, key, def, ok, what)
   argcheck(opts == nil or type(opts) == "table", 1, fname, "table expected")
-  return opts or {}
+  local v = (opts or {})[key]
+  if v == nil then v = def end
+  argcheck(ok(v), 1, fname, key .. " must be " .. what)
+  return v
 end
+local function is_string(v) return type(v) == "string" end
+local function is_integer(v) return math.type(v) == "integer" end
 
 -- "schema.table" or "table" -> quoted, each part separately.
 local function qualified(conn, name, fname)
@@ -46,9 +52,7 @@ end
 -- Active queries running longer than opts.older_than (an interval, default
 -- "5 minutes"): the seed's query, plus state and duration in seconds.
 function Conn:activity(opts)
-  opts = opts_of(opts, "activity")
-  local older = opts.older_than or "5 minutes"
-  argcheck(type(older) == "string", 1, "activity", "older_than must be an interval string")
+  local older = option(opts, "activity", "older_than", "5 minutes", is_string, "an interval string")
   return self:query([[
 SELECT pid, now() - pg_stat_activity.query_start AS duration,
        extract(epoch FROM now() - pg_stat_activity.query_start)::float8 AS duration_s,
@@ -66,9 +70,7 @@ end
 -- Tables read by sequential scans more than opts.min_seq_scan times (default
 -- 1000): the seed's "missing indexes" query.
 function Conn:table_scan_stats(opts)
-  opts = opts_of(opts, "table_scan_stats")
-  local min = opts.min_seq_scan or 1000
-  argcheck(math.type(min) == "integer", 1, "table_scan_stats", "min_seq_scan must be an integer")
+  local min = option(opts, "table_scan_stats", "min_seq_scan", 1000, is_integer, "an integer")
   return self:query([[
 SELECT schemaname, relname AS tablename, seq_scan, seq_tup_read, idx_scan, idx_tup_fetch
 FROM pg_stat_user_tables WHERE seq_scan > $1 ORDER BY seq_scan DESC]], min)
@@ -77,9 +79,7 @@ end
 -- Planner statistics of the columns in opts.schema (default "public"): the
 -- seed's pg_stats query.
 function Conn:column_stats(opts)
-  opts = opts_of(opts, "column_stats")
-  local schema = opts.schema or "public"
-  argcheck(type(schema) == "string", 1, "column_stats", "schema must be a string")
+  local schema = option(opts, "column_stats", "schema", "public", is_string, "a string")
   return self:query([[
 SELECT schemaname, tablename, attname, n_distinct, correlation
 FROM pg_stats WHERE schemaname = $1 ORDER BY n_distinct DESC]], schema)

@@ -56,6 +56,12 @@ local function super_exec(sql)
   return r, err
 end
 
+-- Ends the test's background sessions (those running a statement with marker m).
+local function kill_marked(m)
+  super_exec(("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%%%s%%' "
+    .. "AND pid <> pg_backend_pid()"):format(m))
+end
+
 -- Runs psql in the background for at most `secs` seconds.
 local function psql_bg(dsn, sql, secs)
   sh(("timeout %d psql -X -q %s -c %s >/dev/null 2>&1 &"):format(secs, q(dsn), q(sql)))
@@ -480,8 +486,7 @@ describe("rb.pg", function()
       assert.is_true(found.duration_s >= 1)
       assert.equal("active", found.state)
       assert.equal("string", type(found.duration))
-      super_exec(("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%%%s%%' "
-        .. "AND pid <> pg_backend_pid()"):format(m))
+      kill_marked(m)
     end)
 
     it("blocking_locks finds who blocks whom", function()
@@ -503,8 +508,7 @@ describe("rb.pg", function()
       assert.matches(m .. "_holder", found.current_statement_in_blocking_process)
       assert.equal("rb", found.blocked_user)
       assert.equal("integer", math.type(found.blocking_pid))
-      super_exec(("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%%%s%%' "
-        .. "AND pid <> pg_backend_pid()"):format(m))
+      kill_marked(m)
     end)
 
     it("table_scan_stats finds a table with many sequential scans", function()
@@ -540,6 +544,15 @@ describe("rb.pg", function()
       assert.truthy(cols.a and cols.b)
       assert.equal(7, cols.b.n_distinct)
       assert.equal(0, assert(conn:column_stats { schema = "no_such_schema" }).n)
+    end)
+
+    it("helpers raise on bad options", function()
+      assert.has_error(function() conn:activity { older_than = 5 } end,
+        "bad argument #1 to 'activity' (older_than must be an interval string)")
+      assert.has_error(function() conn:table_scan_stats { min_seq_scan = "many" } end,
+        "bad argument #1 to 'table_scan_stats' (min_seq_scan must be an integer)")
+      assert.has_error(function() conn:column_stats("public") end,
+        "bad argument #1 to 'column_stats' (table expected)")
     end)
 
     it("settings reads by name", function()
