@@ -190,6 +190,26 @@ fault seqscan "on=0"
 check "seqscan: the queries are timed as seqscan_report" \
     metric_at_least 'db_query_duration_seconds_count{query="seqscan_report"}' 20
 
+# --- pool exhaustion: every pool session busy ------------------------------
+fault pool_exhaustion "on=1&for=60"
+check "pool_exhaustion: db_connections_active reaches db_connections_max" \
+    eventually 15 metric_at_least db_connections_active "$(metric db_connections_max)"
+check "pool_exhaustion: the busy sessions show in pg_stat_activity" eventually 10 sql_at_least \
+    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%tmisim pool_exhaustion%'" 2
+fault pool_exhaustion "on=0"
+check "pool_exhaustion off: sessions are released" eventually 10 metric_below db_connections_active 3
+t=$(req_time "/api/v1/threat_models?limit=1")
+check "pool_exhaustion off: the API answers at once ($t s)" cmp "$t" '<' 1
+
+# --- Redis memory pressure --------------------------------------------------
+m0=$(metric redis_memory_used_bytes)
+fault redis_memory "on=1&mb=24&for=60"
+check "redis_memory: redis_memory_used_bytes grows by >= 20 MiB" \
+    eventually 15 metric_at_least redis_memory_used_bytes "$(awk -v m="$m0" 'BEGIN{print m + 20*1048576}')"
+fault redis_memory "on=0"
+check "redis_memory off: the filler keys are deleted" \
+    eventually 10 metric_below redis_memory_used_bytes "$(awk -v m="$m0" 'BEGIN{print m + 8*1048576}')"
+
 # --- cache misses: hit rate drops, warmup restores it ----------------------
 KEY=tmisim:threat_model:5
 curl -fsS --max-time 30 -X POST "$URL/admin/cache/warmup" >/dev/null
@@ -215,6 +235,7 @@ curl -fsS "$URL/admin/faults" >"$T_TMP/faults"
 contains "the fault says its duration elapsed" "$T_TMP/faults" "duration elapsed"
 lacks "every fault is off at the end" "$T_TMP/faults" '"on":true'
 curl -fsS "$URL/metrics" >"$T_TMP/metrics"
-check "tmisim_fault_active lists every fault at 0" \
-    test "$(grep -c '^tmisim_fault_active{fault="[a-z_]*"} 0$' "$T_TMP/metrics")" = 10
+nfaults=$(grep -o '"name":"[a-z_]*"' "$T_TMP/faults" | wc -l)
+check "tmisim_fault_active lists every fault ($nfaults) at 0" \
+    test "$(grep -c '^tmisim_fault_active{fault="[a-z_]*"} 0$' "$T_TMP/metrics")" = "$nfaults"
 done_testing

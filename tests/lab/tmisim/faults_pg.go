@@ -1,7 +1,8 @@
 // faults_pg.go — faults in PostgreSQL: a row lock held in an open transaction
 // with blocked updaters (pg_lock), pg_sleep in background sessions
-// (long_query), slow queries through the pool (slow_queries) and unindexed
-// reads of threat_models (seqscan). Dedicated sessions carry server-side
+// (long_query), slow queries through the pool (slow_queries), unindexed
+// reads of threat_models (seqscan) and a pool whose every session is busy
+// (pool_exhaustion). Dedicated sessions carry server-side
 // timeouts a little past the fault's duration, so nothing outlives the fault
 // even if the simulator dies; an operator who ends a session (e.g.
 // pg_terminate_backend on the lock holder) ends the fault, which says so.
@@ -24,6 +25,8 @@ func pgFaults() []faultDef {
 			prepareSlowQueries},
 		{"seqscan", "runs rps (default 20) unindexed reads of threat_models a second (created_at, description)",
 			prepareSeqScan},
+		{"pool_exhaustion", "checks out sessions (default: the pool size) pool sessions and keeps them busy " +
+			"in pg_sleep, so API requests queue for a connection", preparePoolExhaustion},
 	}
 }
 
@@ -82,7 +85,7 @@ func (g *sessionGroup) stop() {
 	}
 	g.mu.Lock()
 	for _, c := range g.conns {
-		c.nc.Close()
+		c.Close()
 	}
 	g.mu.Unlock()
 }
@@ -152,6 +155,38 @@ func prepareLongQuery(a *app, p *params, d time.Duration) faultBody {
 		case why = <-g.ended:
 		}
 		g.stop()
+		return why
+	}
+}
+
+func preparePoolExhaustion(a *app, p *params, d time.Duration) faultBody {
+	n := p.int("sessions", a.db.max, 1, a.db.max)
+	return func(ctx context.Context) string {
+		g := newSessionGroup()
+		var held []*PGConn
+		/* pool sessions have a 30 s statement_timeout; these are closed,
+		   not returned, at the end, so lifting it here stays here */
+		sql := fmt.Sprintf("SET statement_timeout = %d; SELECT pg_sleep(%d) /* tmisim pool_exhaustion */",
+			(d + 30*time.Second).Milliseconds(), int(d.Seconds())+1)
+		for i := 0; i < n; i++ {
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			c, err := a.db.acquire(actx)
+			cancel()
+			if err != nil {
+				break
+			}
+			held = append(held, c)
+			g.run(c, sql, time.Now().Add(d+40*time.Second))
+		}
+		why := ""
+		select {
+		case <-ctx.Done():
+		case why = <-g.ended:
+		}
+		g.stop()
+		for _, c := range held {
+			a.db.release(c) /* closed by stop: the pool dials afresh */
+		}
 		return why
 	}
 }

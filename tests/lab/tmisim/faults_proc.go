@@ -1,5 +1,6 @@
-// faults_proc.go — faults inside the simulator process: slow endpoint, error
-// burst, CPU burn, memory growth, goroutine leak and cache misses. The
+// faults_proc.go — faults inside the simulator process and its cache: slow
+// endpoint, error burst, CPU burn, memory growth, goroutine leak, cache
+// misses and Redis memory pressure. The
 // functions that do the damage have names an operator will find in pprof
 // output (main.cpuBurner, main.memoryHog, main.leakyWorker).
 package main
@@ -7,9 +8,12 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"log"
 	"math"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -28,6 +32,8 @@ func processFaults() []faultDef {
 			prepareGoroutineLeak},
 		{"cache_misses", "flushes the simulator's cache keys and stops refilling them on a miss " +
 			"(POST /admin/cache/warmup refills)", prepareCacheMisses},
+		{"redis_memory", "fills Redis with mb (default 32) MiB of tmisim:filler:* keys, deleted when off " +
+			"(they expire 30 s after the fault's duration in any case)", prepareRedisMemory},
 	}
 }
 
@@ -170,4 +176,42 @@ func prepareCacheMisses(a *app, p *params, d time.Duration) faultBody {
 		}
 		return untilDone(ctx, func() { a.noCachePopulate.Store(false) })
 	}
+}
+
+const fillerPrefix = "tmisim:filler:"
+
+func prepareRedisMemory(a *app, p *params, d time.Duration) faultBody {
+	mb := p.int("mb", 32, 1, 512)
+	return func(ctx context.Context) string {
+		if why := fillRedis(ctx, a.redis, mb, int((d + 30*time.Second).Seconds())); why != "" {
+			log.Printf("tmisim: redis_memory: %s", why) /* full is the point: stay on */
+		}
+		<-ctx.Done()
+		if _, err := a.redis.deleteMatching(fillerPrefix + "*"); err != nil {
+			a.redisErrors.Inc()
+		}
+		return ""
+	}
+}
+
+// fillRedis writes mb MiB as 64 KiB values, 64 to a pipeline; it stops early
+// (and says why) when Redis refuses, e.g. OOM at maxmemory with noeviction.
+func fillRedis(ctx context.Context, redis *redisClient, mb, ttl int) string {
+	value := strings.Repeat("x", 64<<10)
+	for i := 0; i < mb*16 && ctx.Err() == nil; {
+		var batch [][]string
+		for ; len(batch) < 64 && i < mb*16; i++ {
+			batch = append(batch, []string{"SET", fillerPrefix + strconv.Itoa(i), value, "EX", strconv.Itoa(ttl)})
+		}
+		out, err := redis.Pipeline(batch)
+		if err != nil {
+			return "Redis refused: " + err.Error()
+		}
+		for _, r := range out {
+			if e, ok := r.(redisError); ok {
+				return "Redis refused: " + e.Error()
+			}
+		}
+	}
+	return ""
 }
