@@ -95,11 +95,13 @@ static void push_io_error(lua_State *L, Conn *co, int err_no, const char *doing)
 {
     if (!co->c)
         rb_error_push(L, "conn", "redis %s: out of memory (%s)", co->target, doing);
+    else if (is_timeout(co->c, err_no) && strcmp(doing, "connect") == 0)
+        rb_error_push(L, "timeout", "redis %s: no connection within %g s",
+                      co->target, co->connect_tv.tv_sec + co->connect_tv.tv_usec / 1e6);
     else if (is_timeout(co->c, err_no))
         rb_error_push(L, "timeout", "redis %s: no answer within %g s (%s); "
                       "the connection was dropped and reconnects on the next call",
-                      co->target, doing[0] == 'c' && strcmp(doing, "connect") == 0
-                      ? co->connect_tv.tv_sec + co->connect_tv.tv_usec / 1e6 : co->cmd_timeout, doing);
+                      co->target, co->cmd_timeout, doing);
     else
         rb_error_push(L, "conn", "redis %s: %s (%s)", co->target,
                       co->c->errstr[0] ? co->c->errstr : "connection failed", doing);
@@ -182,10 +184,16 @@ static Conn *check_open(lua_State *L, int idx)
 
 /* ---- replies ---------------------------------------------------------- */
 
+static int auth_error(const char *s)
+{
+    return strncmp(s, "NOAUTH", 6) == 0 || strncmp(s, "WRONGPASS", 9) == 0;
+}
+
+/* An error reply as an rb.Error: kind auth for NOAUTH/WRONGPASS, else redis. */
 static void push_server_error(lua_State *L, const redisReply *r)
 {
     size_t code = strcspn(r->str, " ");
-    rb_error_push(L, "redis", "%s", r->str);
+    rb_error_push(L, auth_error(r->str) ? "auth" : "redis", "%s", r->str);
     lua_pushlstring(L, r->str, code);
     lua_setfield(L, -2, "code");
 }
@@ -294,11 +302,6 @@ static void learn_entry(lua_State *L, int cache, const redisReply *e)
     /* Redis 6 lists no subcommands: the table still knows CONFIG is a container */
     if (rb_redis_cmd_fallback(op) == RB_REDIS_CONTAINER) kind = RB_REDIS_CONTAINER;
     cache_set(L, cache, op, kind);
-}
-
-static int auth_error(const char *s)
-{
-    return strncmp(s, "NOAUTH", 6) == 0 || strncmp(s, "WRONGPASS", 9) == 0;
 }
 
 /* Learns the kind of op from the server (once), else from the static table.

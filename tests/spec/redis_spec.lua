@@ -570,6 +570,33 @@ while True:
     os.remove(portfile)
   end)
 
+  it("a listener that never accepts (backlog full): connect timeout within the bound", function()
+    local portfile = os.tmpname()
+    local pid = sh(([[timeout 30 python3 -c '
+import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
+open("%s", "w").write(str(s.getsockname()[1]))
+time.sleep(30)
+' >/dev/null 2>&1 & echo $!]]):format(portfile))
+    wait_until("full listener", 10, function() return read_file(portfile) ~= "" end)
+    local url = "redis://127.0.0.1:" .. read_file(portfile) .. "/0"
+    local held, last = {}, nil
+    for i = 1, 4 do                                    -- fill the accept queue
+      local c, err = redis.connect(url, { connect_timeout = 0.3 })
+      held[i], last = c, err
+    end
+    local t0 = sys.clock_ms()
+    local c, err = redis.connect(url, { connect_timeout = 0.3 })
+    assert.is_nil(c)
+    assert.equal("timeout", err.kind)
+    assert.matches("no connection within 0.3 s", err.message, 1, true)
+    assert.is_true(elapsed_since(t0) < 2)
+    for _, h in pairs(held) do h:close() end
+    assert.is_truthy(last)                             -- the queue did fill up
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    os.remove(portfile)
+  end)
+
   it("the server killed mid-command: a clear error, no hang", function()
     local srv = private_server()
     local c = assert(redis.connect(srv.url))
