@@ -142,7 +142,9 @@ static int valid_label_name(const char *s)
 static void prepare(lua_State *L, int req, const char *base, const rb_http_req *conn, call *c)
 {
     luaL_checktype(L, req, LUA_TTABLE);
-    const struct endpoint *e = find_endpoint(L, field_str(L, req, "op"));
+    const char *op = field_str(L, req, "op");
+    luaL_argcheck(L, op != NULL, 2, "request without op");
+    const struct endpoint *e = find_endpoint(L, op);
     if (strchr(e->path, '%')) {
         const char *label = field_str(L, req, "label");
         if (!label || !valid_label_name(label)) luaL_error(L, "rb.prom: invalid label name");

@@ -15,7 +15,14 @@ local SPECIAL = { NaN = NAN, ["+Inf"] = INF, ["-Inf"] = -INF }
 
 -- Prometheus sends sample values as strings; "NaN" and "±Inf" included.
 local function num(s)
-  return tonumber(s) or SPECIAL[s] or NAN
+  local n = tonumber(s) or SPECIAL[s]
+  if n == nil then error(("sample value %q is not a number"):format(tostring(s)), 0) end
+  return n
+end
+
+local function pair(p)
+  if type(p) ~= "table" then error("sample is not a [time, value] pair", 0) end
+  return p[1], num(p[2])
 end
 
 local function argcheck(cond, n, fname, msg)
@@ -65,16 +72,20 @@ local function decode(slot)
                 { type = doc.errorType, status = slot.status, url = slot.url,
                   warnings = doc.warnings })
   end
+  if type(doc.data) ~= "table" then
+    return fail("parse", slot.url .. " answered success without data", { status = slot.status, url = slot.url })
+  end
   return doc.data, doc.warnings
 end
 
 local function sample(s)
-  return { metric = s.metric, value = num(s.value[2]), time = s.value[1] }
+  local t, v = pair(s.value)
+  return { metric = s.metric, value = v, time = t }
 end
 
 local function series(s)
   local values = {}
-  for i, p in ipairs(s.values) do values[i] = { p[1], num(p[2]) } end
+  for i, p in ipairs(s.values) do values[i] = { pair(p) } end
   return { metric = s.metric, values = values }
 end
 
@@ -87,7 +98,7 @@ local function result(data, warnings)
   elseif out.type == "matrix" then
     for i, s in ipairs(r) do out[i] = series(s) end
   elseif out.type == "scalar" then
-    out.value, out.time = num(r[2]), r[1]
+    out.time, out.value = pair(r)
   else   -- string
     out.value, out.time = r[2], r[1]
   end
@@ -150,7 +161,16 @@ local function run(client, reqs)
   local results, errs = {}, {}
   for i, req in ipairs(reqs) do
     local data, w = decode(slots[i])
-    if data == nil then errs[i] = w else results[i] = req.convert(data, w) end
+    local ok, res = data ~= nil, w
+    if ok then ok, res = pcall(req.convert, data, w) end
+    if ok then
+      results[i] = res
+    elseif data ~= nil then   -- JSON, but not the shape the API documents
+      errs[i] = select(2, fail("parse", ("unexpected %s answer from %s: %s"):format(req.op, slots[i].url, res),
+                               { url = slots[i].url }))
+    else
+      errs[i] = res
+    end
   end
   return results, errs
 end
@@ -239,7 +259,7 @@ end
 
 local function alerts_list(data, warnings)
   local out = list(data.alerts or {}, warnings)
-  for _, a in ipairs(out) do a.value = num(a.value) end
+  for _, a in ipairs(out) do a.value = tonumber(a.value) or SPECIAL[a.value] or NAN end
   return out
 end
 

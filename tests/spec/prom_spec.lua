@@ -204,6 +204,14 @@ describe("rb.prom errors", function()
     assert.matches("not JSON", err.message)
   end)
 
+  it("JSON that is not the documented shape is a parse error", function()
+    for _, path in ipairs { "/nodata", "/shape" } do
+      local res, err = prom.client(STUB .. path):query("up")
+      assert.is_nil(res)
+      assert.equal("parse", err.kind, path)
+    end
+  end)
+
   it("an API error status maps its errorType", function()
     local _, err = prom.client(STUB .. "/status/503"):query("up")
     assert.equal("prom", err.kind)

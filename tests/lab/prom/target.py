@@ -10,6 +10,8 @@
                            content type, query length): long queries use POST
              /slow/...     the same vector after 1.5 s (query_many isolation)
              /status/N/... HTTP status N with a Prometheus-style JSON error
+             /nodata/...   "success" without data
+             /shape/...    a vector whose sample is not a [time, value] pair
   silent   a socket that listens but never accepts: the handshake completes in
            the kernel, the request is never answered (timeouts)
 
@@ -91,6 +93,11 @@ class Stub(Quiet):
             return self.reply(int(parts[2]), "application/json",
                               json.dumps({"status": "error", "errorType": "unavailable",
                                           "error": "stub says %s" % parts[2]}))
+        if kind == "nodata":
+            return self.reply(200, "application/json", '{"status": "success"}')
+        if kind == "shape":
+            return self.reply(200, "application/json", json.dumps(
+                {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": "oops"}]}}))
         if kind == "slow":
             time.sleep(1.5)
         if kind in ("echo", "slow"):
