@@ -196,7 +196,13 @@ check "pool_exhaustion: db_connections_active reaches db_connections_max" \
     eventually 15 metric_at_least db_connections_active "$(metric db_connections_max)"
 check "pool_exhaustion: the busy sessions show in pg_stat_activity" eventually 10 sql_at_least \
     "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%tmisim pool_exhaustion%'" 2
+t=$(curl -s -o /dev/null -w '%{time_total}' --max-time 3 "$URL/api/v1/threat_models?limit=1")
+check "pool_exhaustion: an API request waits for a session ($t s)" cmp "$t" '>=' 2.5
+curl -fsS -X POST "$URL/admin/config?DB_MAX_CONNECTIONS=20" >/dev/null
+t=$(req_time "/api/v1/threat_models?limit=1")
+check "pool_exhaustion: the seed's fix (DB_MAX_CONNECTIONS=20) serves requests again ($t s)" cmp "$t" '<' 1
 fault pool_exhaustion "on=0"
+curl -fsS -X POST "$URL/admin/config?DB_MAX_CONNECTIONS=10" >/dev/null
 check "pool_exhaustion off: sessions are released" eventually 10 metric_below db_connections_active 3
 t=$(req_time "/api/v1/threat_models?limit=1")
 check "pool_exhaustion off: the API answers at once ($t s)" cmp "$t" '<' 1
@@ -224,6 +230,21 @@ curl -fsS --max-time 30 -X POST "$URL/admin/cache/warmup" >/dev/null
 curl -fsS "$URL/api/v1/threat_models/5" >/dev/null
 check "cache_misses: the seed's warmup brings hits back" metric_at_least redis_cache_hits_total "$(awk -v h="$h1" 'BEGIN{print h+1}')"
 fault cache_misses "on=0"
+
+# --- run-time settings (what `kubectl set env` changes) and restart -------
+cfg() { curl -fsS --max-time 10 -X POST "$URL/admin/config?$1" >"$T_TMP/config.json"; }
+check "config: DB_MAX_CONNECTIONS=4 is accepted" cfg "DB_MAX_CONNECTIONS=4&GOGC=50&OTEL_TRACING_BATCH_SIZE=256"
+check "config: db_connections_max follows DB_MAX_CONNECTIONS" test "$(metric db_connections_max)" = 4
+contains "config: GOGC=50 is in force" "$T_TMP/config.json" '"GOGC":50'
+contains "config: OTEL_* variables are recorded" "$T_TMP/config.json" '"OTEL_TRACING_BATCH_SIZE":"256"'
+expect_rc "config: a bad value is refused" 22 curl -fsS -X POST "$URL/admin/config?DB_MAX_CONNECTIONS=zero"
+check "config: back to DB_MAX_CONNECTIONS=10 GOGC=100" cfg "DB_MAX_CONNECTIONS=10&GOGC=100"
+check "config: db_connections_max is 10 again" test "$(metric db_connections_max)" = 10
+fault goroutine_leak "on=1&n=2000&for=60"
+eventually 10 metric_at_least go_goroutines 2000
+curl -fsS --max-time 30 -X POST "$URL/admin/restart" >"$T_TMP/restart.json"
+lacks "restart: every fault is off" "$T_TMP/restart.json" '"on":true'
+check "restart: the leaked goroutines are gone" eventually 10 metric_below go_goroutines 1000
 
 # --- bounded duration, and everything off at the end -----------------------
 fault cpu_burn "on=1&for=60"; fault goroutine_leak "on=1&n=50&for=60"

@@ -29,6 +29,7 @@ type app struct {
 	cacheTTL int
 	faults   *faultSet
 	load     *loadGen
+	settings settings
 
 	httpDuration, httpTotal, httpSize *vec
 	cacheHits, cacheOps, cacheMisses  *vec
@@ -131,6 +132,8 @@ func (a *app) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/admin/faults", a.instrument("/admin/faults", a.listFaults))
 	mux.HandleFunc("/admin/faults/", a.instrument("/admin/faults/{name}", a.switchFault))
 	mux.HandleFunc("/admin/load", a.instrument("/admin/load", a.setLoad))
+	mux.HandleFunc("/admin/config", a.instrument("/admin/config", a.config))
+	mux.HandleFunc("/admin/restart", a.instrument("/admin/restart", a.restart))
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		a.reg.write(w)

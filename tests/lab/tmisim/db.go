@@ -1,7 +1,8 @@
-// db.go — the simulator's PostgreSQL connection pool over pgwire.go: a fixed
-// maximum of sessions (db_connections_max), the number checked out
-// (db_connections_active), and every query timed into
-// db_query_duration_seconds{query} and db_slow_queries_total.
+// db.go — the simulator's PostgreSQL connection pool over pgwire.go: a
+// maximum of sessions (db_connections_max, changeable at run time like the
+// seed's DB_MAX_CONNECTIONS), the number checked out (db_connections_active),
+// and every query timed into db_query_duration_seconds{query} and
+// db_slow_queries_total.
 package main
 
 import (
@@ -15,23 +16,26 @@ import (
 )
 
 type pgPool struct {
-	cfg       pgConfig
-	max       int
-	slow      time.Duration
-	sem       chan struct{}
-	mu        sync.Mutex
-	idle      []*PGConn
-	active    int
-	duration  *vec
-	slowCount *vec
-	errors    *vec
+	cfg  pgConfig
+	slow time.Duration
+	mu   sync.Mutex
+	// max, maxIdle and maxLifetime (0: none) change at run time
+	// (POST /admin/config DB_MAX_CONNECTIONS=...).
+	max, maxIdle int
+	maxLifetime  time.Duration
+	freed        chan struct{} /* closed and replaced on every release: wakes waiters */
+	idle         []*PGConn
+	active       int
+	duration     *vec
+	slowCount    *vec
+	errors       *vec
 	// slowPrefix, set by the slow_queries fault, is sent before each pool
 	// query in the same round trip (e.g. "SELECT pg_sleep(0.8);"); a string.
 	slowPrefix atomic.Value
 }
 
 func newPGPool(cfg pgConfig, max int, slow time.Duration, reg *registry) *pgPool {
-	p := &pgPool{cfg: cfg, max: max, slow: slow, sem: make(chan struct{}, max)}
+	p := &pgPool{cfg: cfg, max: max, maxIdle: max, slow: slow, freed: make(chan struct{})}
 	p.duration = reg.histogram("db_query_duration_seconds", "Duration of PostgreSQL queries by query name.",
 		defaultBuckets, "query")
 	p.slowCount = reg.counter("db_slow_queries_total", "PostgreSQL queries slower than the slow-query threshold.")
@@ -42,6 +46,8 @@ func newPGPool(cfg pgConfig, max int, slow time.Duration, reg *registry) *pgPool
 		return float64(p.active)
 	})
 	reg.gauge("db_connections_max", "Maximum size of the PostgreSQL connection pool.", func() float64 {
+		p.mu.Lock()
+		defer p.mu.Unlock()
 		return float64(p.max)
 	})
 	return p
@@ -58,19 +64,36 @@ func (p *pgPool) dial() (*PGConn, error) {
 	return pgConnect(cfg, 5*time.Second)
 }
 
+// expired: a session older than DB_MAX_LIFETIME is closed, not reused.
+func (p *pgPool) expired(c *PGConn) bool {
+	return p.maxLifetime > 0 && time.Since(c.createdAt) > p.maxLifetime
+}
+
 func (p *pgPool) acquire(ctx context.Context) (*PGConn, error) {
-	select {
-	case p.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, errors.New("db pool: timed out waiting for a connection")
-	}
 	p.mu.Lock()
+	for p.active >= p.max {
+		freed := p.freed
+		p.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return nil, errors.New("db pool: timed out waiting for a connection")
+		}
+		p.mu.Lock()
+	}
 	p.active++
 	var c *PGConn
-	if n := len(p.idle); n > 0 {
+	var stale []*PGConn
+	for n := len(p.idle); n > 0 && c == nil; n = len(p.idle) {
 		c, p.idle = p.idle[n-1], p.idle[:n-1]
+		if p.expired(c) {
+			stale, c = append(stale, c), nil
+		}
 	}
 	p.mu.Unlock()
+	for _, s := range stale {
+		s.Close()
+	}
 	if c != nil {
 		return c, nil
 	}
@@ -84,13 +107,48 @@ func (p *pgPool) acquire(ctx context.Context) (*PGConn, error) {
 func (p *pgPool) release(c *PGConn) {
 	p.mu.Lock()
 	p.active--
-	if c != nil && !c.broken {
+	keep := c != nil && !c.broken && len(p.idle) < p.maxIdle && !p.expired(c)
+	if keep {
 		p.idle = append(p.idle, c)
-	} else if c != nil {
+	}
+	close(p.freed)
+	p.freed = make(chan struct{})
+	p.mu.Unlock()
+	if c != nil && !keep {
 		c.Close()
 	}
+}
+
+// configure changes the limits (a negative value keeps one), trims the idle
+// list and wakes waiters, who may now fit.
+func (p *pgPool) configure(max, maxIdle int, lifetime time.Duration) {
+	p.mu.Lock()
+	if max > 0 {
+		p.max = max
+	}
+	if maxIdle >= 0 {
+		p.maxIdle = maxIdle
+	}
+	if lifetime >= 0 {
+		p.maxLifetime = lifetime
+	}
+	var extra []*PGConn
+	if len(p.idle) > p.maxIdle {
+		extra = append(extra, p.idle[p.maxIdle:]...)
+		p.idle = p.idle[:p.maxIdle]
+	}
+	close(p.freed)
+	p.freed = make(chan struct{})
 	p.mu.Unlock()
-	<-p.sem
+	for _, c := range extra {
+		c.Close()
+	}
+}
+
+func (p *pgPool) limits() (max, maxIdle int, lifetime time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.max, p.maxIdle, p.maxLifetime
 }
 
 // Query runs sql on a pooled session under ctx's deadline (30 s at most).

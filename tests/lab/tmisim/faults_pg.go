@@ -160,7 +160,8 @@ func prepareLongQuery(a *app, p *params, d time.Duration) faultBody {
 }
 
 func preparePoolExhaustion(a *app, p *params, d time.Duration) faultBody {
-	n := p.int("sessions", a.db.max, 1, a.db.max)
+	max, _, _ := a.db.limits()
+	n := p.int("sessions", max, 1, 200)
 	return func(ctx context.Context) string {
 		g := newSessionGroup()
 		var held []*PGConn

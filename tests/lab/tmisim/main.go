@@ -106,6 +106,7 @@ func run(o options) error {
 	registerProcessMetrics(reg, redis)
 	a := newApp(reg, newPGPool(cfg, o.dbMaxConns, o.slowQuery, reg), redis, o.cacheTTL)
 	a.faults = newFaultSet(a, o.faultMax, append(processFaults(), pgFaults()...))
+	a.settingsFromEnv()
 	if err := a.loadMaxID(); err != nil {
 		return fmt.Errorf("database %s: %v", cfg.Database, err)
 	}
