@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <lauxlib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,13 +109,49 @@ static void push_io_error(lua_State *L, Conn *co, int err_no, const char *doing)
     conn_drop(co);
 }
 
+/* hiredis 0.14 writes with write(2): on a socket the server has reset, that
+ * raises SIGPIPE, whose default action kills the process. Unless SIGPIPE is
+ * ignored already, it is blocked around each hiredis call and one raised
+ * meanwhile is consumed, so the failure comes back as EPIPE (a conn error). */
+typedef struct { sigset_t old; int on; } pipe_guard;
+
+static void guard_pipe(pipe_guard *g)
+{
+    struct sigaction sa;
+    sigset_t set;
+    g->on = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN;
+    if (!g->on) return;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void unguard_pipe(pipe_guard *g)
+{
+    sigset_t pending, set;
+    struct timespec zero = {0, 0};
+    if (!g->on) return;
+    int saved = errno;
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        sigtimedwait(&set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+    errno = saved;
+}
+
 /* Sends one command on the open context; NULL with an error pushed on failure. */
 static redisReply *roundtrip(lua_State *L, Conn *co, int argc, const char **argv,
                              const size_t *lens, const char *doing)
 {
+    pipe_guard g;
+    guard_pipe(&g);
     errno = 0;
     redisReply *r = redisCommandArgv(co->c, argc, argv, lens);
-    if (!r) push_io_error(L, co, errno, doing);
+    int err_no = errno;
+    unguard_pipe(&g);
+    if (!r) push_io_error(L, co, err_no, doing);
     return r;
 }
 
@@ -537,9 +574,13 @@ static void append_entry(lua_State *L, Conn *co, int i)
 static int read_entry(lua_State *L, Conn *co, int i)
 {
     void *rv = NULL;
+    pipe_guard g;
+    guard_pipe(&g);
     errno = 0;
-    if (redisGetReply(co->c, &rv) != REDIS_OK || !rv) {
-        push_io_error(L, co, errno, "pipeline");
+    int rc = redisGetReply(co->c, &rv), err_no = errno;
+    unguard_pipe(&g);
+    if (rc != REDIS_OK || !rv) {
+        push_io_error(L, co, err_no, "pipeline");
         return -1;
     }
     redisReply *r = rv;

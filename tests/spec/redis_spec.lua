@@ -597,6 +597,21 @@ time.sleep(30)
     os.remove(portfile)
   end)
 
+  it("a connection the server dropped: a conn error, not death by SIGPIPE", function()
+    local c = assert(redis.connect(url_db(9)))
+    local admin = assert(redis.connect(url_db(9)))
+    assert(c:call("SET", key("warm"), "1"))               -- SET learned: no COMMAND INFO first
+    assert.equal(1, admin:call("CLIENT", "KILL", "ID", c:call("CLIENT", "ID")))
+    sys.sleep_ms(100)
+    local big, cmds = string.rep("x", 100000), {}
+    for i = 1, 100 do cmds[i] = { "SET", key("big" .. i), big } end
+    local r, err = c:pipeline(cmds)                       -- several write(2)s on a reset socket
+    assert.is_nil(r)
+    assert.equal("conn", err.kind)
+    assert.same({ ok = "PONG" }, c:call("PING"))          -- and it reconnects
+    c:close(); admin:close()
+  end)
+
   it("the server killed mid-command: a clear error, no hang", function()
     local srv = private_server()
     local c = assert(redis.connect(srv.url))
