@@ -396,6 +396,7 @@ func (s *Server) create(t target, body []byte, dry bool) (obj, *apiErr) {
 		return nil, badRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", mstr(o, "apiVersion"), t.res.apiVersion()))
 	}
 	o["kind"], o["apiVersion"] = t.res.kind, t.res.apiVersion()
+	pruneNulls(o)
 	m := meta(o)
 	if ns := mstr(o, "metadata", "namespace"); ns != "" && ns != t.ns {
 		return nil, badRequest("the namespace of the provided object does not match the namespace sent on the request")
@@ -442,6 +443,7 @@ func (s *Server) commit(t target, cur, next obj, dry bool) (obj, *apiErr) {
 			delete(m, f)
 		}
 	}
+	pruneNulls(next)
 	if g, ok := mint(cur, "metadata", "generation"); ok && !jsonEqual(cur["spec"], next["spec"]) {
 		m["generation"] = float64(g + 1)
 	}

@@ -157,3 +157,22 @@ func joinLabels(m map[string]string) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// pruneNulls drops null members of maps at any depth, as decoding into the
+// typed API objects does (kubectl sends "creationTimestamp": null).
+func pruneNulls(v interface{}) {
+	switch t := v.(type) {
+	case obj:
+		for k, x := range t {
+			if x == nil {
+				delete(t, k)
+			} else {
+				pruneNulls(x)
+			}
+		}
+	case []interface{}:
+		for _, x := range t {
+			pruneNulls(x)
+		}
+	}
+}
