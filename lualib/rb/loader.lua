@@ -16,8 +16,11 @@ function M.search_path()
 end
 
 -- Runs a runbook file in a fresh sandbox; returns its value or nil, "file:line: msg".
+-- Files of a book can require the book's lib/ modules.
 local function run_file(path)
-  local chunk, err = loadfile(path, "t", sandbox.env())
+  local dir = path:match("^(.*)/[^/]+$") or "."
+  local libdir = core.kind(dir .. "/book.lua") == "file" and (dir .. "/lib") or nil
+  local chunk, err = loadfile(path, "t", sandbox.env { libdir = libdir })
   if not chunk then return nil, err end
   -- no I/O while loading: bindings raise when touched (rb._core), and if the
   -- engine is already loaded the gate refuses every call too

@@ -109,6 +109,12 @@ function rb.secret(s)
   return s
 end
 
+--- rb.sleep(seconds): waits (a SIGINT ends the wait and stops the run).
+function rb.sleep(seconds)
+  argcheck(type(seconds) == "number" and seconds >= 0, 2, "rb.sleep expects a number of seconds")
+  sys.sleep_ms(seconds * 1000)
+end
+
 -- Targets of the current run (--env/--config, else environment variables).
 local targets = {}
 local ENV_FALLBACK = {

@@ -18,22 +18,49 @@ local function copy_fields(src, names)
   return t
 end
 
-local function safe_require(name)
-  if type(name) ~= "string" then error("require expects a module name", 2) end
-  if name:match("^rb%._") then error(("module '%s' is engine-private"):format(name), 2) end
-  if name == "rb" or name:match("^rb%.") or name == "cjson" then return require(name) end
-  local std = { string = string, table = table, math = math, utf8 = utf8, coroutine = coroutine }
-  if std[name] then return std[name] end
-  error(("module '%s' is not available to runbooks (rb.* modules and cjson are)"):format(name), 2)
+-- A book's own modules: NAME -> <book>/lib/NAME.lua ('.' -> '/'), loaded once
+-- per book in a sandbox of their own.
+local book_modules = {}
+
+local function book_require(libdir, name)
+  local cache = book_modules[libdir] or {}
+  book_modules[libdir] = cache
+  if cache[name] ~= nil then return cache[name] end
+  local path = libdir .. "/" .. name:gsub("%.", "/") .. ".lua"
+  local f = io.open(path, "r")
+  if not f then return nil end
+  f:close()
+  local chunk, err = loadfile(path, "t", M.env { libdir = libdir })
+  if not chunk then error(err, 0) end
+  local v = chunk(name)
+  cache[name] = v == nil and true or v
+  return cache[name]
 end
 
---- env() -> a fresh strict environment table for one runbook file.
-function M.env()
+local function make_require(libdir)
+  return function(name)
+    if type(name) ~= "string" then error("require expects a module name", 2) end
+    if name:match("^rb%._") then error(("module '%s' is engine-private"):format(name), 2) end
+    if name == "rb" or name:match("^rb%.") or name == "cjson" then return require(name) end
+    local std = { string = string, table = table, math = math, utf8 = utf8, coroutine = coroutine }
+    if std[name] then return std[name] end
+    if libdir and name:match("^[%w_.]+$") then
+      local v = book_require(libdir, name)
+      if v ~= nil then return v end
+    end
+    error(("module '%s' is not available to runbooks (rb.* modules, cjson%s are)"):format(name,
+      libdir and (", and the book's lib/*.lua") or ""), 2)
+  end
+end
+
+--- env{libdir?} -> a fresh strict environment table for one runbook file;
+-- libdir: the book's lib/ directory, whose modules `require` can load.
+function M.env(opts)
   local env = copy_fields(_G, SAFE)
   env.os = copy_fields(os, OS_SAFE)
   env.io = copy_fields(io, IO_SAFE)
   env.debug = { traceback = debug.traceback }
-  env.require = safe_require
+  env.require = make_require(opts and opts.libdir)
   env.load = function(chunk, name, mode, e)
     if mode ~= nil and mode ~= "t" then error("load: only text chunks are allowed in runbooks", 2) end
     return load(chunk, name, "t", e or env)

@@ -1,0 +1,92 @@
+-- tmi — what the TMI sections share: where the services are, and the checks
+-- every section makes against the book's thresholds. Targets come from the
+-- book params when set, else from the run's environment (--env/--config).
+local rb = require "rb"
+local prom = require "rb.prom"
+local pg = require "rb.pg"
+local redis = require "rb.redis"
+local k8s = require "rb.k8s"
+
+local M = {}
+
+local function param_or_target(ctx, param, target)
+  local v = ctx.params[param]
+  if v ~= nil and v ~= "" then return v end
+  return rb.target(target)
+end
+
+--- pg(ctx) -> conn (the seed: `kubectl exec postgres-0 -- psql -U tmi`)
+function M.pg(ctx)
+  return assert(pg.connect(param_or_target(ctx, "postgres_url", "postgres")))
+end
+
+--- redis(ctx) -> conn (the seed: `kubectl exec redis-0 -- redis-cli`)
+function M.redis(ctx)
+  local url = param_or_target(ctx, "redis_url", "redis")
+  if not url then error("no Redis target: set --set redis_url=... or the environment's redis", 0) end
+  return assert(redis.connect(url))
+end
+
+--- api_pods(ctx) -> names of the deployment's pods (the seed's <pod-name>)
+function M.api_pods(ctx)
+  local pods = assert(k8s.get("pods", nil, { namespace = ctx.params.namespace,
+    selector = "app=" .. ctx.params.deployment }))
+  local names = {}
+  for _, p in ipairs(pods) do
+    if (p.status or {}).phase == "Running" then names[#names + 1] = p.metadata.name end
+  end
+  table.sort(names)
+  if #names == 0 then error(("no running pod of deployment %s in namespace %s"):format(
+    ctx.params.deployment, ctx.params.namespace), 0) end
+  return names
+end
+
+--- pprof_target(ctx, pod?) -> what rb.pprof.fetch takes: the pprof_url param
+-- when set, else the pod's pprof port through the API server proxy.
+function M.pprof_target(ctx, pod)
+  if ctx.params.pprof_url and ctx.params.pprof_url ~= "" then return ctx.params.pprof_url end
+  return { pod = pod or M.api_pods(ctx)[1], namespace = ctx.params.namespace, port = ctx.params.pprof_port }
+end
+
+--- value_of(result) -> the largest value of an instant vector, or nil
+function M.max_value(res)
+  local v
+  for _, s in ipairs(res or {}) do if v == nil or s.value > v then v = s.value end end
+  return v
+end
+
+--- indicators(ctx, names) -> { [name] = value } evaluating the book's
+-- thresholds in one round trip, each turned into a check.
+function M.indicators(ctx, names)
+  local queries = {}
+  for i, n in ipairs(names) do
+    local t = assert(ctx:threshold(n), "unknown threshold " .. n)
+    queries[i] = (t.query:gsub("{{%s*([%w_]+)%s*}}", function(k) return tostring(ctx.params[k]) end))
+  end
+  local res, errs = prom.query_many(queries)
+  local values = {}
+  for i, n in ipairs(names) do
+    local v = res[i] and M.max_value(res[i])
+    values[n] = v
+    ctx:check { threshold = n, value = v, detail = errs[i] and tostring(errs[i]) or (v == nil and "no data" or nil) }
+  end
+  return values
+end
+
+--- log_series(ctx, title, res, label, fmt) prints one line per series of a vector
+function M.log_series(ctx, title, res, label, fmt)
+  ctx:log(title .. ":")
+  table.sort(res, function(a, b) return a.value > b.value end)
+  for _, s in ipairs(res) do
+    ctx:log(("  %-40s " .. (fmt or "%.4g")):format(s.metric[label] or "(all)", s.value))
+  end
+  if #res == 0 then ctx:log("  (no data)") end
+end
+
+--- set_env(ctx, vars) -> the seed's `kubectl set env deployment -n NS DEPLOY K=V ...`
+function M.set_env(ctx, vars)
+  return assert(k8s.set_env(ctx.params.deployment, vars,
+    { namespace = ctx.params.namespace, container = ctx.params.container }))
+end
+
+return M
