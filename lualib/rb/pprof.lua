@@ -118,19 +118,36 @@ local function summary(x, n, fname)
   return x
 end
 
+-- Where a goroutine comes from: its creator, or (debug=1, main) its entry.
+local function origin(g) return g.created_by or g.entry or "" end
+
+local function counts(dump)
+  local by_key, by_origin = {}, {}
+  for _, g in ipairs(dump.groups) do
+    local k, o = group_key(g), origin(g)
+    by_key[k] = (by_key[k] or 0) + g.count
+    by_origin[o] = (by_origin[o] or 0) + g.count
+  end
+  return by_key, by_origin
+end
+
 --- goroutine_growth(before, after, {min = 1}) -> list of groups that grew
--- before/after: dump texts or pprof.goroutines() results. Each row is the
--- `after` group plus before, after and delta counts; largest growth first.
+-- before/after: dump texts or pprof.goroutines() results. A group grew when
+-- it has at least `min` more goroutines and so do all the goroutines of its
+-- origin (creator): goroutines that only changed state between the dumps (a
+-- pool worker going from select to chan send, a connection's reader parking)
+-- are not growth. Each row is the `after` group plus before, after and
+-- delta counts; largest growth first.
 function M.goroutine_growth(before, after, opts)
   before = summary(before, 1, "goroutine_growth")
   after = summary(after, 2, "goroutine_growth")
   local min = (opts and opts.min) or 1
-  local was = {}
-  for _, g in ipairs(before.groups) do was[group_key(g)] = g.count end
+  local was, was_origin = counts(before)
+  local _, now_origin = counts(after)
   local rows = {}
   for _, g in ipairs(after.groups) do
-    local b = was[group_key(g)] or 0
-    if g.count - b >= min then
+    local b, o = was[group_key(g)] or 0, origin(g)
+    if g.count - b >= min and now_origin[o] - (was_origin[o] or 0) >= min then
       local row = {}
       for k, v in pairs(g) do row[k] = v end
       row.before, row.after, row.delta = b, g.count, g.count - b

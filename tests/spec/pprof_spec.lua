@@ -154,6 +154,14 @@ describe("rb.pprof.goroutines", function()
     assert.same({}, { table.unpack(pprof.goroutine_growth(after, DUMP)) })
     assert.has_error(function() pprof.goroutine_growth(DUMP, 42) end)
   end)
+
+  it("goroutine_growth ignores goroutines that only changed state", function()
+    local function g(state, fn) return ("goroutine 5 [%s]:\n%s()\n\t/a.go:1\ncreated by net/http.(*connReader).startBackgroundRead\n\t/b.go:2\n\n"):format(state, fn) end
+    local before = DUMP .. "\n" .. g("runnable", "net/http.(*connReader).startBackgroundRead.func2")
+    local after = DUMP .. "\n" .. g("IO wait", "net/http.(*connReader).backgroundRead")
+    assert.same({}, { table.unpack(pprof.goroutine_growth(before, after)) })
+    assert.equal(1, #pprof.goroutine_growth(before, after .. g("IO wait", "net/http.(*connReader).backgroundRead")))
+  end)
 end)
 
 describe("rb.pprof.fetch", function()
