@@ -14,10 +14,11 @@
              /shape/...    a vector whose sample is not a [time, value] pair
   silent   a socket that listens but never accepts: the handshake completes in
            the kernel, the request is never answered (timeouts)
+  closed   a port held bound but not listening: connections are refused
 
     python3 target.py PORTS_FILE
 
-Writes "metrics=P stub=P silent=P" to PORTS_FILE once listening, then serves
+Writes "metrics=P stub=P silent=P closed=P" to PORTS_FILE once listening, then serves
 until killed.
 """
 import base64
@@ -137,8 +138,11 @@ def main():
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(64)          # never accept()ed
+    closed = socket.socket()   # bound, never listening: connects are refused, and
+    closed.bind(("127.0.0.1", 0))   # no other process can take the port meanwhile
     with open(sys.argv[1] + ".tmp", "w") as f:
-        f.write("metrics=%d stub=%d silent=%d\n" % (metrics, stub, silent.getsockname()[1]))
+        f.write("metrics=%d stub=%d silent=%d closed=%d\n"
+                % (metrics, stub, silent.getsockname()[1], closed.getsockname()[1]))
     os.rename(sys.argv[1] + ".tmp", sys.argv[1])
     while True:
         time.sleep(3600)

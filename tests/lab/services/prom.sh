@@ -13,7 +13,7 @@
 #   RB_TEST_PROM_PORT       its port (rb.net tcp_connect)
 #   RB_TEST_PROM_STUB_URL   base of the stub server (/garbage, /auth, /echo, /slow, /status/N)
 #   RB_TEST_PROM_SILENT_URL a listener that never answers
-#   RB_TEST_PROM_CLOSED_URL a port nothing listens on
+#   RB_TEST_PROM_CLOSED_URL a port held by target.py without listening (refused)
 # stop: ends both processes from their pid files; idempotent.
 set -eu
 CMD=${1:?start|stop}; LAB=${2:?LABDIR}
@@ -52,7 +52,7 @@ start() {
     echo $! >"$DIR/target.pid"
     wait_for 10 test -s "$DIR/ports" || { echo "target.py did not start"; cat "$DIR/target.log"; exit 1; }
     # shellcheck disable=SC2046
-    eval $(cat "$DIR/ports")   # metrics= stub= silent=
+    eval $(cat "$DIR/ports")   # metrics= stub= silent= closed=
 
     PORT=$(free_port)
     cat >"$DIR/prometheus.yml" <<EOF
@@ -81,7 +81,7 @@ RB_TEST_PROM_PORT=$PORT
 RB_TEST_PROM_EXPECTED=$DIR/expected.json
 RB_TEST_PROM_STUB_URL=http://127.0.0.1:$stub
 RB_TEST_PROM_SILENT_URL=http://127.0.0.1:$silent
-RB_TEST_PROM_CLOSED_URL=http://127.0.0.1:$(free_port)
+RB_TEST_PROM_CLOSED_URL=http://127.0.0.1:$closed
 EOF
 }
 
