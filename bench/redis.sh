@@ -2,13 +2,13 @@
 # bench/redis.sh — 10,000 Redis commands (SET/GET alternating, one round
 # trip each) through rb.redis (`runbook lua`) and through a raw hiredis C loop
 # (bench/redis_raw.c), on a Redis 7 started here on 127.0.0.1 (the lab's
-# service script). Best of 5 runs each, interleaved; prints the ratio
+# service script). Best of 7 runs each, interleaved; prints the ratio
 # (goal: rb.redis <= 1.10x raw).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNBOOK=${RUNBOOK:-$ROOT/build/runbook}
 N=${N:-10000}
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-7}
 TMP=$(mktemp -d /tmp/rb-bench-redis.XXXXXX)
 trap 'bash "$ROOT/tests/lab/services/redis.sh" stop "$TMP" >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 [ -x "$RUNBOOK" ] || { echo "no $RUNBOOK: run make first" >&2; exit 1; }

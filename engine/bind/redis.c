@@ -109,49 +109,13 @@ static void push_io_error(lua_State *L, Conn *co, int err_no, const char *doing)
     conn_drop(co);
 }
 
-/* hiredis 0.14 writes with write(2): on a socket the server has reset, that
- * raises SIGPIPE, whose default action kills the process. Unless SIGPIPE is
- * ignored already, it is blocked around each hiredis call and one raised
- * meanwhile is consumed, so the failure comes back as EPIPE (a conn error). */
-typedef struct { sigset_t old; int on; } pipe_guard;
-
-static void guard_pipe(pipe_guard *g)
-{
-    struct sigaction sa;
-    sigset_t set;
-    g->on = sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN;
-    if (!g->on) return;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &g->old);
-}
-
-static void unguard_pipe(pipe_guard *g)
-{
-    sigset_t pending, set;
-    struct timespec zero = {0, 0};
-    if (!g->on) return;
-    int saved = errno;
-    if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        sigtimedwait(&set, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-    errno = saved;
-}
-
 /* Sends one command on the open context; NULL with an error pushed on failure. */
 static redisReply *roundtrip(lua_State *L, Conn *co, int argc, const char **argv,
                              const size_t *lens, const char *doing)
 {
-    pipe_guard g;
-    guard_pipe(&g);
     errno = 0;
     redisReply *r = redisCommandArgv(co->c, argc, argv, lens);
-    int err_no = errno;
-    unguard_pipe(&g);
-    if (!r) push_io_error(L, co, err_no, doing);
+    if (!r) push_io_error(L, co, errno, doing);
     return r;
 }
 
@@ -574,13 +538,9 @@ static void append_entry(lua_State *L, Conn *co, int i)
 static int read_entry(lua_State *L, Conn *co, int i)
 {
     void *rv = NULL;
-    pipe_guard g;
-    guard_pipe(&g);
     errno = 0;
-    int rc = redisGetReply(co->c, &rv), err_no = errno;
-    unguard_pipe(&g);
-    if (rc != REDIS_OK || !rv) {
-        push_io_error(L, co, err_no, "pipeline");
+    if (redisGetReply(co->c, &rv) != REDIS_OK || !rv) {
+        push_io_error(L, co, errno, "pipeline");
         return -1;
     }
     redisReply *r = rv;
@@ -782,8 +742,27 @@ static const luaL_Reg redislib[] = {
     {"connect", redis_connect}, {"parse_info", redis_parse_info}, {"_fail", redis_fail}, {NULL, NULL}
 };
 
+/* hiredis 0.14 writes with write(2): on a socket the server has reset that
+ * raises SIGPIPE, whose default action kills the process. A handler that
+ * does nothing turns it into EPIPE (a conn error). Installed once, only over
+ * the default action; unlike SIG_IGN it is not inherited by exec'd children.
+ * Per-call blocking would cost four system calls a command. */
+static void ignore_sigpipe(int sig) { (void)sig; }
+
+static void survive_sigpipe(void)
+{
+    struct sigaction old, sa;
+    if (sigaction(SIGPIPE, NULL, &old) != 0 || old.sa_handler != SIG_DFL) return;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = ignore_sigpipe;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
 int luaopen_rb_redis(lua_State *L)
 {
+    survive_sigpipe();
     luaL_newlib(L, redislib);
     lua_createtable(L, 0, 5);
     luaL_setfuncs(L, conn_meta, 0);
