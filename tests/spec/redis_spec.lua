@@ -80,17 +80,20 @@ local function monitor()
   return m
 end
 
--- A private redis-server (no password) in a temporary directory.
+-- A private redis-server (no password) in a temporary directory, bounded by
+-- timeout(1) so that it ends even if this spec dies before its teardown.
 local function private_server()
   local s = { port = free_port(), dir = sh("mktemp -d " .. TMP .. "/rbspec-redis.XXXXXX") }
   s.pidfile = s.dir .. "/redis.pid"
-  assert(os.execute(("redis-server --port %s --bind 127.0.0.1 --save '' --appendonly no --daemonize yes "
-    .. "--pidfile %s --dir %s --logfile %s/redis.log"):format(s.port, s.pidfile, s.dir, s.dir)))
+  os.execute(("timeout 600 redis-server --port %s --bind 127.0.0.1 --save '' --appendonly no "
+    .. "--daemonize no --pidfile %s --dir %s --logfile %s/redis.log >/dev/null 2>&1 &")
+    :format(s.port, s.pidfile, s.dir, s.dir))
   s.url = "redis://127.0.0.1:" .. s.port .. "/0"
   wait_until("private redis", 10, function()
     local c = redis.connect(s.url)
     if c then c:close() return true end
   end)
+  wait_until("its pid file", 10, function() return read_file(s.pidfile) ~= "" end)
   s.pid = sh("cat " .. s.pidfile)
   function s.stop()
     os.execute("kill -9 " .. s.pid .. " 2>/dev/null")
