@@ -156,6 +156,10 @@ static void setup(CURL *c, transfer *t)
         curl_easy_setopt(c, CURLOPT_PASSWORD, r->password ? r->password : "");
     }
     if (t->hdrs) curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->hdrs);
+    if (r->fresh_connect) {
+        curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    }
     set_method(c, r);
     set_tls(c, r);
     if (r->tls_server_name) set_server_name(c, t);

@@ -31,6 +31,7 @@ typedef struct {
     const char *cert_pem, *key_pem;   /* ... or PEM in memory */
     const char *tls_server_name; /* name to verify instead of the URL's host */
     int head_only;               /* HEAD: no body */
+    int fresh_connect;           /* a new connection, not reused after (probes that time the connect) */
     size_t max_body;             /* 0 = 256 MiB */
     /* called about every 100 ms while the request runs; return non-zero to abort
        (the engine uses it for SIGINT and for progress displays) */

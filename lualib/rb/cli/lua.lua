@@ -31,7 +31,15 @@ return function(args)
   for i = first, #args do a[#a + 1] = args[i] end
   _G.arg = a
   require("rb._sys").install_signals()
-  local results = table.pack(chunk(table.unpack(a)))
-  if math.type(results[1]) == "integer" then return results[1] end
+  -- a script that raises exits 1 (2 is for usage and load errors)
+  local results = table.pack(xpcall(chunk, function(e)
+    local msg = type(e) == "string" and e or tostring(e)
+    return debug.traceback(msg, 2)
+  end, table.unpack(a)))
+  if not results[1] then
+    io.stderr:write("runbook: ", require("rb._sys").redact(results[2]), "\n")
+    return 1
+  end
+  if math.type(results[2]) == "integer" then return results[2] end
   return 0
 end
