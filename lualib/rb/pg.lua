@@ -27,12 +27,26 @@ end
 local function is_string(v) return type(v) == "string" end
 local function is_integer(v) return math.type(v) == "integer" end
 
--- "schema.table" or "table" -> quoted, each part separately.
-local function qualified(conn, name, fname)
-  argcheck(type(name) == "string" and name ~= "", 1, fname, "table name expected")
-  local schema, rel = name:match("^([^.]+)%.(.+)$")
-  if schema then return conn:escape_identifier(schema) .. "." .. conn:escape_identifier(rel) end
-  return conn:escape_identifier(name)
+-- Execs fmt with each %s filled by a value escaped through the connection:
+-- exec_escaped(conn, "ANALYZE %s", "identifier", name). A lost connection
+-- (escaping needs one) is nil, err like any failed call.
+local function exec_escaped(conn, fmt, ...)
+  local args, out = table.pack(...), {}
+  for i = 1, args.n, 2 do
+    local quoted, err = conn["escape_" .. args[i]](conn, args[i + 1])
+    if not quoted then return nil, err end
+    out[#out + 1] = quoted
+  end
+  return conn:exec(fmt:format(table.unpack(out)))
+end
+
+-- VERB, or VERB "table", or VERB "schema"."table" (each part quoted).
+local function exec_on_table(conn, verb, tbl, fname)
+  if tbl == nil then return conn:exec(verb) end
+  argcheck(type(tbl) == "string" and tbl ~= "", 1, fname, "table name expected")
+  local schema, rel = tbl:match("^([^.]+)%.(.+)$")
+  if schema then return exec_escaped(conn, verb .. " %s.%s", "identifier", schema, "identifier", rel) end
+  return exec_escaped(conn, verb .. " %s", "identifier", tbl)
 end
 
 -- pg.connect() with no DSN: the run's "postgres" target (--env/--config),
@@ -114,14 +128,12 @@ end
 
 -- ANALYZE [table]: refresh planner statistics.
 function Conn:analyze(tbl)
-  if tbl == nil then return self:exec("ANALYZE") end
-  return self:exec("ANALYZE " .. qualified(self, tbl, "analyze"))
+  return exec_on_table(self, "ANALYZE", tbl, "analyze")
 end
 
 -- VACUUM ANALYZE [table].
 function Conn:vacuum_analyze(tbl)
-  if tbl == nil then return self:exec("VACUUM ANALYZE") end
-  return self:exec("VACUUM ANALYZE " .. qualified(self, tbl, "vacuum_analyze"))
+  return exec_on_table(self, "VACUUM ANALYZE", tbl, "vacuum_analyze")
 end
 
 -- ALTER SYSTEM SET name = 'value' (value nil: ALTER SYSTEM RESET name). Takes
@@ -132,9 +144,9 @@ function Conn:alter_system(name, value)
   local t = type(value)
   argcheck(value == nil or t == "string" or t == "number" or t == "boolean", 2, "alter_system",
     "string, number or boolean expected")
-  local ident = self:escape_identifier(name:lower())
-  if value == nil then return self:exec("ALTER SYSTEM RESET " .. ident) end
-  return self:exec("ALTER SYSTEM SET " .. ident .. " = " .. self:escape_literal(tostring(value)))
+  if value == nil then return exec_escaped(self, "ALTER SYSTEM RESET %s", "identifier", name:lower()) end
+  return exec_escaped(self, "ALTER SYSTEM SET %s = %s", "identifier", name:lower(),
+    "literal", tostring(value))
 end
 
 -- SELECT pg_reload_conf(): the server re-reads its configuration.

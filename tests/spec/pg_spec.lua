@@ -467,6 +467,9 @@ describe("rb.pg", function()
       local r2, err2 = conn:query("SELECT 1")
       assert.is_nil(r2)
       assert.equal("conn", err2.kind)
+      local r3, err3 = conn:analyze("spec_ro")   -- escaping needs the connection too
+      assert.is_nil(r3)
+      assert.equal("conn", err3.kind)
     end)
   end)
 
