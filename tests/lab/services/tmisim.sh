@@ -16,9 +16,8 @@
 #                                                        (the simulator's own, over the unix socket)
 #                              RB_TEST_TMISIM_PG_URL     postgresql://tmi:tmi@127.0.0.1:PORT/tmi (TCP,
 #                                                        SCRAM): the seed's `psql -U tmi`
-#                            and LABDIR/tmisim/prom-targets.json (Prometheus file_sd),
-#                            copied to LABDIR/prom/targets/tmisim.json when that
-#                            directory exists (a Prometheus watching it scrapes us).
+#                            and LABDIR/tmisim/prom-targets.json (Prometheus file_sd,
+#                            which tmiprom.sh watches).
 #   tmisim.sh stop LABDIR    SIGTERM (the simulator switches its faults off and
 #                            releases its PostgreSQL sessions), SIGKILL after 15 s.
 set -u
@@ -31,14 +30,14 @@ PIDFILE=$DIR/tmisim.pid
 die() { echo "tmisim: $*" >&2; exit 1; }
 
 stop() {
-    [ -f "$PIDFILE" ] || { rm -f "$LAB/tmisim.env" "$LAB/prom/targets/tmisim.json"; return 0; }
+    [ -f "$PIDFILE" ] || { rm -f "$LAB/tmisim.env"; return 0; }
     local pid; pid=$(cat "$PIDFILE")
     if kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid"
         for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
     fi
-    rm -f "$PIDFILE" "$LAB/tmisim.env" "$LAB/prom/targets/tmisim.json"
+    rm -f "$PIDFILE" "$LAB/tmisim.env"
 }
 
 # need_env FILE VAR: source FILE from the lab and insist VAR is set in it.
@@ -87,9 +86,6 @@ start() {
     # One warmup so the lab starts with the cache the seed runbook expects.
     curl -fsS --max-time 30 -X POST "$url/admin/cache/warmup" >/dev/null || die "cache warmup failed"
     printf '[{"targets":["%s"],"labels":{"job":"tmi-api"}}]\n' "$addr" >"$DIR/prom-targets.json"
-    # A Prometheus that started earlier can opt in to scraping the simulator
-    # by watching LABDIR/prom/targets/*.json (file_sd_configs).
-    [ -d "$LAB/prom/targets" ] && cp "$DIR/prom-targets.json" "$LAB/prom/targets/tmisim.json"
     {
         echo "RB_TEST_TMISIM_URL=$url"
         echo "RB_TEST_TMISIM_PPROF_URL=http://$pprof"
