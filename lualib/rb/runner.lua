@@ -98,8 +98,11 @@ function Run:record(step)
 end
 
 function Run:finding(step, f, mode)
-  if mode == "apply" then return end      -- already recorded by the plan pass
   local r = self:record(step)
+  -- a resolve step runs twice: a check its plan pass made is not recorded again
+  r.planned_checks = r.planned_checks or {}
+  if mode == "plan" then r.planned_checks[f.name] = true
+  elseif mode == "apply" and r.planned_checks[f.name] then return end
   f.step = step.title
   r.findings[#r.findings + 1] = f
   self.findings[#self.findings + 1] = f

@@ -17,6 +17,9 @@ return rb.book {
     redis_pod = "redis-0",
     pprof_port = 6060,
     api_port = 8080,
+    -- direct addresses, when the engine can reach the services without the
+    -- cluster (empty: the environment's targets, pprof through the API server)
+    api_url = "", pprof_url = "", postgres_url = "", redis_url = "",
     -- the seed's "Memory usage > 85% of limit" needs the limit (bytes)
     memory_limit_bytes = 536870912,
     -- PromQL range for rates, as in the seed
@@ -33,7 +36,7 @@ return rb.book {
     -- | Error rate | < 1% | 1% - 5% | > 5% |
     error_rate = {
       title = "Error rate", warn = 1, crit = 5, unit = "%",
-      query = 'sum(rate(http_requests_total{status=~"5.."}[5m])) / sum(rate(http_requests_total[5m])) * 100',
+      query = '(sum(rate(http_requests_total{status=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total[5m])) * 100',
       alert = "HighErrorRate", summary = "High error rate detected",
       sections = { "high-response-time", "database", "network-latency" },
     },

@@ -9,7 +9,7 @@ local tmi = require "tmi"
 local S = rb.section {
   id = "high-response-time", title = "High Response Time",
   symptoms = { "P95 response time > 2 seconds", "User complaints about slow responses", "Timeout errors increasing" },
-  params = { replicas = 5, jaeger_url = "", api_url = "", slow_trace = "2s" },
+  params = { replicas = 5, jaeger_url = "", slow_trace = "2s" },
 }
 
 S:investigate("Identify Slow Endpoints", function(ctx)
@@ -92,8 +92,9 @@ end, { risk = "medium", description = "kubectl scale deployment tmi-api --replic
 
 S:resolve("Warm up cache", function(ctx)
   -- kubectl exec <api-pod> -- curl -X POST http://localhost:8080/admin/cache/warmup
-  if ctx.params.api_url ~= "" then
-    local r = assert(http.post(ctx.params.api_url .. "/admin/cache/warmup"))
+  local api = tmi.api_url(ctx)
+  if api then
+    local r = assert(http.post(api .. "/admin/cache/warmup"))
     if not r.planned and r.status >= 300 then error("cache warmup answered " .. r.status, 0) end
   else
     local pod = tmi.api_pods(ctx)[1]

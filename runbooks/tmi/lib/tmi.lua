@@ -27,6 +27,14 @@ function M.redis(ctx)
   return assert(redis.connect(url))
 end
 
+--- api_url(ctx) -> the API's base URL when reachable directly (param api_url,
+-- else the environment's http.api), or nil: go through the cluster
+function M.api_url(ctx)
+  if ctx.params.api_url ~= "" then return ctx.params.api_url end
+  local h = rb.target("http")
+  return type(h) == "table" and h.api or nil
+end
+
 --- api_pods(ctx) -> names of the deployment's pods (the seed's <pod-name>)
 function M.api_pods(ctx)
   local pods = assert(k8s.get("pods", nil, { namespace = ctx.params.namespace,
