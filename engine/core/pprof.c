@@ -547,17 +547,24 @@ static int check_strings(dec *d)
     rb_pprof *p = d->p;
     if (p->str_off.n == 0 || p->str_buf.v[0] != '\0')
         return fail(d, "string table is empty or does not start with \"\" (not a profile)");
-    for (size_t i = 0; i < p->sample_types.n; i++)
-        if (!check_strs(d, "sample_type", 2, &p->sample_types.v[i].type)) return 0;
+    for (size_t i = 0; i < p->sample_types.n; i++) {
+        int64_t s[2] = { p->sample_types.v[i].type, p->sample_types.v[i].unit };
+        if (!check_strs(d, "sample_type", 2, s)) return 0;
+    }
     for (size_t i = 0; i < p->labels.n; i++) {
         rb_pprof_label *l = &p->labels.v[i];
         int64_t s[3] = { l->key, l->str, l->num_unit };
         if (!check_strs(d, "label", 3, s)) return 0;
     }
-    for (size_t i = 0; i < p->funcs.n; i++)
-        if (!check_strs(d, "function", 3, &p->funcs.v[i].name)) return 0;
-    for (size_t i = 0; i < p->maps.n; i++)
-        if (!check_strs(d, "mapping", 2, &p->maps.v[i].filename)) return 0;
+    for (size_t i = 0; i < p->funcs.n; i++) {
+        rb_pprof_func *f = &p->funcs.v[i];
+        int64_t s[3] = { f->name, f->system_name, f->filename };
+        if (!check_strs(d, "function", 3, s)) return 0;
+    }
+    for (size_t i = 0; i < p->maps.n; i++) {
+        int64_t s[2] = { p->maps.v[i].filename, p->maps.v[i].build_id };
+        if (!check_strs(d, "mapping", 2, s)) return 0;
+    }
     int64_t s[4] = { p->period_type.type, p->period_type.unit, p->drop_frames, p->keep_frames };
     return check_strs(d, "profile", 4, s) &&
            check_strs(d, "default_sample_type", 1, &p->default_sample_type) &&
