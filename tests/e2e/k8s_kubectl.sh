@@ -220,10 +220,17 @@ scenario() {
     lab reset >/dev/null
     kc scale deployment tmi-api --replicas=5 >/dev/null 2>&1
     kc set env deployment/tmi-api LOG_LEVEL=debug >/dev/null 2>&1
+    kc rollout restart deployment/tmi-api >/dev/null 2>&1
     kc delete pod "$(tmi_pods | cut -d' ' -f1)" >/dev/null 2>&1
+    kc patch deployment tmi-api --type json -p '[{"op":"replace","path":"/spec/replicas","value":4}]' >/dev/null 2>&1
     st '[.objects[] | {k: .kind, n: .metadata.name, u: .metadata.uid, rv: .metadata.resourceVersion, ip: .status.podIP}]' >"$1"
+    lab "state?normalize=1" >"$1.full"
 }
-scenario "$T_TMP/run1.json"; scenario "$T_TMP/run2.json"
-check "same scenario after reset gives the same names, uids, resourceVersions" cmp "$T_TMP/run1.json" "$T_TMP/run2.json"
+scenario "$T_TMP/run1.json"; sleep 1; scenario "$T_TMP/run2.json"
+is "scenario ran (4 tmi-api pods)" "$(jq '[.[] | select(.k=="Pod" and (.n|startswith("tmi-api-")))] | length' "$T_TMP/run1.json")" 4
+check "same scenario after reset gives the same names, uids, resourceVersions (restartedAt differs)" cmp "$T_TMP/run1.json" "$T_TMP/run2.json"
+check "...and the same objects once clock values are normalized" cmp "$T_TMP/run1.json.full" "$T_TMP/run2.json.full"
+lacks "normalized state has no restartedAt value" "$T_TMP/run1.json.full" '"kubectl.kubernetes.io/restartedAt":"20'
+contains "normalized state keeps the annotation" "$T_TMP/run1.json.full" '"kubectl.kubernetes.io/restartedAt":"(time)"' 
 lab reset >/dev/null
 done_testing

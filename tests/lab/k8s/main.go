@@ -204,7 +204,12 @@ func (s *Server) lab(w http.ResponseWriter, r *http.Request, body []byte) {
 		writeJSON(w, 200, obj{"ok": true})
 	case "/__lab/state":
 		s.store.mu.Lock()
-		b, _ := json.Marshal(obj{"resourceVersion": fmt.Sprint(s.store.rv), "objects": s.store.objs})
+		var objs interface{} = s.store.objs
+		if r.URL.Query().Get("normalize") != "" {
+			objs = deepCopy(objs)
+			normalizeTimes(objs)
+		}
+		b, _ := json.Marshal(obj{"resourceVersion": fmt.Sprint(s.store.rv), "objects": objs})
 		s.store.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(b)
