@@ -1,0 +1,807 @@
+/* bind/k8s.c — rb.k8s, C half: a Kubernetes API client resolved from a
+ * kubeconfig (core/kubeconfig.h) or the in-cluster service account, its
+ * credentials (token, tokenFile re-read when it changes, client certificate,
+ * exec credential plugins cached until expirationTimestamp), and the one
+ * gated request every call goes through: GET is a read, every other verb a
+ * write. In plan mode a write is sent with dryRun=All so the server
+ * validates it, and the caller's `simulate` function turns the answer into
+ * the plan's text. exec runs over the WebSocket transport of net/k8s_ws.h.
+ * HTTP goes through net/http_client.h; secrets are registered with the
+ * redactor as soon as they are read. lualib/rb/k8s.lua builds kubectl's
+ * verbs (discovery, get, scale, patch, ...) on Client:request. */
+#include "core/kubeconfig.h"
+#include "errors.h"
+#include "gate.h"
+#include "net/http_client.h"
+#include "net/k8s_ws.h"
+#include "redact.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <lauxlib.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define CLIENT_MT "rb.k8s.Client"
+#define SA_ROOT "/var/run/secrets/kubernetes.io/serviceaccount"
+#define PLUGIN_TIMEOUT_MS 60000
+#define PLUGIN_MAX_OUT (1u << 20)
+
+typedef struct {
+    int closed;
+    rb_kubeconfig kc;               /* owns the exec plugin config */
+    char *server, *context, *namespace_, *user_name;
+    char *ca_file, *ca_pem, *tls_server_name;
+    int insecure, in_cluster;
+    char *token;                    /* static, or the last read from token_file / plugin */
+    char *token_file;
+    struct timespec tf_mtime;
+    off_t tf_size;
+    char *cert_file, *key_file, *cert_pem, *key_pem;
+    char *username, *password;
+    const rb_kube_exec *exec;       /* points into kc */
+    time_t exec_expiry;             /* 0: no expiry given (cached for the client's life) */
+    int exec_have;
+    long timeout_ms, connect_timeout_ms;
+} client;
+
+static void secret(const char *s, size_t n) { if (s && n) rb_redact_add(s, n); }
+static char *dupz(const char *s) { return s ? strdup(s) : NULL; }
+
+static void client_free(client *c)
+{
+    char **fields[] = {&c->server, &c->context, &c->namespace_, &c->user_name, &c->ca_file, &c->ca_pem,
+                       &c->tls_server_name, &c->token, &c->token_file, &c->cert_file, &c->key_file,
+                       &c->cert_pem, &c->key_pem, &c->username, &c->password};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) { free(*fields[i]); *fields[i] = NULL; }
+    rb_kubeconfig_free(&c->kc);
+    c->exec = NULL;
+    c->closed = 1;
+}
+
+static int client_gc(lua_State *L)
+{
+    client_free(luaL_checkudata(L, 1, CLIENT_MT));
+    return 0;
+}
+
+static client *check_client(lua_State *L, int i)
+{
+    client *c = luaL_checkudata(L, i, CLIENT_MT);
+    if (c->closed) luaL_error(L, "attempt to use a closed rb.k8s client");
+    return c;
+}
+
+/* Reads a whole small file (NUL-terminated); NULL with errno on failure. */
+static char *slurp(const char *path, size_t max, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max, f) : 0;
+    fclose(f);
+    if (!buf) return NULL;
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
+static void trim(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t')) s[--n] = 0;
+}
+
+/* ---- configuration --------------------------------------------------- */
+
+static const char *opt_string(lua_State *L, int t, const char *field)
+{
+    lua_getfield(L, t, field);
+    const char *s = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+    lua_pop(L, 1);
+    return s;   /* anchored by the options table */
+}
+
+static int config_fail(lua_State *L, client *c, const char *msg)
+{
+    client_free(c);
+    return rb_error_return(L, "config", "k8s: %s", msg);
+}
+
+/* In-cluster: KUBERNETES_SERVICE_HOST/PORT and the service account files
+ * under RUNBOOK_SA_ROOT (default /var/run/secrets/kubernetes.io/serviceaccount). */
+static int from_service_account(client *c, const char *ns, char *err, size_t errlen)
+{
+    const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+    const char *root = getenv("RUNBOOK_SA_ROOT");
+    if (!root || !*root) root = SA_ROOT;
+    if (!host || !*host || !port || !*port) {
+        snprintf(err, errlen, "no kubeconfig found and not in a cluster (KUBERNETES_SERVICE_HOST unset)");
+        return -1;
+    }
+    char buf[512];
+    snprintf(buf, sizeof buf, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
+    c->server = strdup(buf);
+    snprintf(buf, sizeof buf, "%s/token", root);
+    if (access(buf, R_OK) != 0) {
+        snprintf(err, errlen, "in-cluster: cannot read %s: %s", buf, strerror(errno));
+        return -1;
+    }
+    c->token_file = strdup(buf);
+    snprintf(buf, sizeof buf, "%s/ca.crt", root);
+    if (access(buf, R_OK) == 0) c->ca_file = strdup(buf);
+    if (ns) c->namespace_ = strdup(ns);
+    else {
+        snprintf(buf, sizeof buf, "%s/namespace", root);
+        char *n = slurp(buf, 256, NULL);
+        if (n) trim(n);
+        c->namespace_ = n && *n ? n : strdup("default");
+        if (n && !*n) free(n);
+    }
+    c->context = strdup("in-cluster");
+    c->user_name = strdup("serviceaccount");
+    c->in_cluster = 1;
+    return 0;
+}
+
+static char *bytes_dup(const rb_kube_bytes *b)
+{
+    if (!b->data) return NULL;
+    char *s = malloc(b->len + 1);
+    if (s) { memcpy(s, b->data, b->len); s[b->len] = 0; }
+    return s;
+}
+
+static void from_resolved(lua_State *L, client *c, const rb_kube_resolved *r, const char *ns)
+{
+    const rb_kube_cluster *cl = r->cluster;
+    c->server = dupz(cl->server);
+    size_t n = strlen(c->server);
+    while (n && c->server[n - 1] == '/') c->server[--n] = 0;
+    c->context = dupz(r->context->name);
+    c->namespace_ = dupz(ns ? ns : r->namespace_);
+    c->ca_file = dupz(cl->certificate_authority);
+    c->ca_pem = bytes_dup(&cl->certificate_authority_data);
+    c->tls_server_name = dupz(cl->tls_server_name);
+    c->insecure = cl->insecure_skip_tls_verify;
+    const rb_kube_user *u = r->user;
+    if (!u) return;
+    c->user_name = dupz(u->name);
+    c->token = dupz(u->token);
+    c->token_file = dupz(u->token_file);
+    c->cert_file = dupz(u->client_certificate);
+    c->key_file = dupz(u->client_key);
+    c->cert_pem = bytes_dup(&u->client_certificate_data);
+    c->key_pem = bytes_dup(&u->client_key_data);
+    c->username = dupz(u->username);
+    c->password = dupz(u->password);
+    if (u->has_exec) c->exec = &u->exec;
+    if (c->token) secret(c->token, strlen(c->token));
+    if (c->key_pem) secret(c->key_pem, strlen(c->key_pem));
+    if (c->password) secret(c->password, strlen(c->password));
+    (void)L;
+}
+
+static void warn_insecure(lua_State *L, client *c)
+{
+    if (!c->insecure) return;
+    fprintf(stderr, "runbook: warning: TLS verification disabled for %s (insecure-skip-tls-verify)\n", c->server);
+    rb_gate_finding(L, "tls verification disabled", "warning", c->server);
+}
+
+/* _client{kubeconfig = path, kubeconfig_list = "a:b", context, namespace,
+ *         home, timeout, connect_timeout} -> Client | nil, err{kind = "config"} */
+static int k8s_client(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    const char *explicit = opt_string(L, 1, "kubeconfig"), *list = opt_string(L, 1, "kubeconfig_list");
+    const char *ctx = opt_string(L, 1, "context"), *ns = opt_string(L, 1, "namespace");
+    const char *home = opt_string(L, 1, "home");
+    lua_getfield(L, 1, "timeout");
+    lua_Number timeout = luaL_optnumber(L, -1, 30);
+    lua_getfield(L, 1, "connect_timeout");
+    lua_Number ctimeout = luaL_optnumber(L, -1, 5);
+    lua_pop(L, 2);
+    if (ns && !*ns) ns = NULL;
+
+    client *c = lua_newuserdatauv(L, sizeof *c, 0);
+    memset(c, 0, sizeof *c);
+    c->closed = 1;
+    luaL_setmetatable(L, CLIENT_MT);
+    c->timeout_ms = (long)(timeout * 1000);
+    c->connect_timeout_ms = (long)(ctimeout * 1000);
+
+    char err[1024];
+    if (rb_kubeconfig_load(explicit, list, home, &c->kc, err, sizeof err) < 0) return config_fail(L, c, err);
+    if (c->kc.ncontexts == 0 && !explicit && !(ctx && *ctx)) {
+        if (from_service_account(c, ns, err, sizeof err) < 0) return config_fail(L, c, err);
+    } else {
+        rb_kube_resolved r;
+        if (rb_kubeconfig_resolve(&c->kc, ctx, &r, err, sizeof err) < 0) return config_fail(L, c, err);
+        if (r.user && r.user->auth_provider) {
+            snprintf(err, sizeof err, "user \"%s\": auth-provider \"%s\" is not supported (use an exec plugin)",
+                     r.user->name, r.user->auth_provider);
+            return config_fail(L, c, err);
+        }
+        from_resolved(L, c, &r, ns);
+    }
+    if (!c->server || !c->namespace_ || !c->context) return config_fail(L, c, "out of memory");
+    c->closed = 0;
+    warn_insecure(L, c);
+    return 1;
+}
+
+/* ---- credentials ------------------------------------------------------ */
+
+/* tokenFile: re-read when its mtime or size changes, as kubectl's cached
+ * token source does; a file that vanished keeps the last token. */
+static int refresh_token_file(client *c, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(c->token_file, &st) != 0) {
+        if (c->token) return 0;
+        snprintf(err, errlen, "tokenFile %s: %s", c->token_file, strerror(errno));
+        return -1;
+    }
+    if (c->token && st.st_size == c->tf_size && st.st_mtim.tv_sec == c->tf_mtime.tv_sec &&
+        st.st_mtim.tv_nsec == c->tf_mtime.tv_nsec)
+        return 0;
+    size_t n;
+    char *t = slurp(c->token_file, 64 * 1024, &n);
+    if (!t) { snprintf(err, errlen, "tokenFile %s: %s", c->token_file, strerror(errno)); return -1; }
+    trim(t);
+    secret(t, strlen(t));
+    free(c->token);
+    c->token = t;
+    c->tf_size = st.st_size;
+    c->tf_mtime = st.st_mtim;
+    return 0;
+}
+
+/* Runs the plugin with stdin from /dev/null and stdout captured (bounded in
+ * size and time); its stderr is the user's, as with kubectl. */
+static char *run_plugin(const rb_kube_exec *x, const char *info, int *status, char *err, size_t errlen)
+{
+    size_t nenv = 0;
+    while (environ[nenv]) nenv++;
+    char **envp = calloc(nenv + x->nenv + 2, sizeof *envp);
+    char **argv = calloc(x->nargs + 2, sizeof *argv);
+    char *infoenv = malloc(strlen(info) + 32);
+    char *out = NULL;
+    size_t len = 0, cap = 0;
+    int pipefd[2] = {-1, -1};
+    if (!envp || !argv || !infoenv || pipe(pipefd) != 0) { snprintf(err, errlen, "out of resources"); goto done; }
+    size_t e = 0;
+    for (size_t i = 0; i < nenv; i++)
+        if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) != 0) envp[e++] = environ[i];
+    char **owned = envp + e;
+    for (size_t i = 0; i < x->nenv; i++) {
+        envp[e] = malloc(strlen(x->env[i].name) + strlen(x->env[i].value ? x->env[i].value : "") + 2);
+        if (envp[e]) sprintf(envp[e], "%s=%s", x->env[i].name, x->env[i].value ? x->env[i].value : "");
+        e++;
+    }
+    sprintf(infoenv, "KUBERNETES_EXEC_INFO=%s", info);
+    envp[e++] = infoenv;
+    argv[0] = x->command;
+    for (size_t i = 0; i < x->nargs; i++) argv[i + 1] = x->args[i];
+
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, x->command, &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    for (char **p = owned; p < envp + e - 1; p++) free(*p);
+    close(pipefd[1]);
+    if (rc != 0) {
+        snprintf(err, errlen, "exec plugin %s: %s%s%s", x->command, strerror(rc),
+                 x->install_hint ? ": " : "", x->install_hint ? x->install_hint : "");
+        close(pipefd[0]);
+        goto done;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long left = PLUGIN_TIMEOUT_MS - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+        struct pollfd pf = {pipefd[0], POLLIN, 0};
+        if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
+            kill(pid, SIGKILL);
+            snprintf(err, errlen, "exec plugin %s: no answer within %d s", x->command, PLUGIN_TIMEOUT_MS / 1000);
+            break;
+        }
+        if (len + 4096 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *nb = cap <= PLUGIN_MAX_OUT * 2 ? realloc(out, cap + 1) : NULL;
+            if (!nb) { kill(pid, SIGKILL); snprintf(err, errlen, "exec plugin %s: output too large", x->command); break; }
+            out = nb;
+        }
+        ssize_t r = read(pipefd[0], out + len, cap - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) { out[len] = 0; close(pipefd[0]); pipefd[0] = -1; break; }
+        len += (size_t)r;
+    }
+    if (pipefd[0] >= 0) { close(pipefd[0]); free(out); out = NULL; }
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
+done:
+    free(envp); free(argv); free(infoenv);
+    return out;
+}
+
+static time_t parse_rfc3339(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!end) return (time_t)-1;
+    time_t t = timegm(&tm);
+    while (*end == '.' || (*end >= '0' && *end <= '9')) end++;
+    if ((*end == '+' || *end == '-') && strlen(end) >= 6) {
+        long off = ((end[1] - '0') * 10 + (end[2] - '0')) * 3600 + ((end[4] - '0') * 10 + (end[5] - '0')) * 60;
+        t += *end == '+' ? -off : off;
+    }
+    return t;
+}
+
+/* KUBERNETES_EXEC_INFO: {apiVersion, kind, spec = {interactive = false,
+ * cluster = {...} when provideClusterInfo}} encoded with cjson. */
+static const char *push_exec_info(lua_State *L, client *c)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "encode");
+    lua_remove(L, -2);
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, c->exec->api_version);
+    lua_setfield(L, -2, "apiVersion");
+    lua_pushliteral(L, "ExecCredential");
+    lua_setfield(L, -2, "kind");
+    lua_createtable(L, 0, 2);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "interactive");
+    if (c->exec->provide_cluster_info) {
+        lua_createtable(L, 0, 4);
+        lua_pushstring(L, c->server);
+        lua_setfield(L, -2, "server");
+        if (c->tls_server_name) { lua_pushstring(L, c->tls_server_name); lua_setfield(L, -2, "tls-server-name"); }
+        lua_pushboolean(L, c->insecure);
+        lua_setfield(L, -2, "insecure-skip-tls-verify");
+        if (c->ca_pem) {
+            size_t n = strlen(c->ca_pem);
+            unsigned char *enc = lua_newuserdatauv(L, 4 * (n / 3 + 2), 0);
+            EVP_EncodeBlock(enc, (const unsigned char *)c->ca_pem, (int)n);
+            lua_pushstring(L, (const char *)enc);
+            lua_setfield(L, -3, "certificate-authority-data");
+            lua_pop(L, 1);
+        }
+        lua_setfield(L, -2, "cluster");
+    }
+    lua_setfield(L, -2, "spec");
+    lua_call(L, 1, 1);
+    return lua_tostring(L, -1);
+}
+
+static const char *field_str(lua_State *L, int t, const char *k)
+{
+    lua_getfield(L, t, k);
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    lua_pop(L, 1);
+    return s;
+}
+
+/* Decodes the ExecCredential on top of the stack into the client's cache. */
+static int take_credential(lua_State *L, client *c, char *err, size_t errlen)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "decode");
+    lua_pushvalue(L, -3);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+        snprintf(err, errlen, "exec plugin %s: output is not an ExecCredential (JSON expected)", c->exec->command);
+        lua_pop(L, 2);
+        return -1;
+    }
+    int t = lua_gettop(L);
+    const char *kind = field_str(L, t, "kind"), *av = field_str(L, t, "apiVersion");
+    if (!kind || strcmp(kind, "ExecCredential") != 0 || !av || strcmp(av, c->exec->api_version) != 0) {
+        snprintf(err, errlen, "exec plugin %s: want kind ExecCredential, apiVersion %s", c->exec->command,
+                 c->exec->api_version);
+        lua_pop(L, 2);
+        return -1;
+    }
+    lua_getfield(L, t, "status");
+    int s = lua_gettop(L);
+    const char *token = lua_istable(L, s) ? field_str(L, s, "token") : NULL;
+    const char *cert = lua_istable(L, s) ? field_str(L, s, "clientCertificateData") : NULL;
+    const char *key = lua_istable(L, s) ? field_str(L, s, "clientKeyData") : NULL;
+    const char *exp = lua_istable(L, s) ? field_str(L, s, "expirationTimestamp") : NULL;
+    if (!token && !(cert && key)) {
+        snprintf(err, errlen, "exec plugin %s: status has neither token nor clientCertificateData+clientKeyData",
+                 c->exec->command);
+        lua_pop(L, 3);
+        return -1;
+    }
+    if (token) secret(token, strlen(token));
+    if (key) secret(key, strlen(key));
+    free(c->token); free(c->cert_pem); free(c->key_pem);
+    c->token = dupz(token);
+    c->cert_pem = dupz(cert);
+    c->key_pem = dupz(key);
+    c->exec_expiry = exp ? parse_rfc3339(exp) : 0;
+    c->exec_have = 1;
+    lua_pop(L, 3);
+    return 0;
+}
+
+static int refresh_exec(lua_State *L, client *c, char *err, size_t errlen)
+{
+    if (c->exec_have && (c->exec_expiry == 0 || time(NULL) < c->exec_expiry)) return 0;
+    const char *info = push_exec_info(L, c);
+    int status = 0;
+    char *out = run_plugin(c->exec, info, &status, err, errlen);
+    lua_pop(L, 1);
+    if (!out) return -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(err, errlen, "exec plugin %s: exit status %d", c->exec->command,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        free(out);
+        return -1;
+    }
+    lua_pushstring(L, out);
+    free(out);
+    int rc = take_credential(L, c, err, errlen);
+    lua_pop(L, 1);
+    return rc;
+}
+
+/* Fills the TLS and authentication fields of req for one request. */
+static int prepare(lua_State *L, client *c, rb_http_req *req, char *err, size_t errlen)
+{
+    if (c->token_file && refresh_token_file(c, err, errlen) < 0) return -1;
+    if (c->exec && refresh_exec(L, c, err, errlen) < 0) return -1;
+    req->ca_file = c->ca_file;
+    req->ca_pem = c->ca_pem;
+    req->tls_server_name = c->tls_server_name;
+    req->insecure = c->insecure;
+    req->bearer = c->token;
+    req->cert_file = c->cert_file;
+    req->key_file = c->key_file;
+    req->cert_pem = c->cert_pem;
+    req->key_pem = c->key_pem;
+    req->user = c->username;
+    req->password = c->password;
+    req->timeout_ms = c->timeout_ms;
+    req->connect_timeout_ms = c->connect_timeout_ms;
+    return 0;
+}
+
+/* ---- the gated request -------------------------------------------------- */
+
+typedef struct {
+    const char *method, *path, *query, *body, *ctype, *accept, *op;
+    size_t body_len;
+    long timeout_ms;
+} call;
+
+static void read_call(lua_State *L, int t, call *k)
+{
+    k->query = opt_string(L, t, "query");
+    k->ctype = opt_string(L, t, "content_type");
+    k->accept = opt_string(L, t, "accept");
+    k->op = opt_string(L, t, "op");
+    lua_getfield(L, t, "body");
+    k->body = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, &k->body_len);
+    lua_pop(L, 1);
+    lua_getfield(L, t, "timeout");
+    k->timeout_ms = lua_isnil(L, -1) ? 0 : (long)(luaL_checknumber(L, -1) * 1000);
+    lua_pop(L, 1);
+}
+
+/* The call's identity for the gate: opts.args when the caller gives one
+ * (kubectl-level arguments), else {method, query, body}. */
+static int push_gate_args(lua_State *L, int t, const call *k)
+{
+    if (lua_getfield(L, t, "args") != LUA_TNIL) return lua_gettop(L);
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, k->method);
+    lua_setfield(L, -2, "method");
+    if (k->query) { lua_pushstring(L, k->query); lua_setfield(L, -2, "query"); }
+    if (k->body) { lua_pushlstring(L, k->body, k->body_len); lua_setfield(L, -2, "body"); }
+    return lua_gettop(L);
+}
+
+static const char *push_url(lua_State *L, client *c, const call *k, int dry)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, c->server);
+    luaL_addstring(&b, k->path);
+    int q = k->query && *k->query;
+    if (q) { luaL_addchar(&b, '?'); luaL_addstring(&b, k->query); }
+    if (dry) luaL_addstring(&b, q ? "&dryRun=All" : "?dryRun=All");
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+static void push_response(lua_State *L, const rb_http_resp *r, int dry)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, r->status);
+    lua_setfield(L, -2, "status");
+    lua_pushlstring(L, r->body ? r->body : "", r->body_len);
+    lua_setfield(L, -2, "body");
+    char ct[128];
+    if (rb_http_header(r->headers, "content-type", ct, sizeof ct)) {
+        lua_pushstring(L, ct);
+        lua_setfield(L, -2, "content_type");
+    }
+    lua_pushnumber(L, r->t_total * 1000);
+    lua_setfield(L, -2, "ms");
+    if (dry) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "planned");
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "dry_run");
+    }
+}
+
+static int transport_error(lua_State *L, const char *method, const char *url, rb_http_errkind kind, const char *msg)
+{
+    rb_error_push(L, rb_http_errkind_name(kind), "k8s: %s %s: %s", method, url, msg);
+    rb_error_setstr(L, -1, "url", url);
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+}
+
+/* In plan mode: the caller's simulate(resp) -> text describes what the
+ * server made of the dryRun=All request. */
+static void report_simulation(lua_State *L, int opts, int resp)
+{
+    int top = lua_gettop(L);
+    const char *text = NULL;
+    if (lua_getfield(L, opts, "simulate") == LUA_TFUNCTION) {
+        lua_pushvalue(L, resp);
+        lua_call(L, 1, 1);
+        text = lua_tostring(L, -1);
+    }
+    if (!text) {
+        lua_getfield(L, resp, "status");
+        lua_Integer st = lua_tointeger(L, -1);
+        text = lua_pushfstring(L, st < 400 ? "accepted by the server (dryRun=All, status %d)"
+                                           : "refused by the server (dryRun=All, status %d)", (int)st);
+    }
+    rb_gate_simulated(L, text);
+    lua_settop(L, top);
+}
+
+/* client:request(method, path, {query, body, content_type, accept, op, args,
+ *   timeout, simulate = fn | false}) -> {status, body, content_type, ms,
+ *   planned?, dry_run?} | nil, err. Any HTTP status is a result; the Lua
+ *   half turns Status answers into errors of kind "k8s". simulate = false
+ *   marks a write the server cannot dry-run. */
+static int client_request(lua_State *L)
+{
+    client *c = check_client(L, 1);
+    call k;
+    memset(&k, 0, sizeof k);
+    k.method = luaL_checkstring(L, 2);
+    k.path = luaL_checkstring(L, 3);
+    if (k.path[0] != '/') luaL_argerror(L, 3, "API path must start with '/'");
+    lua_settop(L, 4);
+    if (lua_isnil(L, 4)) { lua_newtable(L); lua_replace(L, 4); }
+    luaL_checktype(L, 4, LUA_TTABLE);
+    read_call(L, 4, &k);
+    rb_effect effect = strcmp(k.method, "GET") == 0 ? RB_READ : RB_WRITE;
+    char op[32];
+    if (!k.op) {
+        for (int i = 0; i < 31 && k.method[i]; i++) op[i] = (char)(k.method[i] | 0x20), op[i + 1] = 0;
+        k.op = op;
+    }
+    rb_action a = {"k8s", k.op, k.path, push_gate_args(L, 4, &k)};
+    int dry = rb_gate(L, &a, effect) == RB_SIMULATE;
+    if (dry && lua_getfield(L, 4, "simulate") == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+        rb_gate_simulated(L, NULL);
+        lua_createtable(L, 0, 3);
+        lua_pushinteger(L, 0);
+        lua_setfield(L, -2, "status");
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "planned");
+        return 1;
+    }
+    const char *url = push_url(L, c, &k, dry);
+    rb_http_req req;
+    memset(&req, 0, sizeof req);
+    char err[512];
+    if (prepare(L, c, &req, err, sizeof err) < 0) {
+        rb_gate_done(L, &a, effect, 0, err);
+        return rb_error_return(L, "auth", "k8s: %s", err);
+    }
+    const char *hdrs[4];
+    int nh = 0;
+    if (k.ctype) hdrs[nh++] = lua_pushfstring(L, "Content-Type: %s", k.ctype);
+    hdrs[nh++] = lua_pushfstring(L, "Accept: %s", k.accept ? k.accept : "application/json");
+    hdrs[nh++] = "User-Agent: runbook-k8s/1.0";
+    hdrs[nh] = NULL;
+    req.headers = hdrs;
+    req.method = k.method;
+    req.url = url;
+    req.body = k.body;
+    req.body_len = k.body_len;
+    if (k.timeout_ms > 0) req.timeout_ms = k.timeout_ms;
+    rb_http_resp r;
+    int rc = rb_http_perform(&req, &r);
+    if (!dry) rb_gate_done(L, &a, effect, rc == 0 && r.status < 400, rc == 0 ? NULL : r.err);
+    if (rc < 0) {
+        int n = transport_error(L, k.method, url, r.err_kind, r.err);
+        rb_http_resp_free(&r);
+        return n;
+    }
+    if (r.status == 401 && c->exec) c->exec_have = 0;   /* the next call asks the plugin again */
+    push_response(L, &r, dry);
+    rb_http_resp_free(&r);
+    if (dry) report_simulation(L, 4, lua_gettop(L));
+    return 1;
+}
+
+/* ---- exec over WebSocket -------------------------------------------------- */
+
+static void push_exec_result(lua_State *L, const rb_k8s_ws_result *w)
+{
+    lua_createtable(L, 0, 5);
+    lua_pushlstring(L, w->out ? w->out : "", w->out_len);
+    lua_setfield(L, -2, "stdout");
+    lua_pushlstring(L, w->err ? w->err : "", w->err_len);
+    lua_setfield(L, -2, "stderr");
+    lua_pushlstring(L, w->status ? w->status : "", w->status_len);
+    lua_setfield(L, -2, "status_json");
+    lua_pushstring(L, w->protocol);
+    lua_setfield(L, -2, "protocol");
+    lua_pushinteger(L, w->http_status);
+    lua_setfield(L, -2, "http_status");
+    if (w->http_body) { lua_pushstring(L, w->http_body); lua_setfield(L, -2, "body"); }
+}
+
+/* client:exec(path, query, {stdin, args, timeout}) -> {stdout, stderr,
+ * status_json, protocol, http_status, body?} | nil, err. A write that
+ * cannot be simulated: in plan mode it returns {planned = true}. */
+static int client_exec(lua_State *L)
+{
+    client *c = check_client(L, 1);
+    const char *path = luaL_checkstring(L, 2), *query = luaL_checkstring(L, 3);
+    lua_settop(L, 4);
+    if (lua_isnil(L, 4)) { lua_newtable(L); lua_replace(L, 4); }
+    luaL_checktype(L, 4, LUA_TTABLE);
+    size_t in_len = 0;
+    lua_getfield(L, 4, "stdin");
+    const char *in = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, &in_len);
+    lua_getfield(L, 4, "timeout");
+    long timeout_ms = (long)(luaL_optnumber(L, -1, 60) * 1000);
+    lua_pop(L, 1);
+    call k = {.method = "POST", .path = path, .query = query};
+    rb_action a = {"k8s", "exec", path, push_gate_args(L, 4, &k)};
+    if (rb_gate(L, &a, RB_WRITE) == RB_SIMULATE) {
+        rb_gate_simulated(L, NULL);
+        lua_createtable(L, 0, 1);
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "planned");
+        return 1;
+    }
+    rb_http_req req;
+    memset(&req, 0, sizeof req);
+    char err[512];
+    if (prepare(L, c, &req, err, sizeof err) < 0) {
+        rb_gate_done(L, &a, RB_WRITE, 0, err);
+        return rb_error_return(L, "auth", "k8s: %s", err);
+    }
+    lua_pushfstring(L, "%s%s?%s", c->server, path, query);
+    req.url = lua_tostring(L, -1);
+    req.timeout_ms = timeout_ms;
+    rb_k8s_ws_result w;
+    int rc = rb_k8s_ws_exec(&req, in, in_len, &w);
+    rb_gate_done(L, &a, RB_WRITE, rc == 0, rc == 0 ? NULL : w.errmsg);
+    if (rc < 0) {
+        int n = transport_error(L, "exec", req.url, w.err_kind, w.errmsg);
+        rb_k8s_ws_result_free(&w);
+        return n;
+    }
+    push_exec_result(L, &w);
+    rb_k8s_ws_result_free(&w);
+    return 1;
+}
+
+/* ---- small accessors ------------------------------------------------------ */
+
+/* client:info() -> {server, context, namespace, user, in_cluster, insecure, auth} */
+static int client_info(lua_State *L)
+{
+    client *c = check_client(L, 1);
+    lua_createtable(L, 0, 7);
+    lua_pushstring(L, c->server); lua_setfield(L, -2, "server");
+    lua_pushstring(L, c->context); lua_setfield(L, -2, "context");
+    lua_pushstring(L, c->namespace_); lua_setfield(L, -2, "namespace");
+    if (c->user_name) { lua_pushstring(L, c->user_name); lua_setfield(L, -2, "user"); }
+    lua_pushboolean(L, c->in_cluster); lua_setfield(L, -2, "in_cluster");
+    lua_pushboolean(L, c->insecure); lua_setfield(L, -2, "insecure");
+    const char *auth = c->exec ? "exec" : c->token_file ? "tokenFile" : c->token ? "token"
+                     : (c->cert_file || c->cert_pem) ? "client-certificate" : c->username ? "basic" : "none";
+    lua_pushstring(L, auth); lua_setfield(L, -2, "auth");
+    return 1;
+}
+
+static int client_tostring(lua_State *L)
+{
+    client *c = luaL_checkudata(L, 1, CLIENT_MT);
+    if (c->closed) lua_pushliteral(L, "rb.k8s.Client (closed)");
+    else lua_pushfstring(L, "rb.k8s.Client (%s, %s, namespace %s)", c->context, c->server, c->namespace_);
+    return 1;
+}
+
+/* _error(kind, message) -> err: the rb.Error constructor for lualib/rb/k8s.lua. */
+static int k8s_error(lua_State *L)
+{
+    rb_error_push(L, luaL_checkstring(L, 1), "%s", luaL_checkstring(L, 2));
+    return 1;
+}
+
+/* _quantity("250m") -> 0.25, "1Gi" -> 1073741824 | nil: Kubernetes
+ * resource quantities as numbers (cores, bytes). */
+static int k8s_quantity(lua_State *L)
+{
+    const char *s = luaL_checkstring(L, 1);
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno) { lua_pushnil(L); return 1; }
+    static const struct { const char *suf; double mul; } sufs[] = {
+        {"", 1}, {"n", 1e-9}, {"u", 1e-6}, {"m", 1e-3}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12},
+        {"P", 1e15}, {"E", 1e18}, {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0},
+        {"Ti", 1099511627776.0}, {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0}};
+    for (size_t i = 0; i < sizeof sufs / sizeof *sufs; i++)
+        if (strcmp(end, sufs[i].suf) == 0) { lua_pushnumber(L, v * sufs[i].mul); return 1; }
+    lua_pushnil(L);
+    return 1;
+}
+
+static const luaL_Reg client_methods[] = {
+    {"request", client_request}, {"exec_ws", client_exec}, {"info", client_info}, {NULL, NULL}
+};
+
+static const luaL_Reg k8slib[] = {
+    {"_client", k8s_client}, {"_error", k8s_error}, {"_quantity", k8s_quantity}, {NULL, NULL}
+};
+
+int luaopen_rb_k8s(lua_State *L)
+{
+    luaL_newmetatable(L, CLIENT_MT);
+    luaL_newlib(L, client_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, client_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, client_gc);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, client_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+    luaL_newlib(L, k8slib);
+    luaL_getmetatable(L, CLIENT_MT);
+    lua_getfield(L, -1, "__index");
+    lua_setfield(L, -3, "Client");
+    lua_pop(L, 1);
+    return 1;
+}

@@ -1,0 +1,884 @@
+-- rb.k8s — the kubectl-equivalent Kubernetes calls (reference: docs/lua/k8s.md).
+--
+-- Extends the C half (engine/bind/k8s.c: kubeconfig/in-cluster client,
+-- credentials, the gated Client:request and Client:exec_ws) with kubectl's
+-- verbs: discovery and short names, get/describe/logs/top, the pod and
+-- service proxy, rollout status, and the writes (scale, patch, set env, set
+-- resources, rollout restart, delete, exec). GET is a read; every other verb
+-- is a write: refused in investigate, sent with dryRun=All in plan (the plan
+-- shows what the server made of it), matched against the approved plan in
+-- apply. Module-level functions use the run's targets (--kubeconfig,
+-- --context, -n); k8s.client{...} makes an explicit client.
+local M = ...
+local rb = require "rb"
+local cjson = require "cjson"
+
+local new_error, new_client = M._error, M._client
+M._error, M._client = nil, nil
+M.quantity = M._quantity
+M._quantity = nil
+local Client = M.Client
+
+local function argcheck(cond, n, fname, msg)
+  if not cond then error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3) end
+end
+
+local function opts_of(opts, n, fname)
+  argcheck(opts == nil or type(opts) == "table", n, fname, "options table expected")
+  return opts or {}
+end
+
+local null = cjson.null
+
+-- cjson decodes every number as a float: 3.0 prints as 3.
+local function str(v)
+  if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2^53 then return ("%d"):format(v) end
+  return tostring(v)
+end
+local function decode(body)
+  local ok, v = pcall(cjson.decode, body)
+  if ok then return v end
+  return nil
+end
+
+-- ---- clients -------------------------------------------------------------
+
+--- k8s.client{kubeconfig, context, namespace, timeout, connect_timeout} -> Client | nil, err
+-- kubeconfig: a path, or a colon list as in KUBECONFIG; default: KUBECONFIG,
+-- then ~/.kube/config, then the in-cluster service account.
+function M.client(opts)
+  opts = opts_of(opts, 1, "client")
+  local args = {
+    context = opts.context, namespace = opts.namespace, home = os.getenv("HOME"),
+    timeout = opts.timeout, connect_timeout = opts.connect_timeout,
+  }
+  local kc = opts.kubeconfig
+  if kc and kc ~= "" then
+    if kc:find(":", 1, true) then args.kubeconfig_list = kc else args.kubeconfig = kc end
+  else
+    args.kubeconfig_list = os.getenv("KUBECONFIG")
+  end
+  return new_client(args)
+end
+
+-- The run's client: rebuilt when the targets change (--env, --context, -n).
+local default, default_key
+local function run_client()
+  local kc, ctx, ns = rb.target("kubeconfig"), rb.target("kube_context"), rb.target("namespace")
+  if kc == os.getenv("KUBECONFIG") then kc = nil end   -- the environment's list, not --kubeconfig
+  local key = table.concat({ kc or "", ctx or "", ns or "" }, "\0")
+  if default and key == default_key then return default end
+  local c, err = M.client { kubeconfig = kc, context = ctx, namespace = ns }
+  if not c then return nil, err end
+  default, default_key = c, key
+  return c
+end
+
+--- k8s.default() -> Client | nil, err: the client module-level calls use.
+M.default = run_client
+
+-- ---- errors --------------------------------------------------------------
+
+local REASONS = {
+  [400] = "BadRequest", [401] = "Unauthorized", [403] = "Forbidden", [404] = "NotFound",
+  [405] = "MethodNotAllowed", [409] = "Conflict", [410] = "Gone", [415] = "UnsupportedMediaType",
+  [422] = "Invalid", [429] = "TooManyRequests", [500] = "InternalError", [503] = "ServiceUnavailable",
+  [504] = "Timeout",
+}
+
+-- An API answer >= 400 as err{kind = "k8s", status, reason, message, details}.
+local function status_error(resp, what)
+  local st = decode(resp.body)
+  local reason, msg, details
+  if type(st) == "table" and st.kind == "Status" then
+    reason, msg, details = st.reason, st.message, st.details
+  end
+  reason = (reason ~= nil and reason ~= null and reason ~= "") and reason or REASONS[resp.status] or "Unknown"
+  if msg == nil or msg == null or msg == "" then
+    msg = (resp.body or ""):sub(1, 300):gsub("%s+$", "")
+    if msg == "" then msg = "status " .. resp.status end
+  end
+  local e = new_error("k8s", ("k8s: %s: %s (%s, %d)"):format(what, msg, reason, resp.status))
+  e.status, e.reason, e.details = resp.status, reason, details ~= null and details or nil
+  return e
+end
+
+-- request -> decoded JSON body | nil, err
+local function call(c, method, path, opts, what)
+  local resp, err = c:request(method, path, opts)
+  if not resp then return nil, err end
+  if resp.status >= 400 then return nil, status_error(resp, what or (method .. " " .. path)) end
+  return resp
+end
+
+-- ---- discovery -------------------------------------------------------------
+
+local discovered = setmetatable({}, { __mode = "k" })   -- client -> {index, list}
+
+local function add_resources(index, list, group, version, doc)
+  for _, r in ipairs(doc.resources or {}) do
+    local base, sub = r.name:match("^([^/]+)/(.+)$")
+    if base then
+      local e = index[base .. (group ~= "" and ("." .. group) or "")]
+      if e then e.subresources[sub] = true end
+    else
+      local e = {
+        group = group, version = version, resource = r.name, kind = r.kind,
+        namespaced = r.namespaced, verbs = r.verbs or {}, subresources = {},
+        short_names = r.shortNames ~= null and r.shortNames or {},
+      }
+      list[#list + 1] = e
+      local names = { r.name, r.singularName ~= null and r.singularName or nil, (r.kind or ""):lower() }
+      for _, s in ipairs(e.short_names) do names[#names + 1] = s end
+      for _, n in ipairs(names) do
+        if n and n ~= "" then
+          if not index[n] then index[n] = e end           -- first wins: core, then groups in order
+          if group ~= "" and not index[n .. "." .. group] then index[n .. "." .. group] = e end
+        end
+      end
+    end
+  end
+end
+
+local function discover(c)
+  local d = discovered[c]
+  if d then return d end
+  local index, list = {}, {}
+  local core, err = call(c, "GET", "/api/v1", nil, "discovery")
+  if not core then return nil, err end
+  add_resources(index, list, "", "v1", decode(core.body) or {})
+  local groups
+  groups, err = call(c, "GET", "/apis", nil, "discovery")
+  if not groups then return nil, err end
+  for _, g in ipairs((decode(groups.body) or {}).groups or {}) do
+    local v = g.preferredVersion ~= null and g.preferredVersion or (g.versions or {})[1]
+    if v then
+      local r
+      r, err = call(c, "GET", "/apis/" .. v.groupVersion, nil, "discovery")
+      if not r then return nil, err end
+      add_resources(index, list, g.name, v.version, decode(r.body) or {})
+    end
+  end
+  d = { index = index, list = list }
+  discovered[c] = d
+  return d
+end
+
+--- client:resource(kind) -> {group, version, resource, kind, namespaced, ...} | nil, err
+function Client:resource(kind)
+  argcheck(type(kind) == "string" and kind ~= "", 1, "resource", "resource type expected")
+  local d, err = discover(self)
+  if not d then return nil, err end
+  local e = d.index[kind] or d.index[kind:lower()]
+  if not e then
+    local u = new_error("k8s", ('k8s: the server doesn\'t have a resource type "%s"'):format(kind))
+    u.reason, u.resource = "UnknownResource", kind
+    return nil, u
+  end
+  return e
+end
+
+local function escape(s)
+  return (tostring(s):gsub("[^%w%-%._~]", function(ch) return ("%%%02X"):format(ch:byte()) end))
+end
+
+local function query_string(q)
+  local keys, parts = {}, {}
+  for k in pairs(q) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v = q[k]
+    if type(v) == "table" then
+      for _, x in ipairs(v) do parts[#parts + 1] = escape(k) .. "=" .. escape(x) end
+    else
+      parts[#parts + 1] = escape(k) .. "=" .. escape(v)
+    end
+  end
+  return #parts > 0 and table.concat(parts, "&") or nil
+end
+
+-- "deployment/tmi-api" -> "deployment", "tmi-api"
+local function split_ref(kind, name, default_kind)
+  if name == nil and type(kind) == "string" then
+    local k, n = kind:match("^([^/]+)/(.+)$")
+    if k then return k, n end
+    if default_kind then return default_kind, kind end
+  end
+  return kind, name
+end
+
+local function path_for(c, e, name, ns, sub)
+  local p = e.group == "" and "/api/v1" or ("/apis/" .. e.group .. "/" .. e.version)
+  if e.namespaced and ns then p = p .. "/namespaces/" .. escape(ns) end
+  p = p .. "/" .. e.resource
+  if name then p = p .. "/" .. escape(name) end
+  if sub then p = p .. "/" .. sub end
+  return p
+end
+
+local function ns_of(c, opts) return opts.namespace or c:info().namespace end
+
+-- Resolves kind and builds the object's path: e, path | nil, err
+local function locate(c, kind, name, opts, sub)
+  local e, err = c:resource(kind)
+  if not e then return nil, err end
+  return e, path_for(c, e, name, ns_of(c, opts), sub)
+end
+
+local function qualified(e)
+  return e.group == "" and e.resource or (e.resource .. "." .. e.group)
+end
+
+-- ---- reads -------------------------------------------------------------------
+
+--- client:get(kind, name?, {namespace, selector, field_selector, all_namespaces})
+--   -> object | items, list | nil, err
+function Client:get(kind, name, opts)
+  argcheck(type(kind) == "string", 1, "get", "resource type expected")
+  if type(name) == "table" and opts == nil then name, opts = nil, name end
+  kind, name = split_ref(kind, name)
+  argcheck(name == nil or type(name) == "string", 2, "get", "name expected")
+  opts = opts_of(opts, 3, "get")
+  local e, err = self:resource(kind)
+  if not e then return nil, err end
+  local ns = (not opts.all_namespaces or name) and ns_of(self, opts) or nil
+  local path = path_for(self, e, name, ns)
+  local q = query_string { labelSelector = opts.selector, fieldSelector = opts.field_selector }
+  local what = name and ('get %s "%s"'):format(qualified(e), name) or ("list " .. qualified(e))
+  local resp
+  resp, err = call(self, "GET", path, { query = q, timeout = opts.timeout }, what)
+  if not resp then return nil, err end
+  local v = decode(resp.body)
+  if type(v) ~= "table" then return nil, new_error("parse", "k8s: " .. what .. ": answer is not JSON") end
+  if name then return v end
+  local api = e.group == "" and e.version or (e.group .. "/" .. e.version)
+  for _, item in ipairs(v.items or {}) do   -- as kubectl -o json fills them in
+    item.kind = item.kind or e.kind
+    item.apiVersion = item.apiVersion or api
+  end
+  return v.items or {}, v
+end
+
+local function events_for(c, obj, ns)
+  local fs = ("involvedObject.name=%s,involvedObject.namespace=%s,involvedObject.kind=%s")
+    :format(obj.metadata.name, ns or obj.metadata.namespace or "", obj.kind or "")
+  if not ns then fs = ("involvedObject.name=%s,involvedObject.kind=%s"):format(obj.metadata.name, obj.kind or "") end
+  local evs, err = c:get("events", nil, { namespace = ns, field_selector = fs })
+  if not evs then return nil, err end
+  table.sort(evs, function(a, b)
+    local ta = (a.lastTimestamp ~= null and a.lastTimestamp) or a.eventTime or ""
+    local tb = (b.lastTimestamp ~= null and b.lastTimestamp) or b.eventTime or ""
+    if ta == null then ta = "" end
+    if tb == null then tb = "" end
+    return ta < tb
+  end)
+  return evs
+end
+
+local function kv_lines(t)
+  if type(t) ~= "table" or next(t) == nil then return "<none>" end
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local out = {}
+  for _, k in ipairs(keys) do out[#out + 1] = k .. "=" .. tostring(t[k]) end
+  return table.concat(out, ", ")
+end
+
+local function describe_containers(out, containers, statuses)
+  local st = {}
+  for _, s in ipairs(type(statuses) == "table" and statuses or {}) do st[s.name] = s end
+  out[#out + 1] = "Containers:"
+  for _, ctr in ipairs(containers or {}) do
+    out[#out + 1] = "  " .. ctr.name .. ":"
+    out[#out + 1] = "    Image:         " .. tostring(ctr.image)
+    local s = st[ctr.name]
+    if s then
+      out[#out + 1] = "    Ready:         " .. tostring(s.ready)
+      out[#out + 1] = "    Restart Count: " .. str(s.restartCount or 0)
+    end
+    local r = ctr.resources or {}
+    out[#out + 1] = "    Limits:        " .. kv_lines(r.limits)
+    out[#out + 1] = "    Requests:      " .. kv_lines(r.requests)
+    local env = {}
+    for _, v in ipairs(ctr.env or {}) do env[#env + 1] = v.name .. "=" .. tostring(v.value ~= null and v.value or "<from>") end
+    out[#out + 1] = "    Environment:   " .. (#env > 0 and table.concat(env, ", ") or "<none>")
+  end
+end
+
+local function describe_text(obj, events)
+  local m = obj.metadata or {}
+  local out = {
+    "Name:         " .. tostring(m.name),
+    "Namespace:    " .. tostring(m.namespace ~= nil and m.namespace or ""),
+    "Kind:         " .. tostring(obj.kind),
+    "Labels:       " .. kv_lines(m.labels),
+    "Annotations:  " .. kv_lines(m.annotations),
+  }
+  local spec, status = obj.spec or {}, obj.status or {}
+  if obj.kind == "Pod" then
+    out[#out + 1] = "Node:         " .. tostring(spec.nodeName)
+    out[#out + 1] = "Status:       " .. tostring(status.phase)
+    out[#out + 1] = "IP:           " .. tostring(status.podIP)
+    describe_containers(out, spec.containers, status.containerStatuses)
+  elseif spec.template and spec.template.spec then
+    out[#out + 1] = ("Replicas:     %s desired | %s updated | %s total | %s available"):format(
+      str(spec.replicas), str(status.updatedReplicas or 0), str(status.replicas or 0),
+      str(status.availableReplicas or 0))
+    describe_containers(out, spec.template.spec.containers)
+  end
+  out[#out + 1] = "Events:"
+  if #events == 0 then out[#out + 1] = "  <none>" end
+  for _, ev in ipairs(events) do
+    out[#out + 1] = ("  %-8s %-20s %s"):format(tostring(ev.type), tostring(ev.reason), tostring(ev.message))
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+--- client:describe(kind, name, {namespace}) -> {object, events, text} | nil, err
+function Client:describe(kind, name, opts)
+  kind, name = split_ref(kind, name)
+  argcheck(type(kind) == "string" and type(name) == "string", 2, "describe", "kind and name expected")
+  opts = opts_of(opts, 3, "describe")
+  local obj, err = self:get(kind, name, opts)
+  if not obj then return nil, err end
+  local e = self:resource(kind)
+  local evs
+  evs, err = events_for(self, obj, e.namespaced and ns_of(self, opts) or nil)
+  if not evs then return nil, err end
+  return { object = obj, events = evs, text = describe_text(obj, evs) }
+end
+
+--- client:logs(pod, {container, tail, since, previous, timestamps, namespace}) -> text | nil, err
+-- since: seconds, or "30s" / "5m" / "2h".
+function Client:logs(pod, opts)
+  pod = select(2, split_ref(pod, nil, "pod"))
+  argcheck(type(pod) == "string", 1, "logs", "pod name expected")
+  opts = opts_of(opts, 2, "logs")
+  local since = opts.since
+  if type(since) == "string" then
+    local n, unit = since:match("^(%d+)([smh]?)$")
+    argcheck(n, 2, "logs", "since must be seconds or like 30s, 5m, 2h")
+    since = tonumber(n) * ({ s = 1, m = 60, h = 3600, [""] = 1 })[unit]
+  end
+  local q = query_string {
+    container = opts.container, tailLines = opts.tail, sinceSeconds = since,
+    previous = opts.previous and "true" or nil, timestamps = opts.timestamps and "true" or nil,
+  }
+  local path = "/api/v1/namespaces/" .. escape(ns_of(self, opts)) .. "/pods/" .. escape(pod) .. "/log"
+  local resp, err = call(self, "GET", path, { query = q, accept = "*/*", timeout = opts.timeout },
+    ('logs pod "%s"'):format(pod))
+  if not resp then return nil, err end
+  return resp.body
+end
+
+local function cores(q) return q and M.quantity(q) or 0 end
+
+--- client:top_pods({namespace, selector, all_namespaces, sort_by = "cpu"|"memory"})
+--   -> {{name, namespace, cpu (cores), memory (bytes), containers}, ...} | nil, err
+function Client:top_pods(opts)
+  opts = opts_of(opts, 1, "top_pods")
+  local p = "/apis/metrics.k8s.io/v1beta1" .. (opts.all_namespaces and "" or ("/namespaces/" .. escape(ns_of(self, opts)))) .. "/pods"
+  local resp, err = call(self, "GET", p, { query = query_string { labelSelector = opts.selector } }, "top pods")
+  if not resp then return nil, err end
+  local rows = {}
+  for _, item in ipairs((decode(resp.body) or {}).items or {}) do
+    local row = { name = item.metadata.name, namespace = item.metadata.namespace, cpu = 0, memory = 0, containers = {} }
+    for _, ctr in ipairs(item.containers or {}) do
+      local c = { name = ctr.name, cpu = cores(ctr.usage.cpu), memory = cores(ctr.usage.memory) }
+      row.cpu, row.memory = row.cpu + c.cpu, row.memory + c.memory
+      row.containers[#row.containers + 1] = c
+    end
+    rows[#rows + 1] = row
+  end
+  local by = opts.sort_by
+  table.sort(rows, function(a, b)
+    if by then return a[by] > b[by] end
+    return a.name < b.name
+  end)
+  return rows
+end
+
+--- client:top_nodes({sort_by}) -> {{name, cpu, memory, cpu_percent, memory_percent}, ...} | nil, err
+function Client:top_nodes(opts)
+  opts = opts_of(opts, 1, "top_nodes")
+  local resp, err = call(self, "GET", "/apis/metrics.k8s.io/v1beta1/nodes", nil, "top nodes")
+  if not resp then return nil, err end
+  local nodes = self:get("nodes") or {}
+  local alloc = {}
+  for _, n in ipairs(nodes) do alloc[n.metadata.name] = (n.status or {}).allocatable or {} end
+  local rows = {}
+  for _, item in ipairs((decode(resp.body) or {}).items or {}) do
+    local name = item.metadata.name
+    local row = { name = name, cpu = cores(item.usage.cpu), memory = cores(item.usage.memory) }
+    local a = alloc[name]
+    if a and a.cpu then row.cpu_percent = math.floor(row.cpu / cores(a.cpu) * 100 + 0.5) end
+    if a and a.memory then row.memory_percent = math.floor(row.memory / cores(a.memory) * 100 + 0.5) end
+    rows[#rows + 1] = row
+  end
+  local by = opts.sort_by
+  table.sort(rows, function(a, b) if by then return a[by] > b[by] end return a.name < b.name end)
+  return rows
+end
+
+-- proxy target: {pod|service = NAME, namespace, port} or "pod/NAME", "svc/NAME", "NAME" (a pod)
+local function proxy_ref(c, target, port, opts)
+  if type(target) == "table" then
+    local kind = target.service and "services" or "pods"
+    return kind, target.service or target.pod, target.namespace or ns_of(c, opts), target.port or port
+  end
+  local k, n = tostring(target):match("^([^/]+)/(.+)$")
+  if not k then k, n = "pod", target end
+  local e = ({ pod = "pods", pods = "pods", po = "pods", service = "services", services = "services", svc = "services" })[k]
+  return e, n, ns_of(c, opts), port
+end
+
+-- A proxied answer prints as its body (tostring(resp)), like kubectl get --raw.
+local Proxied = { __tostring = function(r) return r.body or "" end }
+
+--- client:proxy_get(pod_or_service, port, path, {timeout}) -> {status, body, content_type} | nil, err
+--- client:proxy_get({pod = NAME | service = NAME, namespace, port}, path, {timeout})
+-- GET through the API server's proxy (kubectl get --raw /api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH).
+-- Any status of the backend is a result (as rb.http.get; tostring(resp) is the
+-- body); transport failures are nil, err. opts.namespace for the string forms.
+function Client:proxy_get(target, port, path, opts)
+  if type(target) == "table" then port, path, opts = target.port, port, path end
+  argcheck(type(target) == "table" or type(target) == "string", 1, "proxy_get", "pod or service expected")
+  argcheck(type(path) == "string", 3, "proxy_get", "path expected")
+  opts = opts_of(opts, 4, "proxy_get")
+  local resource, name, ns = proxy_ref(self, target, port, opts)
+  argcheck(resource and type(name) == "string", 1, "proxy_get", "pod/NAME or svc/NAME expected")
+  local p, q = path:match("^([^?]*)%??(.*)$")
+  local ref = escape(name) .. (port and (":" .. tostring(port)) or "")
+  local api = ("/api/v1/namespaces/%s/%s/%s/proxy%s%s"):format(escape(ns), resource, ref,
+    p:sub(1, 1) == "/" and "" or "/", p)
+  local resp, err = self:request("GET", api, { query = q ~= "" and q or nil, accept = "*/*", timeout = opts.timeout })
+  if not resp then return nil, err end
+  return setmetatable(resp, Proxied)
+end
+
+--- client:rollout_status(deployment, {timeout = 300, interval = 1, namespace}) -> {done, message} | nil, err
+-- Waits as kubectl rollout status does: the spec observed, every replica
+-- updated, no old replica left, every updated replica available.
+function Client:rollout_status(name, opts)
+  local _
+  _, name = split_ref(name, nil, "deployment")
+  argcheck(type(name) == "string", 1, "rollout_status", "deployment name expected")
+  opts = opts_of(opts, 2, "rollout_status")
+  local deadline = os.time() + (opts.timeout or 300)
+  local last
+  while true do
+    local d, err = self:get("deployments", name, { namespace = opts.namespace })
+    if not d then return nil, err end
+    local spec, st, gen = d.spec or {}, d.status or {}, d.metadata.generation or 0
+    local msg, done
+    if gen <= (st.observedGeneration or 0) then
+      for _, c in ipairs(st.conditions or {}) do
+        if c.type == "Progressing" and c.reason == "ProgressDeadlineExceeded" then
+          local e = new_error("k8s", ('k8s: deployment "%s" exceeded its progress deadline'):format(name))
+          e.reason = "ProgressDeadlineExceeded"
+          return nil, e
+        end
+      end
+      local want, upd = spec.replicas or 1, st.updatedReplicas or 0
+      if upd < want then
+        msg = ('Waiting for deployment "%s" rollout to finish: %d out of %d new replicas have been updated...'):format(name, upd, want)
+      elseif (st.replicas or 0) > upd then
+        msg = ('Waiting for deployment "%s" rollout to finish: %d old replicas are pending termination...'):format(name, st.replicas - upd)
+      elseif (st.availableReplicas or 0) < upd then
+        msg = ('Waiting for deployment "%s" rollout to finish: %d of %d updated replicas are available...'):format(name, st.availableReplicas or 0, upd)
+      else
+        msg, done = ('deployment "%s" successfully rolled out'):format(name), true
+      end
+    else
+      msg = "Waiting for deployment spec update to be observed..."
+    end
+    if done then return { done = true, message = msg } end
+    if os.time() >= deadline then
+      local e = new_error("timeout", ('k8s: rollout status of deployment "%s": timed out: %s'):format(name, msg))
+      e.last = msg
+      return nil, e
+    end
+    if msg ~= last and not opts.quiet then io.stderr:write(msg, "\n") end
+    last = msg
+    rb.sleep(opts.interval or 1)
+  end
+end
+
+-- ---- plan text: what the dry run changed -------------------------------------
+
+local SKIP = { resourceVersion = true, generation = true, managedFields = true, uid = true,
+  creationTimestamp = true, status = true, selfLink = true }
+
+local function show(v)
+  if v == nil then return "<none>" end
+  if type(v) == "table" then
+    local ok, s = pcall(cjson.encode, v)
+    return ok and s or "<table>"
+  end
+  if type(v) == "string" then return v end
+  return str(v)
+end
+
+local function is_list(t) return type(t) == "table" and (#t > 0 or next(t) == nil) end
+
+-- Lists of named things (containers, env) compare by name, as strategic merge does.
+local function by_name(t)
+  if not is_list(t) or #t == 0 or type(t[1]) ~= "table" or t[1].name == nil then return nil end
+  local m = {}
+  for _, x in ipairs(t) do if type(x) ~= "table" or x.name == nil then return nil end m[x.name] = x end
+  return m
+end
+
+local function diff(a, b, path, out)
+  if #out >= 20 then return end
+  if type(a) == "table" and type(b) == "table" then
+    local na, nb = by_name(a), by_name(b)
+    if na and nb then a, b = na, nb
+    elseif is_list(a) and is_list(b) and (#a > 0 or #b > 0) then
+      if show(a) ~= show(b) then out[#out + 1] = ("%s: %s -> %s"):format(path, show(a), show(b)) end
+      return
+    end
+    local keys, seen = {}, {}
+    for k in pairs(a) do keys[#keys + 1] = k; seen[k] = true end
+    for k in pairs(b) do if not seen[k] then keys[#keys + 1] = k end end
+    table.sort(keys, function(x, y) return tostring(x) < tostring(y) end)
+    for _, k in ipairs(keys) do
+      if not (path == "metadata" and SKIP[k]) and not (path == "" and SKIP[k]) then
+        local sub = path == "" and tostring(k) or (na and (path .. "[" .. tostring(k) .. "]") or (path .. "." .. tostring(k)))
+        diff(a[k], b[k], sub, out)
+      end
+    end
+    return
+  end
+  if a == nil and b ~= nil then out[#out + 1] = ("%s: added %s"):format(path, show(b))
+  elseif b == nil and a ~= nil then out[#out + 1] = ("%s: removed (was %s)"):format(path, show(a))
+  elseif show(a) ~= show(b) then out[#out + 1] = ("%s: %s -> %s"):format(path, show(a), show(b)) end
+end
+
+--- k8s.diff(before, after) -> {"spec.replicas: 3 -> 5", ...}: the changed fields
+-- (status, resourceVersion, generation, uid, timestamps left out).
+function M.diff(before, after)
+  local out = {}
+  diff(before, after, "", out)
+  return out
+end
+
+-- simulate(resp) for Client:request: what the server would make of the write.
+local function simulator(before, what)
+  return function(resp)
+    if resp.status >= 400 then return "refused by the server: " .. tostring(status_error(resp, what).message) end
+    local after = decode(resp.body)
+    if type(before) ~= "table" or type(after) ~= "table" then return "accepted by the server (dryRun=All)" end
+    local d = M.diff(before, after)
+    if #d == 0 then return "accepted by the server (dryRun=All): no change" end
+    return "server (dryRun=All): " .. table.concat(d, "; ")
+  end
+end
+
+-- ---- writes ------------------------------------------------------------------
+
+local CONTENT = {
+  strategic = "application/strategic-merge-patch+json",
+  merge = "application/merge-patch+json",
+  json = "application/json-patch+json",
+}
+
+-- One gated write. args identify it in the plan and at apply time: they are
+-- computed from the caller's inputs only, so the plan and apply passes agree.
+local function write(c, method, path, body, o)
+  local text = body
+  if type(body) == "table" then text = cjson.encode(body) end
+  local resp, err = c:request(method, path, {
+    body = text, content_type = o.content_type, op = o.op, args = o.args, timeout = o.timeout,
+    simulate = simulator(o.before, o.what),
+  })
+  if not resp then return nil, err end
+  if resp.status >= 400 then return nil, status_error(resp, o.what) end
+  local v = decode(resp.body) or {}
+  if resp.planned then
+    if type(v) == "table" then v.planned = true end
+  end
+  return v
+end
+
+local function target_args(e, name, ns, extra)
+  local a = { resource = qualified(e), name = name, namespace = e.namespaced and ns or nil }
+  for k, v in pairs(extra or {}) do a[k] = v end
+  return a
+end
+
+--- client:scale(deployment, replicas, {namespace, kind}) -> Scale | nil, err
+-- PATCH of the scale subresource (as kubectl scale).
+function Client:scale(name, n, opts)
+  local kind
+  kind, name = split_ref(name, nil, "deployments")
+  argcheck(type(name) == "string", 1, "scale", "deployment name expected")
+  argcheck(math.type(n) == "integer" and n >= 0, 2, "scale", "replicas must be an integer >= 0")
+  opts = opts_of(opts, 3, "scale")
+  local e, path = locate(self, opts.kind or kind, name, opts, "scale")
+  if not e then return nil, path end
+  local before, err = call(self, "GET", path, nil, ('get scale of %s "%s"'):format(qualified(e), name))
+  if not before then return nil, err end
+  return write(self, "PATCH", path, { spec = { replicas = n } }, {
+    content_type = CONTENT.merge, op = "scale", before = decode(before.body),
+    args = target_args(e, name, ns_of(self, opts), { replicas = n }),
+    what = ('scale %s "%s"'):format(qualified(e), name),
+  })
+end
+
+--- client:patch(kind, name, body, {type = "strategic"|"merge"|"json", namespace}) -> object | nil, err
+-- body: a table (encoded as JSON) or a JSON string.
+function Client:patch(kind, name, body, opts)
+  argcheck(type(kind) == "string", 1, "patch", "resource type expected")
+  argcheck(type(name) == "string", 2, "patch", "name expected")
+  argcheck(type(body) == "table" or type(body) == "string", 3, "patch", "patch body (table or JSON) expected")
+  opts = opts_of(opts, 4, "patch")
+  local ptype = opts.type or "strategic"
+  argcheck(CONTENT[ptype], 4, "patch", "type must be strategic, merge or json")
+  if type(body) == "string" then
+    local v = decode(body)
+    argcheck(type(v) == "table", 3, "patch", "body is not JSON")
+    body = v
+  end
+  local e, path = locate(self, kind, name, opts)
+  if not e then return nil, path end
+  local before, err = self:get(kind, name, opts)
+  if not before then return nil, err end
+  return write(self, "PATCH", path, body, {
+    content_type = CONTENT[ptype], op = "patch", before = before,
+    args = target_args(e, name, ns_of(self, opts), { type = ptype, patch = body }),
+    what = ('patch %s "%s"'):format(qualified(e), name), timeout = opts.timeout,
+  })
+end
+
+-- The pod template's containers that a kubectl -c option selects (all by default).
+local function containers_of(obj, want, fname)
+  local spec = obj.spec and obj.spec.template and obj.spec.template.spec
+  local names = {}
+  for _, c in ipairs(spec and spec.containers or {}) do
+    if want == nil or want == "*" or c.name == want then names[#names + 1] = c.name end
+  end
+  if #names == 0 then
+    local e = new_error("k8s", ('k8s: %s: no container%s in %s "%s"'):format(fname,
+      want and (' "' .. want .. '"') or "", obj.kind or "object", obj.metadata.name))
+    e.reason = "NotFound"
+    return nil, e
+  end
+  return names
+end
+
+-- A strategic-merge patch of the template's containers: each gets fields(name).
+local function template_patch(self, fname, name, opts, build)
+  local e, path = locate(self, "deployments", name, opts)
+  if not e then return nil, path end
+  local before, err = self:get("deployments", name, opts)
+  if not before then return nil, err end
+  local names
+  names, err = containers_of(before, opts.container, fname)
+  if not names then return nil, err end
+  local list = {}
+  for i, n in ipairs(names) do list[i] = build(n) end
+  local body = { spec = { template = { spec = { containers = list } } } }
+  return write(self, "PATCH", path, body, {
+    content_type = CONTENT.strategic, op = fname, before = before,
+    args = target_args(e, name, ns_of(self, opts), { patch = body }),
+    what = ('%s deployment "%s"'):format(fname, name), timeout = opts.timeout,
+  })
+end
+
+-- vars: {NAME = "value" | false (remove)}, or a list of "NAME=value" / "NAME-" / {name, value}
+-- kept in order (as kubectl's arguments are); a map is taken in name order.
+local function env_list(vars)
+  local out = {}
+  if #vars > 0 then
+    for _, v in ipairs(vars) do
+      if type(v) == "table" then out[#out + 1] = { name = v.name, value = v.value }
+      else
+        local k, val = tostring(v):match("^([^=]+)=(.*)$")
+        if k then out[#out + 1] = { name = k, value = val }
+        else
+          local rm = tostring(v):match("^(.+)%-$")
+          if not rm then return nil, tostring(v) end
+          out[#out + 1] = { name = rm, remove = true }
+        end
+      end
+    end
+  else
+    local keys = {}
+    for k in pairs(vars) do keys[#keys + 1] = k end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      local v = vars[k]
+      if v == false then out[#out + 1] = { name = k, remove = true }
+      else out[#out + 1] = { name = k, value = tostring(v) } end
+    end
+  end
+  return out
+end
+
+--- client:set_env(deployment, vars, {container, namespace}) -> object | nil, err
+function Client:set_env(name, vars, opts)
+  local _
+  _, name = split_ref(name, nil, "deployment")
+  argcheck(type(name) == "string", 1, "set_env", "deployment name expected")
+  argcheck(type(vars) == "table" and next(vars) ~= nil, 2, "set_env", "variables expected")
+  opts = opts_of(opts, 3, "set_env")
+  local list, bad = env_list(vars)
+  argcheck(list, 2, "set_env", "NAME=value or NAME- expected, got " .. tostring(bad))
+  return template_patch(self, "set_env", name, opts, function(cname)
+    local env = {}
+    for _, v in ipairs(list) do
+      if v.remove then env[#env + 1] = { name = v.name, ["$patch"] = "delete" }
+      else env[#env + 1] = { name = v.name, value = v.value } end
+    end
+    return { name = cname, env = env }
+  end)
+end
+
+--- client:set_resources(deployment, {limits = {cpu, memory}, requests = {...}}, {container, namespace})
+function Client:set_resources(name, res, opts)
+  local _
+  _, name = split_ref(name, nil, "deployment")
+  argcheck(type(name) == "string", 1, "set_resources", "deployment name expected")
+  argcheck(type(res) == "table" and (res.limits or res.requests), 2, "set_resources", "{limits, requests} expected")
+  opts = opts_of(opts, 3, "set_resources")
+  local r = {}
+  for _, k in ipairs { "limits", "requests" } do
+    if res[k] then
+      r[k] = {}
+      for rk, v in pairs(res[k]) do r[k][rk] = tostring(v) end
+    end
+  end
+  return template_patch(self, "set_resources", name, opts, function(cname)
+    return { name = cname, resources = r }
+  end)
+end
+
+--- client:rollout_restart(deployment, {at, namespace}) -> object | nil, err
+-- Sets the template annotation kubectl.kubernetes.io/restartedAt. Its value
+-- is opts.at when given, else the clock when the patch is sent (RFC 3339,
+-- UTC). The plan records at = opts.at or "now", so plan and apply agree
+-- however long the confirmation takes.
+function Client:rollout_restart(name, opts)
+  local _
+  _, name = split_ref(name, nil, "deployment")
+  argcheck(type(name) == "string", 1, "rollout_restart", "deployment name expected")
+  opts = opts_of(opts, 2, "rollout_restart")
+  argcheck(opts.at == nil or type(opts.at) == "string", 2, "rollout_restart", "at must be an RFC 3339 time")
+  local e, path = locate(self, "deployments", name, opts)
+  if not e then return nil, path end
+  local before, err = self:get("deployments", name, opts)
+  if not before then return nil, err end
+  local at = opts.at or os.date("!%Y-%m-%dT%H:%M:%SZ")
+  local body = { spec = { template = { metadata = { annotations = {
+    ["kubectl.kubernetes.io/restartedAt"] = at } } } } }
+  return write(self, "PATCH", path, body, {
+    content_type = CONTENT.strategic, op = "rollout_restart", before = before,
+    args = target_args(e, name, ns_of(self, opts), { restartedAt = opts.at or "now" }),
+    what = ('rollout restart deployment "%s"'):format(name), timeout = opts.timeout,
+  })
+end
+
+--- client:delete(kind, name, {namespace, wait = true, timeout = 60, grace_period}) -> {deleted, uid, planned?} | nil, err
+-- Background propagation, as kubectl; waits until the object is gone
+-- unless wait = false.
+function Client:delete(kind, name, opts)
+  kind, name = split_ref(kind, name)
+  argcheck(type(kind) == "string" and type(name) == "string", 2, "delete", "kind and name expected")
+  opts = opts_of(opts, 3, "delete")
+  local e, path = locate(self, kind, name, opts)
+  if not e then return nil, path end
+  local body = { kind = "DeleteOptions", apiVersion = "v1", propagationPolicy = "Background",
+    gracePeriodSeconds = opts.grace_period }
+  local what = ('delete %s "%s"'):format(qualified(e), name)
+  local res, err = write(self, "DELETE", path, body, {
+    content_type = "application/json", op = "delete", what = what,
+    args = target_args(e, name, ns_of(self, opts), { grace_period = opts.grace_period }),
+    timeout = opts.timeout,
+  })
+  if not res then return nil, err end
+  local uid = res.metadata and res.metadata.uid or (res.details and res.details.uid)
+  local out = { deleted = name, kind = e.kind, uid = uid, planned = res.planned }
+  if res.planned or opts.wait == false then return out end
+  local deadline = os.time() + (opts.timeout or 60)
+  while true do
+    local cur, gerr = self:get(kind, name, opts)
+    if not cur then
+      if gerr.reason == "NotFound" then return out end
+      return nil, gerr
+    end
+    if uid and cur.metadata.uid ~= uid then return out end   -- a new object under the same name
+    if os.time() >= deadline then
+      return nil, new_error("timeout", ("k8s: %s: still there after %d s"):format(what, opts.timeout or 60))
+    end
+    rb.sleep(0.5)
+  end
+end
+
+--- client:exec(pod, argv, {container, stdin, namespace, timeout = 60}) -> {stdout, stderr, exit_code} | nil, err
+-- Over WebSocket (v5.channel.k8s.io, else v4). A write that cannot be
+-- simulated: in plan mode it returns {planned = true}.
+function Client:exec(pod, argv, opts)
+  local _
+  _, pod = split_ref(pod, nil, "pod")
+  argcheck(type(pod) == "string", 1, "exec", "pod name expected")
+  if type(argv) == "string" then argv = { argv } end
+  argcheck(type(argv) == "table" and #argv > 0, 2, "exec", "command (list of strings) expected")
+  opts = opts_of(opts, 3, "exec")
+  argcheck(opts.stdin == nil or type(opts.stdin) == "string", 3, "exec", "stdin must be a string")
+  local ns = ns_of(self, opts)
+  local q = query_string {
+    command = argv, container = opts.container, stdout = "true", stderr = "true",
+    stdin = opts.stdin and "true" or nil,
+  }
+  local path = "/api/v1/namespaces/" .. escape(ns) .. "/pods/" .. escape(pod) .. "/exec"
+  local r, err = self:exec_ws(path, q, { stdin = opts.stdin, timeout = opts.timeout,
+    args = { pod = pod, namespace = ns, command = argv, container = opts.container, stdin = opts.stdin } })
+  if not r then return nil, err end
+  if r.planned then return r end
+  local what = ('exec in pod "%s"'):format(pod)
+  if r.http_status ~= 101 then
+    return nil, status_error({ status = r.http_status, body = r.body or "" }, what)
+  end
+  local st = decode(r.status_json) or {}
+  local out = { stdout = r.stdout, stderr = r.stderr, exit_code = 0, protocol = r.protocol }
+  if st.status == "Failure" then
+    local code
+    for _, c in ipairs(st.details and st.details.causes or {}) do
+      if c.reason == "ExitCode" then code = tonumber(c.message) end
+    end
+    if not code then
+      local e = status_error({ status = st.code or 500, body = r.status_json }, what)
+      return nil, e
+    end
+    out.exit_code = code
+  end
+  return out
+end
+
+--- client:raw(method, path, {query, body, content_type, accept}) -> response | nil, err
+-- kubectl get --raw and friends: GET is a read, other methods writes.
+function Client:raw(method, path, opts)
+  argcheck(type(method) == "string", 1, "raw", "method expected")
+  argcheck(type(path) == "string", 2, "raw", "path expected")
+  local p, q = path:match("^([^?]*)%??(.*)$")
+  opts = opts_of(opts, 3, "raw")
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  if q ~= "" then o.query = o.query and (o.query .. "&" .. q) or q end
+  return call(self, method:upper(), p, o)
+end
+
+-- Module-level functions: the same calls on the run's client.
+for _, fname in ipairs { "get", "describe", "logs", "top_pods", "top_nodes", "proxy_get", "rollout_status",
+  "scale", "patch", "set_env", "set_resources", "rollout_restart", "delete", "exec", "raw", "resource" } do
+  local method = Client[fname]
+  M[fname] = function(...)
+    local c, err = run_client()
+    if not c then return nil, err end
+    return method(c, ...)
+  end
+end
+
+return M
