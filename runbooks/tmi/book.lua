@@ -29,21 +29,21 @@ return rb.book {
     -- | 95th percentile response time | < 500ms | 500ms - 2s | > 2s |
     p95_response_time = {
       title = "95th percentile response time", warn = 0.5, crit = 2, unit = "s",
-      query = "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+      query = "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[{{window}}])))",
       alert = "HighResponseTime", summary = "High response time detected",
       sections = { "high-response-time", "database", "cache", "network-latency" },
     },
     -- | Error rate | < 1% | 1% - 5% | > 5% |
     error_rate = {
       title = "Error rate", warn = 1, crit = 5, unit = "%",
-      query = '(sum(rate(http_requests_total{status=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total[5m])) * 100',
+      query = '(sum(rate(http_requests_total{status=~"5.."}[{{window}}])) or vector(0)) / sum(rate(http_requests_total[{{window}}])) * 100',
       alert = "HighErrorRate", summary = "High error rate detected",
       sections = { "high-response-time", "database", "network-latency" },
     },
     -- | CPU utilization | < 70% | 70% - 85% | > 85% |
     cpu_utilization = {
       title = "CPU utilization", warn = 70, crit = 85, unit = "%",
-      query = "max(rate(process_cpu_seconds_total[5m]) * 100)",
+      query = "max(rate(process_cpu_seconds_total[{{window}}]) * 100)",
       alert = "HighCPUUsage", summary = "High CPU usage detected",
       sections = { "high-cpu", "goroutine-leaks" },
     },

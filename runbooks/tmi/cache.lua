@@ -2,7 +2,6 @@
 -- Redis server's own view (INFO, SLOWLOG, keys without TTL); then the seed's
 -- CONFIG SET changes.
 local rb = require "rb"
-local prom = require "rb.prom"
 local tmi = require "tmi"
 
 local S = rb.section {
@@ -12,7 +11,7 @@ local S = rb.section {
 }
 
 S:investigate("Cache Metrics", function(ctx)
-  local res = prom.query_many {
+  local res = tmi.prom(ctx).query_many {
     "sum(rate(redis_cache_hits_total[5m])) / sum(rate(redis_cache_operations_total[5m])) * 100",
     "histogram_quantile(0.95, sum by (le) (rate(redis_operation_duration_seconds_bucket[5m])))",
     "max(redis_memory_used_bytes / redis_memory_max_bytes * 100)",

@@ -2,7 +2,6 @@
 -- contention and missing indexes; then pool settings, statistics, vacuum and
 -- server configuration.
 local rb = require "rb"
-local prom = require "rb.prom"
 local tmi = require "tmi"
 
 local S = rb.section {
@@ -13,7 +12,7 @@ local S = rb.section {
 }
 
 S:investigate("Database Metrics", function(ctx)
-  local res = prom.query_many {
+  local res = tmi.prom(ctx).query_many {
     "histogram_quantile(0.95, sum by (le) (rate(db_query_duration_seconds_bucket[5m])))",
     "max(db_connections_active)", "sum(rate(db_slow_queries_total[5m]))",
     "max(db_connections_active / db_connections_max * 100)",

@@ -15,7 +15,7 @@ local S = rb.section {
 
 S:investigate("Monitor goroutine count", function(ctx)
   tmi.indicators(ctx, { "goroutines" })
-  local series = prom.query_range("max(go_goroutines)", { start = os.time() - 1800, step = 30 })
+  local series = tmi.prom(ctx).query_range("max(go_goroutines)", { start = os.time() - 1800, step = 30 })
   if series and series[1] then ctx:log("goroutines over 30 minutes: " .. prom.sparkline(series[1])) end
 end)
 

@@ -17,7 +17,7 @@ S:investigate("CPU Usage Analysis", function(ctx)
   ctx:log("kubectl top pods:")
   for _, p in ipairs(top) do ctx:log(("  %-40s %6.0fm  %8.1f MiB"):format(p.name, p.cpu * 1000, p.memory / 1048576)) end
   tmi.indicators(ctx, { "cpu_utilization" })
-  local series = prom.query_range("max(rate(process_cpu_seconds_total[5m]) * 100)", { start = os.time() - 3600, step = 60 })
+  local series = tmi.prom(ctx).query_range("max(rate(process_cpu_seconds_total[5m]) * 100)", { start = os.time() - 3600, step = 60 })
   if series and series[1] then ctx:log("CPU % over the last hour: " .. prom.sparkline(series[1])) end
 end)
 

@@ -1,7 +1,6 @@
 -- High Memory Usage: memory and GC metrics, a heap profile; then raise the
 -- limit, restart, shrink telemetry batches and make GC more aggressive.
 local rb = require "rb"
-local prom = require "rb.prom"
 local pprof = require "rb.pprof"
 local k8s = require "rb.k8s"
 local tmi = require "tmi"
@@ -16,7 +15,7 @@ S:investigate("Memory Analysis", function(ctx)
   local top = assert(k8s.top_pods { namespace = ctx.params.namespace })
   for _, p in ipairs(top) do ctx:log(("  %-40s %8.1f MiB"):format(p.name, p.memory / 1048576)) end
   tmi.indicators(ctx, { "memory_usage" })
-  local res = prom.query_many { "max(go_memstats_heap_inuse_bytes) / 1024 / 1024",
+  local res = tmi.prom(ctx).query_many { "max(go_memstats_heap_inuse_bytes) / 1024 / 1024",
     "max(go_memstats_heap_alloc_bytes) / 1024 / 1024" }
   ctx:log(("heap in use: %s MiB, heap allocated: %s MiB"):format(tostring(res[1] and tmi.max_value(res[1])),
     tostring(res[2] and tmi.max_value(res[2]))))
@@ -25,7 +24,7 @@ end)
 S:investigate("Garbage Collection Metrics", function(ctx)
   -- go_gc_duration_seconds is a summary with quantiles 0, .25, .5, .75 and 1: the
   -- seed's quantile="0.95" has no series, so the largest quantile (1) stands in
-  local res = prom.query_many { "sum(rate(go_gc_duration_seconds_count[5m]))",
+  local res = tmi.prom(ctx).query_many { "sum(rate(go_gc_duration_seconds_count[5m]))",
     'max(go_gc_duration_seconds{quantile="0.95"})', 'max(go_gc_duration_seconds{quantile="1"})' }
   ctx:log(("GC runs per second: %s"):format(tostring(res[1] and tmi.max_value(res[1]))))
   local pause = (res[2] and tmi.max_value(res[2])) or (res[3] and tmi.max_value(res[3]))

@@ -1,7 +1,6 @@
 -- High Response Time: find the slow endpoints and their causes (database,
 -- cache), then scale out and warm the cache.
 local rb = require "rb"
-local prom = require "rb.prom"
 local http = require "rb.http"
 local k8s = require "rb.k8s"
 local tmi = require "tmi"
@@ -15,7 +14,7 @@ local S = rb.section {
 S:investigate("Identify Slow Endpoints", function(ctx)
   tmi.indicators(ctx, { "p95_response_time" })
   -- the seed's topk(10, histogram_quantile(...)) by (endpoint), written so Prometheus accepts it
-  local res = assert(prom.query(
+  local res = assert(tmi.prom(ctx).query(
     "topk(10, histogram_quantile(0.95, sum by (endpoint, le) (rate(http_request_duration_seconds_bucket[5m]))))"))
   tmi.log_series(ctx, "p95 by endpoint (s)", res, "endpoint")
   local worst = res[1]
@@ -26,7 +25,7 @@ S:investigate("Identify Slow Endpoints", function(ctx)
 end)
 
 S:investigate("Analyze Request Patterns", function(ctx)
-  local res, errs = prom.query_many {
+  local res, errs = tmi.prom(ctx).query_many {
     "sum by (endpoint) (rate(http_requests_total[5m]))",
     "histogram_quantile(0.95, sum by (le) (rate(http_request_size_bytes_bucket[5m])))",
   }
@@ -48,7 +47,7 @@ S:investigate("Check Trace Data", function(ctx)
 end)
 
 S:investigate("Database Query Analysis", function(ctx)
-  local res = prom.query_many {
+  local res = tmi.prom(ctx).query_many {
     "sum(rate(db_slow_queries_total[5m]))",
     "max(db_connections_active / db_connections_max * 100)",
   }
@@ -81,7 +80,7 @@ S:investigate("Database Optimization", function(ctx)
 end)
 
 S:investigate("Cache Optimization", function(ctx)
-  local v = prom.value("sum(rate(redis_cache_hits_total[5m])) / sum(rate(redis_cache_operations_total[5m])) * 100")
+  local v = tmi.prom(ctx).value("sum(rate(redis_cache_hits_total[5m])) / sum(rate(redis_cache_operations_total[5m])) * 100")
   ctx:check { name = "cache hit rate", value = v, warn = 80, crit = 50, unit = "%", higher_is_worse = false }
 end)
 

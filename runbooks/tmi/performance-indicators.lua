@@ -1,7 +1,6 @@
 -- Performance Indicators: the seed's "Key Metrics to Monitor", checked against
 -- its "Performance Thresholds" table.
 local rb = require "rb"
-local prom = require "rb.prom"
 local tmi = require "tmi"
 
 local S = rb.section {
@@ -12,7 +11,7 @@ local S = rb.section {
 
 S:investigate("Response Time Metrics", function(ctx)
   tmi.indicators(ctx, { "p95_response_time" })
-  local res, errs = prom.query_many {
+  local res, errs = tmi.prom(ctx).query_many {
     "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
     "sum(rate(http_request_duration_seconds_sum[5m])) / sum(rate(http_request_duration_seconds_count[5m]))",
   }
@@ -22,7 +21,7 @@ end)
 
 S:investigate("Throughput Metrics", function(ctx)
   tmi.indicators(ctx, { "error_rate" })
-  local res = prom.query_many {
+  local res = tmi.prom(ctx).query_many {
     "sum(rate(http_requests_total[5m]))",
     'sum(rate(http_requests_total{status!~"5.."}[5m]))',
   }
@@ -32,7 +31,7 @@ end)
 
 S:investigate("Resource Utilization", function(ctx)
   local v = tmi.indicators(ctx, { "cpu_utilization", "memory_usage", "goroutines" })
-  local heap = prom.value("max(go_memstats_heap_inuse_bytes) / 1024 / 1024")
+  local heap = tmi.prom(ctx).value("max(go_memstats_heap_inuse_bytes) / 1024 / 1024")
   ctx:log(("heap in use: %s MiB"):format(tostring(heap)))
   return v
 end)

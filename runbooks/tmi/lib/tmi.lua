@@ -56,6 +56,24 @@ function M.pprof_target(ctx, pod)
   return { pod = pod or M.api_pods(ctx)[1], namespace = ctx.params.namespace, port = ctx.params.pprof_port }
 end
 
+--- prom(ctx) -> rb.prom with the book's rate window: every "[5m]" in a query
+-- becomes "[<window param>]" (the seed's queries say 5m; rehearsals on a
+-- fresh lab use a shorter window so a fault shows within seconds)
+function M.prom(ctx)
+  local w = "[" .. ctx.params.window .. "]"
+  local function q(x) return type(x) == "string" and (x:gsub("%[5m%]", w)) or x end
+  return {
+    query = function(x, o) return prom.query(q(x), o) end,
+    value = function(x, o) return prom.value(q(x), o) end,
+    query_range = function(x, o) return prom.query_range(q(x), o) end,
+    query_many = function(list, o)
+      local t = {}
+      for i, x in ipairs(list) do t[i] = q(x) end
+      return prom.query_many(t, o)
+    end,
+  }
+end
+
 --- value_of(result) -> the largest value of an instant vector, or nil
 function M.max_value(res)
   local v
@@ -71,7 +89,7 @@ function M.indicators(ctx, names)
     local t = assert(ctx:threshold(n), "unknown threshold " .. n)
     queries[i] = (t.query:gsub("{{%s*([%w_]+)%s*}}", function(k) return tostring(ctx.params[k]) end))
   end
-  local res, errs = prom.query_many(queries)
+  local res, errs = M.prom(ctx).query_many(queries)
   local values = {}
   for i, n in ipairs(names) do
     local v = res[i] and M.max_value(res[i])
