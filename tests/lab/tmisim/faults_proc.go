@@ -26,7 +26,7 @@ func processFaults() []faultDef {
 			apiEndpoints[0] + ")", prepareSlowEndpoint},
 		{"error_burst", "answers a share (rate, default 0.5) of /api/ requests with 500", prepareErrorBurst},
 		{"cpu_burn", "keeps workers (default 1) goroutines busy in main.cpuBurner", prepareCPUBurn},
-		{"memory_growth", "retains step_mb (default 16) MiB a second in main.memoryHog up to cap_mb (default 256)",
+		{"memory_growth", "retains step_mb (default 32) MiB a second in main.memoryHog up to cap_mb (default 480)",
 			prepareMemoryGrowth},
 		{"goroutine_leak", "parks n (default 6000) goroutines in main.leakyWorker, rate a second (0 = at once)",
 			prepareGoroutineLeak},
@@ -90,8 +90,8 @@ func cpuBurner(ctx context.Context) {
 }
 
 func prepareMemoryGrowth(a *app, p *params, d time.Duration) faultBody {
-	step := p.int("step_mb", 16, 1, 64)
-	limit := p.int("cap_mb", 256, 1, 1024)
+	step := p.int("step_mb", 32, 1, 64)
+	limit := p.int("cap_mb", 480, 1, 1024) /* 94 % of the lab's 512 MiB limit: Critical */
 	return func(ctx context.Context) string {
 		memoryHog(ctx, step<<20, limit<<20)
 		debug.FreeOSMemory()
