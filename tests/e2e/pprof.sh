@@ -118,8 +118,8 @@ contains "the SVG shows main.burnSort" "$T_TMP/cpu.svg" "main.burnSort"
 # --- what a user sees on bad input -------------------------------------------
 head -c 200 "$T_TMP/cpu.pb.gz" >"$T_TMP/cut.pb.gz"
 echo 'assert(require("rb.pprof").parse(io.read("a")))' >"$T_TMP/parse.lua"
-expect_rc "a truncated profile fails the script" 2 sh -c "'$RUNBOOK' lua '$T_TMP/parse.lua' <'$T_TMP/cut.pb.gz'"
+expect_rc "a truncated profile fails the script (exit 1)" 1 sh -c "'$RUNBOOK' lua '$T_TMP/parse.lua' <'$T_TMP/cut.pb.gz'"
 contains "with a parse error naming the problem" "$T_TMP/err" "parse error: pprof: truncated gzip data"
-expect_rc "an HTML page is not a profile" 2 sh -c "echo '<html>404</html>' | '$RUNBOOK' lua '$T_TMP/parse.lua'"
+expect_rc "an HTML page is not a profile (exit 1)" 1 sh -c "echo '<html>404</html>' | '$RUNBOOK' lua '$T_TMP/parse.lua'"
 contains "and says it is not a profile" "$T_TMP/err" "parse error: pprof:"
 done_testing
