@@ -121,9 +121,10 @@ static redisReply *roundtrip(lua_State *L, Conn *co, int argc, const char **argv
 
 /* Runs a setup command (AUTH, SELECT) on a fresh context: 0, or -1 with an
  * error of the given kind pushed and the context dropped. */
-static int setup_command(lua_State *L, Conn *co, const char *kind, int argc, const char **argv)
+static int setup_command(lua_State *L, Conn *co, const char *kind, int argc, const char **argv,
+                         const size_t *lens)
 {
-    redisReply *r = roundtrip(L, co, argc, argv, NULL, argv[0]);
+    redisReply *r = roundtrip(L, co, argc, argv, lens, argv[0]);
     if (!r) return -1;
     int failed = r->type == REDIS_REPLY_ERROR;
     if (failed) rb_error_push(L, kind, "redis %s: %s failed: %s", co->target, argv[0], r->str);
@@ -141,16 +142,17 @@ static int conn_open(lua_State *L, Conn *co)
                                 : redisConnectWithTimeout(co->url.host, co->url.port, co->connect_tv);
     if (!co->c || co->c->err) { push_io_error(L, co, errno, "connect"); return -1; }
     if (redisSetTimeout(co->c, co->cmd_tv) != REDIS_OK) { push_io_error(L, co, errno, "connect"); return -1; }
-    if (co->url.password_len) {
+    if (co->url.password_len) {        /* lengths: a percent-decoded password may hold NUL */
         const char *argv[3] = {"AUTH", co->url.user, co->url.password};
+        size_t lens[3] = {4, strlen(co->url.user), co->url.password_len};
         int with_user = co->url.user[0] != '\0';
-        if (!with_user) argv[1] = co->url.password;
-        if (setup_command(L, co, "auth", with_user ? 3 : 2, argv) < 0) return -1;
+        if (!with_user) { argv[1] = argv[2]; lens[1] = lens[2]; }
+        if (setup_command(L, co, "auth", with_user ? 3 : 2, argv, lens) < 0) return -1;
     }
     if (co->url.db != 0) {
         const char *argv[2] = {"SELECT", db};
         snprintf(db, sizeof db, "%d", co->url.db);
-        if (setup_command(L, co, "conn", 2, argv) < 0) return -1;
+        if (setup_command(L, co, "conn", 2, argv, NULL) < 0) return -1;
     }
     return 0;
 }
