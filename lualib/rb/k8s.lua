@@ -512,6 +512,11 @@ local SKIP = { resourceVersion = true, generation = true, managedFields = true, 
 
 local function show(v)
   if v == nil then return "<none>" end
+  if type(v) == "table" and type(v.name) == "string" and v.value ~= nil then   -- an env entry
+    local n = 0
+    for _ in pairs(v) do n = n + 1 end
+    if n == 2 then return str(v.value) end
+  end
   if type(v) == "table" then
     local ok, s = pcall(cjson.encode, v)
     return ok and s or "<table>"
