@@ -75,6 +75,21 @@ grep '"event":"intent"' "$AUD" | grep -q '"binding":"pg"' && ok "pg writes have 
 grep '"event":"intent"' "$AUD" | grep -qF "ALTER SYSTEM SET" && ok "the intent names the statement" \
     || fail "intent lacks the statement"
 
+# --- SIGINT during a long query: exit 3 promptly, the server-side query is canceled
+slow_running() { psql_rb "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%e2e_slow_query%' AND pid <> pg_backend_pid()"; }
+PGPASSWORD=$PW "$RUNBOOK" run "$FX" --audit "$AUD" --set dsn="$DSN_NOPW" --step "Slow query" \
+    >"$T_TMP/int.out" 2>&1 </dev/null &
+pid=$!
+for _ in $(seq 50); do [ "$(slow_running)" = 1 ] && break; sleep 0.1; done
+t0=$(date +%s%N)
+kill -INT "$pid"
+wait "$pid"; rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$rc" = 3 ] && ok "SIGINT during a query exits 3" || fail "SIGINT during a query: exit $rc"
+[ "$ms" -lt 3000 ] && ok "SIGINT is honoured within 3 s (${ms} ms)" || fail "SIGINT took ${ms} ms"
+for _ in $(seq 30); do [ "$(slow_running)" = 0 ] && break; sleep 0.1; done
+[ "$(slow_running)" = 0 ] && ok "the interrupted query no longer runs on the server" || fail "pg_sleep still running"
+
 # --- a password in the DSN itself never shows
 expect_rc "a wrong password in the DSN fails the step" 1 "$RUNBOOK" run "$FX" --step Sessions \
     --investigate-only --audit "$AUD" --set dsn="$(printf '%s' "$RB_TEST_PG_DSN" | sed -E "s#:[^:@]+@#:x$PW@#")"

@@ -21,6 +21,11 @@ S:investigate("Sessions", function(ctx)
   ctx:check { name = "blocked sessions", value = locks.n, warn = 1, crit = 3 }
 end)
 
+S:investigate("Slow query", function(ctx)
+  local conn <close> = connect(ctx)
+  assert(conn:query("SELECT pg_sleep(20) AS e2e_slow_query"))
+end)
+
 S:investigate("Sneaky write", function(ctx)
   local conn <close> = connect(ctx)
   local writes = {
