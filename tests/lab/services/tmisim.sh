@@ -68,8 +68,9 @@ start() {
     rm -f "$DIR/addr.txt"
     # -init works as the superuser; the API then connects as role tmi, like
     # the seed's application (so `psql -U tmi` can see and end its sessions).
-    "$DIR/tmisim" -init -pg-dsn "$RB_TEST_PG_SUPERDSN" -pg-database tmi -role-password tmi \
-        -pg-user tmi -pg-password tmi -redis-url "$RB_TEST_REDIS_URL" \
+    # DSN, URL and password go in the environment, out of `ps` output.
+    TMISIM_PG_DSN=$RB_TEST_PG_SUPERDSN TMISIM_REDIS_URL=$RB_TEST_REDIS_URL TMISIM_PG_PASSWORD=tmi \
+    "$DIR/tmisim" -init -pg-database tmi -role-password tmi -pg-user tmi \
         -addr 127.0.0.1:0 -pprof-addr 127.0.0.1:0 -addr-file "$DIR/addr.txt" \
         -load-rps "${TMISIM_LOAD_RPS:-5}" >"$DIR/tmisim.log" 2>&1 </dev/null &
     echo $! >"$PIDFILE"

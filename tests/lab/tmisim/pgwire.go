@@ -66,7 +66,7 @@ func parseDSN(dsn string) (pgConfig, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
-			return c, fmt.Errorf("bad DSN: %v", err)
+			return c, errors.New("bad DSN: not a valid URL") /* no detail: it would echo the password */
 		}
 		if u.User != nil {
 			set("user", u.User.Username())
@@ -109,7 +109,7 @@ func splitDSN(dsn string) ([][2]string, error) {
 		}
 		eq := strings.IndexByte(dsn[i:], '=')
 		if eq < 0 {
-			return nil, fmt.Errorf("bad DSN near %q", dsn[i:])
+			return nil, fmt.Errorf("bad DSN: field %d has no =", len(out)+1)
 		}
 		key := strings.TrimSpace(dsn[i : i+eq])
 		i += eq + 1

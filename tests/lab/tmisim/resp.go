@@ -40,7 +40,7 @@ type redisClient struct {
 func newRedis(rawurl string, reg *registry) (*redisClient, error) {
 	u, err := url.Parse(rawurl)
 	if err != nil || u.Scheme != "redis" {
-		return nil, fmt.Errorf("bad Redis URL %q (want redis://host:port[/db])", rawurl)
+		return nil, fmt.Errorf("bad Redis URL (want redis://[user:]password@host:port[/db])") /* no echo: it may hold a password */
 	}
 	c := &redisClient{addr: u.Host}
 	if u.Port() == "" {
