@@ -9,6 +9,7 @@
  * HTTP goes through net/http_client.h; secrets are registered with the
  * redactor as soon as they are read. lualib/rb/k8s.lua builds kubectl's
  * verbs (discovery, get, scale, patch, ...) on Client:request. */
+#include "core/k8s_quantity.h"
 #include "core/kubeconfig.h"
 #include "errors.h"
 #include "gate.h"
@@ -759,22 +760,12 @@ static int k8s_error(lua_State *L)
     return 1;
 }
 
-/* _quantity("250m") -> 0.25, "1Gi" -> 1073741824 | nil: Kubernetes
- * resource quantities as numbers (cores, bytes). */
+/* _quantity("250m") -> 0.25, "1Gi" -> 1073741824 | nil (core/k8s_quantity.h) */
 static int k8s_quantity(lua_State *L)
 {
-    const char *s = luaL_checkstring(L, 1);
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno) { lua_pushnil(L); return 1; }
-    static const struct { const char *suf; double mul; } sufs[] = {
-        {"", 1}, {"n", 1e-9}, {"u", 1e-6}, {"m", 1e-3}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12},
-        {"P", 1e15}, {"E", 1e18}, {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0},
-        {"Ti", 1099511627776.0}, {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0}};
-    for (size_t i = 0; i < sizeof sufs / sizeof *sufs; i++)
-        if (strcmp(end, sufs[i].suf) == 0) { lua_pushnumber(L, v * sufs[i].mul); return 1; }
-    lua_pushnil(L);
+    double v;
+    if (rb_k8s_quantity(luaL_checkstring(L, 1), &v) < 0) lua_pushnil(L);
+    else lua_pushnumber(L, v);
     return 1;
 }
 

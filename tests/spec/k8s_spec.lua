@@ -172,6 +172,48 @@ describe("rb.k8s configuration and credentials", function()
     assert.equal(#requests(), select(2, read_file(count):gsub("run", "")))   -- one run per request
   end)
 
+  it("client certificate and CA as inline data", function()
+    local b64 = function(path) return sh("base64 -w0 " .. path) end
+    local path = TMP .. "/inline.kubeconfig"
+    write_file(path, ([[
+apiVersion: v1
+kind: Config
+clusters:
+- name: lab
+  cluster: {server: %s, certificate-authority-data: %s}
+users:
+- name: u
+  user: {client-certificate-data: %s, client-key-data: %s}
+contexts:
+- name: c
+  context: {cluster: lab, user: u}
+current-context: c
+]]):format(URL, b64(CA), b64(LABK8S .. "/client.crt"), b64(LABK8S .. "/client.key")))
+    local c = assert(k8s.client { kubeconfig = path, namespace = "tmi", timeout = 10 })
+    assert.equal("client-certificate", c:info().auth)
+    assert.equal(5, #assert(c:get("pods")))
+    local r = requests()
+    assert.equal("cert:lab-admin", r[#r].user)
+  end)
+
+  it("tls-server-name: verified against the name given, not the address", function()
+    local function with_name(name)
+      local path = TMP .. "/sni-" .. name .. ".kubeconfig"
+      write_file(path, read_file(KUBECONFIG):gsub("(certificate%-authority: [^\n]+)", "%1\n    tls-server-name: " .. name, 1))
+      return assert(k8s.client { kubeconfig = path, timeout = 10 })
+    end
+    assert.equal(5, #assert(with_name("kubernetes"):get("pods")))
+    local r, err = with_name("not-the-server.example"):get("pods")
+    assert.is_nil(r)
+    assert.equal("tls", err.kind)
+  end)
+
+  it("the namespace option overrides the context's", function()
+    local c = assert(k8s.client { kubeconfig = KUBECONFIG, namespace = "default" })
+    assert.equal("default", c:info().namespace)
+    assert.equal(0, #assert(c:get("pods")))
+  end)
+
   it("a failing exec plugin is an auth error", function()
     local user = [[
     exec:
