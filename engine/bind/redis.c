@@ -329,16 +329,16 @@ static int learn(lua_State *L, Conn *co, int cache, const char *op)
     return 0;
 }
 
-/* The effect of the command whose words are at stack indexes first..last:
- * fills op ("GET", "CONFIG SET") and *nwords (words naming the command).
- * Returns RB_READ or RB_WRITE, or -1 with an error pushed. Raises for
- * commands that conn:call cannot carry. */
+/* Raises for commands that conn:call cannot carry (core/redis_cmd.h). */
 static void check_supported(lua_State *L, const char *op)
 {
     const char *why = rb_redis_cmd_unsupported(op);
     if (why) luaL_error(L, "redis: %s is not available through rb.redis: %s", op, why);
 }
 
+/* The effect of the command whose words are at stack indexes first..last:
+ * fills op ("GET", "CONFIG SET") and *nwords (words naming the command).
+ * Returns RB_READ or RB_WRITE, or -1 with an error pushed. */
 static int classify(lua_State *L, Conn *co, int cache, int first, int last, char *op, int *nwords)
 {
     op[0] = '\0';
