@@ -102,6 +102,24 @@ local function private_server()
   return s
 end
 
+-- A python3 listener on 127.0.0.1 that never answers: listen(backlog), then
+-- body (python, with s the socket); bounded to 30 s. Returns port, stop().
+local function listener(backlog, body)
+  local portfile = os.tmpname()
+  local pid = sh(([[timeout 30 python3 -c '
+import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(%d)
+open("%s", "w").write(str(s.getsockname()[1]))
+%s
+' >/dev/null 2>&1 & echo $!]]):format(backlog, portfile, body))
+  wait_until("listener", 10, function() return read_file(portfile) ~= "" end)
+  local port = read_file(portfile)
+  return port, function()
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    os.remove(portfile)
+  end
+end
+
 local function elapsed_since(t0) return (sys.clock_ms() - t0) / 1000 end
 
 describe("rb.redis replies", function()
@@ -543,17 +561,7 @@ describe("rb.redis faults", function()
   end)
 
   it("a listener that accepts and never answers: timeout within the bound", function()
-    local portfile = os.tmpname()
-    local pid = sh(([[timeout 30 python3 -c '
-import socket, time
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
-open("%s", "w").write(str(s.getsockname()[1]))
-conns = []
-while True:
-    c, _ = s.accept(); conns.append(c)
-' >/dev/null 2>&1 & echo $!]]):format(portfile))
-    wait_until("silent listener", 10, function() return read_file(portfile) ~= "" end)
-    local port = read_file(portfile)
+    local port, stop = listener(8, "conns = []\nwhile True:\n    c, _ = s.accept(); conns.append(c)")
     local t0 = sys.clock_ms()
     local c, err = redis.connect(("redis://:pw@127.0.0.1:%s/0"):format(port), { timeout = 0.5 })
     assert.is_nil(c)
@@ -569,20 +577,12 @@ while True:
       assert.is_true(elapsed_since(t0) < 3)
     end
     c:close()
-    os.execute("kill " .. pid .. " 2>/dev/null")
-    os.remove(portfile)
+    stop()
   end)
 
   it("a listener that never accepts (backlog full): connect timeout within the bound", function()
-    local portfile = os.tmpname()
-    local pid = sh(([[timeout 30 python3 -c '
-import socket, time
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
-open("%s", "w").write(str(s.getsockname()[1]))
-time.sleep(30)
-' >/dev/null 2>&1 & echo $!]]):format(portfile))
-    wait_until("full listener", 10, function() return read_file(portfile) ~= "" end)
-    local url = "redis://127.0.0.1:" .. read_file(portfile) .. "/0"
+    local port, stop = listener(0, "time.sleep(30)")
+    local url = "redis://127.0.0.1:" .. port .. "/0"
     local held, last = {}, nil
     for i = 1, 4 do                                    -- fill the accept queue
       local c, err = redis.connect(url, { connect_timeout = 0.3 })
@@ -596,8 +596,7 @@ time.sleep(30)
     assert.is_true(elapsed_since(t0) < 2)
     for _, h in pairs(held) do h:close() end
     assert.is_truthy(last)                             -- the queue did fill up
-    os.execute("kill " .. pid .. " 2>/dev/null")
-    os.remove(portfile)
+    stop()
   end)
 
   it("a connection the server dropped: a conn error, not death by SIGPIPE", function()
