@@ -93,6 +93,33 @@ describe("Profile:top", function()
   end)
 end)
 
+describe("Profile:labels", function()
+  it("sums CPU samples per string label (pprof.Do in the Go program)", function()
+    local http = require "rb.http"
+    assert(http.get(URL .. "/burn?seconds=3"))
+    local p = assert(pprof.fetch(URL, "profile", { seconds = 2 }))
+    local seen = {}
+    for _, l in ipairs(p:labels()) do
+      if l.key == "phase" then seen[l.value] = l.total end
+    end
+    assert.truthy(seen.hash and seen.hash > 0, "phase=hash")
+    assert.truthy(seen.sort and seen.sort > 0, "phase=sort")
+    assert.truthy(seen.hash + seen.sort <= p:total())
+  end)
+
+  it("gives numeric labels as integers (heap samples carry bytes=<object size>)", function()
+    local rows = heap():labels { sample_type = "inuse_objects" }
+    local numeric = 0
+    for _, l in ipairs(rows) do
+      if l.key == "bytes" then
+        assert.equal("integer", math.type(l.value))
+        numeric = numeric + 1
+      end
+    end
+    assert.truthy(numeric > 0)
+  end)
+end)
+
 describe("Profile:diff and :flamegraph", function()
   it("reports per-function change between two profiles", function()
     local a, b = heap(), heap()
@@ -173,6 +200,11 @@ describe("rb.pprof.fetch", function()
     local d1 = assert(pprof.fetch(URL .. "/", "goroutine", { debug = 1 }))
     assert.equal(1, d1.debug)
     assert.equal(d1.header_total, d1.total)
+    local labelled
+    for _, g in ipairs(d1.groups) do
+      if g.labels then labelled = g end
+    end
+    assert.same({ '{"role":"labelled"}', "main.parkChan", 1 }, { labelled.labels, labelled.top, labelled.count })
   end)
 
   it("returns the bytes alone with raw = true", function()

@@ -1,8 +1,9 @@
 // pprofgo is the lab's Go test program for rb.pprof: standard library only,
 // listening on 127.0.0.1 with net/http/pprof. It makes profiles whose content
 // is known: CPU burnt in main.burnHash / main.burnSort (and main.mix, small
-// enough to be inlined into main.burnHash), memory retained by main.allocLarge
-// and main.allocSmall, goroutines parked in known waits. Extra endpoints:
+// enough to be inlined into main.burnHash) under pprof labels phase=hash|sort,
+// memory retained by main.allocLarge and main.allocSmall, goroutines parked in
+// known waits (one of them labelled role=labelled). Extra endpoints:
 //
 //	/burn?seconds=N   burn CPU for N seconds (in the background)
 //	/count            runtime.NumGoroutine(), as text
@@ -18,6 +19,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log"
@@ -63,11 +65,14 @@ func burnSort(n int) {
 	sort.Ints(xs)
 }
 
+// burn runs the burners under pprof labels phase=hash and phase=sort, so CPU
+// samples carry string labels.
 func burn(d time.Duration) {
 	end := time.Now().Add(d)
+	ctx := context.Background()
 	for time.Now().Before(end) {
-		sink += burnHash(200000)
-		burnSort(20000)
+		pprof.Do(ctx, pprof.Labels("phase", "hash"), func(context.Context) { sink += burnHash(200000) })
+		pprof.Do(ctx, pprof.Labels("phase", "sort"), func(context.Context) { burnSort(20000) })
 	}
 }
 
@@ -175,6 +180,8 @@ func park(n int) {
 		go parkSleep()
 	}
 	go parkLocked()
+	// one goroutine with a pprof label: debug=1 dumps print "# labels: {...}"
+	go pprof.Do(context.Background(), pprof.Labels("role", "labelled"), func(context.Context) { parkChan() })
 }
 
 func handle() {
