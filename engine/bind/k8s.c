@@ -229,6 +229,10 @@ static int k8s_client(lua_State *L)
     } else {
         rb_kube_resolved r;
         if (rb_kubeconfig_resolve(&c->kc, ctx, &r, err, sizeof err) < 0) return config_fail(L, c, err);
+        if (r.cluster->proxy_url) {
+            snprintf(err, sizeof err, "cluster \"%s\": proxy-url is not supported", r.cluster->name);
+            return config_fail(L, c, err);
+        }
         if (r.user && r.user->auth_provider) {
             snprintf(err, sizeof err, "user \"%s\": auth-provider \"%s\" is not supported (use an exec plugin)",
                      r.user->name, r.user->auth_provider);

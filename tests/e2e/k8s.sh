@@ -82,6 +82,14 @@ expect_rb "restart with a fixed time applies" 0 --resolve-only --yes --step "Res
 is "restartedAt is the param" "$(deploy '.spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"]')" \
     2026-01-01T00:00:00Z
 
+# --- insecure-skip-tls-verify: works, warned on stderr, recorded as a finding --
+sed -e "s|certificate-authority: .*|insecure-skip-tls-verify: true|" "$RB_TEST_K8S_KUBECONFIG" >"$T_TMP/insecure.kubeconfig"
+expect_rc "insecure cluster: reads work" 0 "$RUNBOOK" run "$FX" --audit "$T_TMP/insecure.jsonl" \
+    --kubeconfig "$T_TMP/insecure.kubeconfig" --investigate-only --step "Pods and usage"
+contains "insecure cluster: warned on stderr" "$T_TMP/err" "TLS verification disabled for $RB_TEST_K8S_URL"
+is "insecure cluster: a finding in the audit log" \
+    "$(jq -c 'select(.event == "finding" and .finding.name == "tls verification disabled")' "$T_TMP/insecure.jsonl" | wc -l)" 1
+
 # --- in-cluster service account ------------------------------------------------
 SA=$T_TMP/sa
 mkdir -p "$SA"
