@@ -18,11 +18,12 @@ unset KUBECONFIG
 
 kc() { timeout 30 kubectl --kubeconfig "$RB_TEST_K8S_KUBECONFIG" --request-timeout=20s -n tmi "$@"; }
 lab() { curl -sf --max-time 10 --cacert "$RB_TEST_K8S_CA" "$RB_TEST_K8S_URL/__lab/$1" "${@:2}"; }
-# st JQ: evaluate JQ over the stand-in's state ({resourceVersion, objects})
-st() { lab state | jq -r "$1"; }
+# st [-c] JQ: evaluate JQ over the stand-in's state ({resourceVersion, objects});
+# raw output, or compact JSON with -c
+st() { if [ "$1" = -c ]; then lab state | jq -c "$2"; else lab state | jq -r "$1"; fi; }
 tmi_pods() { st '[.objects[] | select(.kind=="Pod" and .metadata.labels.app=="tmi-api") | .metadata.name] | sort | join(" ")'; }
 tmi_count() { st '[.objects[] | select(.kind=="Pod" and .metadata.labels.app=="tmi-api")] | length'; }
-deploy() { st ".objects[\"deployments/tmi/tmi-api\"] | $1"; }
+deploy() { if [ "$1" = -c ]; then st -c ".objects[\"deployments/tmi/tmi-api\"] | $2"; else st ".objects[\"deployments/tmi/tmi-api\"] | $1"; fi; }
 # is NAME GOT WANT
 is() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1 (got '$2', want '$3')"; fi; }
 # log_since N JQ-FILTER: request-log lines after line N that match
@@ -104,6 +105,34 @@ expect_rc "patch --type json" 0 kc patch deployment tmi-api --type json -p '[{"o
 is "json patch scaled to 4" "$(tmi_count)" 4
 expect_rc "failed json patch test op" 1 kc patch deployment tmi-api --type json -p '[{"op":"test","path":"/spec/replicas","value":9},{"op":"replace","path":"/spec/replicas","value":9}]'
 is "failed json patch changed nothing" "$(tmi_count)" 4
+# patch directives and operations beyond the common case
+cpatch() { kc patch deployment tmi-api --type "$1" -p "$2"; }
+env_names() { deploy '[.spec.template.spec.containers[0].env[].name] | join(" ")'; }
+check "strategic \$patch: delete removes one env entry" cpatch strategic \
+    '{"spec":{"template":{"spec":{"containers":[{"name":"tmi-api","env":[{"name":"SMP","$patch":"delete"}]}]}}}}'
+is "SMP gone, the rest kept" "$(env_names)" "LOG_LEVEL DB_POOL_MAX REDIS_URL FEATURE_X"
+check "strategic \$patch: replace swaps a whole map" cpatch strategic \
+    '{"spec":{"template":{"spec":{"containers":[{"name":"tmi-api","resources":{"$patch":"replace","limits":{"cpu":"3"}}}]}}}}'
+is "resources replaced" "$(deploy -c .spec.template.spec.containers[0].resources)" '{"limits":{"cpu":"3"}}'
+check "strategic \$setElementOrder reorders" cpatch strategic \
+    '{"spec":{"template":{"spec":{"containers":[{"name":"tmi-api","$setElementOrder/env":[{"name":"REDIS_URL"},{"name":"LOG_LEVEL"},{"name":"DB_POOL_MAX"},{"name":"FEATURE_X"}]}]}}}}'
+is "env in the given order" "$(env_names)" "REDIS_URL LOG_LEVEL DB_POOL_MAX FEATURE_X"
+check "strategic \$deleteFromPrimitiveList" kc patch namespace default --type strategic -p '{"spec":{"$deleteFromPrimitiveList/finalizers":["kubernetes"]}}'
+is "finalizer removed" "$(st -c '.objects["namespaces//default"].spec.finalizers')" "[]"
+check "merge patch null deletes" cpatch merge '{"metadata":{"labels":{"tier":null}}}'
+is "label removed" "$(deploy '.metadata.labels.tier // "none"')" none
+check "merge patch replaces lists whole" cpatch merge \
+    "$(deploy -c '{spec:{template:{spec:{containers:[.spec.template.spec.containers[0] | .env = [{name:"ONLY",value:"1"}]]}}}}')"
+is "env list replaced" "$(env_names)" ONLY
+check "json patch add to the end of a list" cpatch json '[{"op":"add","path":"/spec/template/spec/containers/0/env/-","value":{"name":"B","value":"2"}}]'
+check "json patch copy and move" cpatch json \
+    '[{"op":"copy","from":"/spec/template/spec/containers/0/env/1","path":"/spec/template/spec/containers/0/env/0"},{"op":"move","from":"/metadata/labels/app","path":"/metadata/labels/moved"}]'
+is "copy inserted, list order" "$(env_names)" "B ONLY B"
+is "move renamed a label" "$(deploy '.metadata.labels | keys | join(",")')" moved
+check "json patch remove" cpatch json '[{"op":"remove","path":"/spec/template/spec/containers/0/env/0"},{"op":"move","from":"/metadata/labels/moved","path":"/metadata/labels/app"}]'
+is "removed by index" "$(env_names)" "ONLY B"
+expect_rc "json patch on a missing path fails" 1 cpatch json '[{"op":"replace","path":"/spec/nothing/here","value":1}]'
+expect_rc "unsupported patch body fails" 1 cpatch merge '[1,2]'
 for t in strategic-merge-patch merge-patch json-patch; do
     is "log shows application/$t+json" "$(log_since 0 ".method==\"PATCH\" and .contentType==\"application/$t+json\"" | head -1 | wc -l)" 1
 done

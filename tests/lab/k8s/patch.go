@@ -267,12 +267,17 @@ func strategicMerge(target, patch obj) (obj, error) {
 			if err != nil {
 				return nil, err
 			}
-			if order, ok := patch["$setElementOrder/"+k].([]interface{}); ok {
-				merged = applyOrder(merged, order, mergeKeyFor(k, merged))
-			}
 			target[k] = merged
 		default:
 			target[k] = deepCopy(v)
+		}
+	}
+	/* $setElementOrder applies whether or not the patch carries the list */
+	for k, v := range patch {
+		order, ok := v.([]interface{})
+		f := strings.TrimPrefix(k, "$setElementOrder/")
+		if list, isList := target[f].([]interface{}); ok && isList && f != k {
+			target[f] = applyOrder(list, order, mergeKeyFor(f, list))
 		}
 	}
 	return target, nil
@@ -338,7 +343,9 @@ func mergeList(field string, target, patch []interface{}) ([]interface{}, error)
 	return out, nil
 }
 
-// applyOrder puts the listed keys first, in the given order.
+// applyOrder puts the listed keys first, in the given order, then the rest
+// in their order (the real server interleaves the rest; close enough for the
+// lists kubectl sends, which name every element).
 func applyOrder(list, order []interface{}, mk string) []interface{} {
 	if mk == "" {
 		return list

@@ -124,6 +124,27 @@ func firstPort(plural string, o obj) string {
 	return "80"
 }
 
+// portNumber resolves a named port of a service or a pod's containers.
+func portNumber(plural string, o obj, port string) string {
+	var ports []interface{}
+	if plural == "services" {
+		ports = mlist(o, "spec", "ports")
+	} else {
+		for _, c := range mlist(o, "spec", "containers") {
+			ports = append(ports, mlist(c, "ports")...)
+		}
+	}
+	for _, p := range ports {
+		if mstr(p, "name") == port {
+			if n := mstr(p, "port"); n != "" {
+				return n
+			}
+			return mstr(p, "containerPort")
+		}
+	}
+	return port
+}
+
 var hopHeaders = []string{"Authorization", "Connection", "Keep-Alive", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, t target) {
@@ -153,7 +174,8 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, t ta
 			ip = mstr(o, "spec", "clusterIP")
 		}
 		writeErr(w, &apiErr{503, "ServiceUnavailable",
-			fmt.Sprintf("error trying to reach service: dial tcp %s:%s: connect: connection refused", ip, port), nil})
+			fmt.Sprintf("error trying to reach service: dial tcp %s:%s: connect: connection refused", ip,
+				portNumber(t.res.plural, o, port)), nil})
 		return
 	}
 	/* the path after .../NAME/proxy, trailing slash kept */

@@ -29,7 +29,8 @@ build() {
     export HOME="$DIR/gohome" GOCACHE="${RB_GOCACHE:-/tmp/rb-lab-gocache}" GOPATH="$DIR/gohome/go" \
         GOPROXY=off GOFLAGS= GO111MODULE=on
     mkdir -p "$HOME"
-    (cd "$ROOT/tests/lab/k8s" && go build -o "$DIR/k8s-lab" .)
+    # RB_K8S_BUILD_FLAGS: extra `go build` flags, e.g. -race when hunting races
+    (cd "$ROOT/tests/lab/k8s" && go build ${RB_K8S_BUILD_FLAGS:-} -o "$DIR/k8s-lab" .)
 }
 
 write_kubeconfig() {
