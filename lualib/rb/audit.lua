@@ -3,7 +3,9 @@
 -- log reads the same way every time: event, run, user, host, section, step,
 -- dry_run, then the event's own fields.
 local core = require "rb._audit"
-local cjson = require "cjson"
+-- NaN and infinities (a check on a broken metric) are written as null
+local cjson = require("cjson").new()
+cjson.encode_invalid_numbers("null")
 
 local M = {}
 

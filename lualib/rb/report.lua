@@ -1,6 +1,7 @@
 -- rb.report — a finished run as a Markdown report (--report FILE) or as one
 -- JSON document (--output json). Both pass through the redactor.
-local cjson = require "cjson"
+local cjson = require("cjson").new()
+cjson.encode_invalid_numbers("null")
 local sys = require "rb._sys"
 local ui = require "rb.ui"
 

@@ -14,13 +14,16 @@ S:investigate("Cache Metrics", function(ctx)
   local res = tmi.prom(ctx).query_many {
     "sum(rate(redis_cache_hits_total[5m])) / sum(rate(redis_cache_operations_total[5m])) * 100",
     "histogram_quantile(0.95, sum by (le) (rate(redis_operation_duration_seconds_bucket[5m])))",
-    "max(redis_memory_used_bytes / redis_memory_max_bytes * 100)",
+    -- no maxmemory (0) means no limit: no value rather than +Inf
+    "max(redis_memory_used_bytes / (redis_memory_max_bytes > 0) * 100)",
   }
   ctx:check { name = "cache hit rate", value = res[1] and tmi.max_value(res[1]), warn = 80, crit = 50,
     unit = "%", higher_is_worse = false }
   ctx:check { name = "p95 cache operation latency", value = res[2] and tmi.max_value(res[2]),
     warn = 0.01, crit = 0.05, unit = "s" }
-  ctx:check { name = "Redis memory usage", value = res[3] and tmi.max_value(res[3]), warn = 70, crit = 85, unit = "%" }
+  local mem = res[3] and tmi.max_value(res[3])
+  ctx:check { name = "Redis memory usage", value = mem, warn = 70, crit = 85, unit = "%",
+    detail = mem == nil and "no maxmemory limit set" or nil }
 end)
 
 S:investigate("Redis Analysis", function(ctx)
