@@ -595,6 +595,30 @@ static void report_simulation(lua_State *L, int opts, int resp)
     lua_settop(L, top);
 }
 
+/* A write that cannot be simulated, in plan mode: labelled so, {planned = true}. */
+static int planned_unsimulated(lua_State *L)
+{
+    rb_gate_simulated(L, NULL);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, 0);
+    lua_setfield(L, -2, "status");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "planned");
+    return 1;
+}
+
+/* Credentials for one call. On failure the gate hears of it and nil, err
+ * are pushed: the caller returns 2. */
+static int credentials(lua_State *L, client *c, rb_http_req *req, const rb_action *a, rb_effect e)
+{
+    char err[512];
+    memset(req, 0, sizeof *req);
+    if (prepare(L, c, req, err, sizeof err) == 0) return 0;
+    rb_gate_done(L, a, e, 0, err);
+    rb_error_return(L, "auth", "k8s: %s", err);
+    return -1;
+}
+
 /* client:request(method, path, {query, body, content_type, accept, op, args,
  *   timeout, simulate = fn | false}) -> {status, body, content_type, ms,
  *   planned?, dry_run?} | nil, err. Any HTTP status is a result; the Lua
@@ -620,23 +644,11 @@ static int client_request(lua_State *L)
     }
     rb_action a = {"k8s", k.op, k.path, push_gate_args(L, 4, &k)};
     int dry = rb_gate(L, &a, effect) == RB_SIMULATE;
-    if (dry && lua_getfield(L, 4, "simulate") == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
-        rb_gate_simulated(L, NULL);
-        lua_createtable(L, 0, 3);
-        lua_pushinteger(L, 0);
-        lua_setfield(L, -2, "status");
-        lua_pushboolean(L, 1);
-        lua_setfield(L, -2, "planned");
-        return 1;
-    }
+    if (dry && lua_getfield(L, 4, "simulate") == LUA_TBOOLEAN && !lua_toboolean(L, -1))
+        return planned_unsimulated(L);
     const char *url = push_url(L, c, &k, dry);
     rb_http_req req;
-    memset(&req, 0, sizeof req);
-    char err[512];
-    if (prepare(L, c, &req, err, sizeof err) < 0) {
-        rb_gate_done(L, &a, effect, 0, err);
-        return rb_error_return(L, "auth", "k8s: %s", err);
-    }
+    if (credentials(L, c, &req, &a, effect) < 0) return 2;
     const char *hdrs[4];
     int nh = 0;
     if (k.ctype) hdrs[nh++] = lua_pushfstring(L, "Content-Type: %s", k.ctype);
@@ -700,20 +712,9 @@ static int client_exec(lua_State *L)
     lua_pop(L, 1);
     call k = {.method = "POST", .path = path, .query = query};
     rb_action a = {"k8s", "exec", path, push_gate_args(L, 4, &k)};
-    if (rb_gate(L, &a, RB_WRITE) == RB_SIMULATE) {
-        rb_gate_simulated(L, NULL);
-        lua_createtable(L, 0, 1);
-        lua_pushboolean(L, 1);
-        lua_setfield(L, -2, "planned");
-        return 1;
-    }
+    if (rb_gate(L, &a, RB_WRITE) == RB_SIMULATE) return planned_unsimulated(L);
     rb_http_req req;
-    memset(&req, 0, sizeof req);
-    char err[512];
-    if (prepare(L, c, &req, err, sizeof err) < 0) {
-        rb_gate_done(L, &a, RB_WRITE, 0, err);
-        return rb_error_return(L, "auth", "k8s: %s", err);
-    }
+    if (credentials(L, c, &req, &a, RB_WRITE) < 0) return 2;
     lua_pushfstring(L, "%s%s?%s", c->server, path, query);
     req.url = lua_tostring(L, -1);
     req.timeout_ms = timeout_ms;

@@ -207,6 +207,13 @@ local function split_ref(kind, name, default_kind)
   return kind, name
 end
 
+-- A "kind/NAME" or "NAME" argument and the options table at argument optn, checked.
+local function named(ref, default_kind, opts, optn, fname)
+  local _, name = split_ref(ref, nil, default_kind)
+  argcheck(type(name) == "string", 1, fname, default_kind .. " name expected")
+  return name, opts_of(opts, optn, fname)
+end
+
 local function path_for(c, e, name, ns, sub)
   local p = e.group == "" and "/api/v1" or ("/apis/" .. e.group .. "/" .. e.version)
   if e.namespaced and ns then p = p .. "/namespaces/" .. escape(ns) end
@@ -461,10 +468,7 @@ end
 -- Waits as kubectl rollout status does: the spec observed, every replica
 -- updated, no old replica left, every updated replica available.
 function Client:rollout_status(name, opts)
-  local _
-  _, name = split_ref(name, nil, "deployment")
-  argcheck(type(name) == "string", 1, "rollout_status", "deployment name expected")
-  opts = opts_of(opts, 2, "rollout_status")
+  name, opts = named(name, "deployment", opts, 2, "rollout_status")
   local deadline = os.time() + (opts.timeout or 300)
   local last
   while true do
@@ -724,11 +728,8 @@ end
 
 --- client:set_env(deployment, vars, {container, namespace}) -> object | nil, err
 function Client:set_env(name, vars, opts)
-  local _
-  _, name = split_ref(name, nil, "deployment")
-  argcheck(type(name) == "string", 1, "set_env", "deployment name expected")
+  name, opts = named(name, "deployment", opts, 3, "set_env")
   argcheck(type(vars) == "table" and next(vars) ~= nil, 2, "set_env", "variables expected")
-  opts = opts_of(opts, 3, "set_env")
   local list, bad = env_list(vars)
   argcheck(list, 2, "set_env", "NAME=value or NAME- expected, got " .. tostring(bad))
   return template_patch(self, "set_env", name, opts, function(cname)
@@ -743,11 +744,8 @@ end
 
 --- client:set_resources(deployment, {limits = {cpu, memory}, requests = {...}}, {container, namespace})
 function Client:set_resources(name, res, opts)
-  local _
-  _, name = split_ref(name, nil, "deployment")
-  argcheck(type(name) == "string", 1, "set_resources", "deployment name expected")
+  name, opts = named(name, "deployment", opts, 3, "set_resources")
   argcheck(type(res) == "table" and (res.limits or res.requests), 2, "set_resources", "{limits, requests} expected")
-  opts = opts_of(opts, 3, "set_resources")
   local r = {}
   for _, k in ipairs { "limits", "requests" } do
     if res[k] then
@@ -766,10 +764,7 @@ end
 -- UTC). The plan records at = opts.at or "now", so plan and apply agree
 -- however long the confirmation takes.
 function Client:rollout_restart(name, opts)
-  local _
-  _, name = split_ref(name, nil, "deployment")
-  argcheck(type(name) == "string", 1, "rollout_restart", "deployment name expected")
-  opts = opts_of(opts, 2, "rollout_restart")
+  name, opts = named(name, "deployment", opts, 2, "rollout_restart")
   argcheck(opts.at == nil or type(opts.at) == "string", 2, "rollout_restart", "at must be an RFC 3339 time")
   local e, path = locate(self, "deployments", name, opts)
   if not e then return nil, path end
@@ -841,7 +836,7 @@ function Client:exec(pod, argv, opts)
   local r, err = self:exec_ws(path, q, { stdin = opts.stdin, timeout = opts.timeout,
     args = { pod = pod, namespace = ns, command = argv, container = opts.container, stdin = opts.stdin } })
   if not r then return nil, err end
-  if r.planned then return r end
+  if r.planned then return { planned = true } end
   local what = ('exec in pod "%s"'):format(pod)
   if r.http_status ~= 101 then
     return nil, status_error({ status = r.http_status, body = r.body or "" }, what)
