@@ -1,34 +1,46 @@
 #!/usr/bin/env bash
-# make demo — shows the safety model end to end on this machine: starts a
-# small recording HTTP service on 127.0.0.1, runs the cache-warmup example in
-# --dry-run (nothing sent), then with --yes (one POST), then shows and
-# verifies the audit log it wrote. Everything it starts, it stops.
+# make demo — the TMI runbook on a lab that runs on this machine (127.0.0.1
+# only): brings the lab up (PostgreSQL, Redis, Prometheus, the TMI simulator,
+# the Kubernetes API stand-in), injects a goroutine leak, runs triage, runs
+# tmi/goroutine-leaks (investigate, then resolve as a dry run), writes a
+# report, shows and verifies the audit trail, and tears the lab down.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNBOOK=$ROOT/build/runbook
-LAB=$(mktemp -d /tmp/rb-demo.XXXXXX)
-trap 'bash "$ROOT/tests/lab/services/httprec.sh" stop "$LAB" >/dev/null 2>&1; rm -rf "$LAB"' EXIT
-bash "$ROOT/tests/lab/services/httprec.sh" start "$LAB"
-. "$LAB/httprec.env"
-AUDIT=$LAB/audit.jsonl
-SECTION=$ROOT/examples/cache-warmup/cache-warmup.lua
-step() { printf '\n\033[1m### %s\033[0m\n$ %s\n' "$1" "$2"; }
+export RUNBOOK_LAB=$(mktemp -d /tmp/rb-demo.XXXXXX)
+trap 'bash "$ROOT/tests/lab/down.sh" >/dev/null 2>&1 || true' EXIT
+bold() { printf '\n\033[1m### %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@"; }
 
-step "1. What the section does" "runbook show $SECTION"
-"$RUNBOOK" show "$SECTION"
+bold "Bringing the lab up in $RUNBOOK_LAB"
+bash "$ROOT/tests/lab/up.sh" | sed -n '1,12p'
+set -a; for f in "$RUNBOOK_LAB"/*.env; do . "$f"; done; set +a
+export RUNBOOK_CONFIG=$RUNBOOK_LAB/config.yaml RUNBOOK_AUDIT=$RUNBOOK_LAB/audit.jsonl
+W="--set window=15s"     # the seed says 5m; a fresh lab has seconds of history
 
-step "2. Rehearse: --dry-run plans the POST and sends nothing" "runbook run ... --dry-run"
-"$RUNBOOK" run "$SECTION" --set base="$RB_TEST_HTTP_URL" --audit "$AUDIT" --dry-run
-echo "requests the service saw: $(grep -c POST "$RB_TEST_HTTP_LOG" || true) POST"
+bold "The book"
+show "$RUNBOOK" list runbooks/tmi | head -12
 
-step "3. For real, approved up front with --yes" "runbook run ... --yes --report report.md"
-"$RUNBOOK" run "$SECTION" --set base="$RB_TEST_HTTP_URL" --audit "$AUDIT" --yes --report "$LAB/report.md"
-echo "requests the service saw: $(grep -c POST "$RB_TEST_HTTP_LOG") POST"
+bold "Injecting a goroutine leak into the TMI simulator"
+show curl -s -X POST "$RB_TEST_TMISIM_URL/admin/faults/goroutine_leak?on=1&n=6000&rate=1500"; echo
+sleep 5
 
-step "4. The audit trail" "runbook audit show $AUDIT"
-"$RUNBOOK" audit show "$AUDIT"
-step "5. Is it intact?" "runbook audit verify $AUDIT"
-"$RUNBOOK" audit verify "$AUDIT"
-step "6. Tamper with one line and verify again" "sed -i '3s/ok/OK/' audit.jsonl; runbook audit verify"
-sed -i '3s/"ok":true/"ok":false/; 3s/good/bad/' "$AUDIT"
-"$RUNBOOK" audit verify "$AUDIT" || echo "(exit $? — the altered line is named)"
+bold "Triage: which sections apply right now?"
+show "$RUNBOOK" triage tmi $W || true
+
+bold "Investigate (read-only: every write would be refused)"
+show "$RUNBOOK" run tmi/goroutine-leaks --investigate-only $W --set growth_interval=2 || true
+
+bold "Rehearse the resolution: --dry-run plans the pod deletion (the API server validates it with dryRun=All) and changes nothing"
+show "$RUNBOOK" run tmi/goroutine-leaks --resolve-only --dry-run --report "$RUNBOOK_LAB/report.md"
+echo "pods are unchanged:"
+kubectl --kubeconfig "$RB_TEST_K8S_KUBECONFIG" -n tmi get pods -l app=tmi-api
+
+bold "The report"
+sed -n '1,30p' "$RUNBOOK_LAB/report.md"
+
+bold "The audit trail"
+show "$RUNBOOK" audit show "$RUNBOOK_AUDIT" | tail -15
+show "$RUNBOOK" audit verify "$RUNBOOK_AUDIT"
+
+bold "Done: the lab is torn down. Rehearse yourself with: make lab"
