@@ -560,6 +560,82 @@ int rb_kubeconfig_load(const char *explicit_path, const char *env_list, const ch
     return merge_file(kc, path, 1, err, errlen);
 }
 
+/* --- in-cluster ---------------------------------------------------------- */
+
+#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* The first line of a small file, trimmed; NULL when unreadable or empty. */
+static char *read_small(const char *path)
+{
+    char buf[512];
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) n--;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf[0] ? dup_n(buf, strlen(buf)) : NULL;
+}
+
+static char *sa_path(const char *root, const char *file)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s" SA_DIR "/%s", root && strcmp(root, "/") != 0 ? root : "", file) >= sizeof path)
+        return NULL;
+    return dup_n(path, strlen(path));
+}
+
+static int fill_in_cluster(const char *host, const char *port, const char *pod_namespace, const char *root,
+                           rb_kubeconfig *kc, char *err, size_t errlen)
+{
+    rb_kube_cluster *c = append((void **)&kc->clusters, &kc->nclusters, sizeof *c);
+    rb_kube_user *u = c ? append((void **)&kc->users, &kc->nusers, sizeof *u) : NULL;
+    rb_kube_context *x = u ? append((void **)&kc->contexts, &kc->ncontexts, sizeof *x) : NULL;
+    if (!x) return failf(err, errlen, "in-cluster", "out of memory");
+    size_t len = strlen(host) + strlen(port) + 16;
+    if (!(c->server = malloc(len))) return failf(err, errlen, "in-cluster", "out of memory");
+    snprintf(c->server, len, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
+    c->name = dup_n("in-cluster", 10);
+    c->certificate_authority = sa_path(root, "ca.crt");
+    u->name = dup_n("in-cluster", 10);
+    u->token_file = sa_path(root, "token");
+    x->name = dup_n("in-cluster", 10);
+    x->cluster = dup_n("in-cluster", 10);
+    x->user = dup_n("in-cluster", 10);
+    kc->current_context = dup_n("in-cluster", 10);
+    if (pod_namespace && *pod_namespace) {
+        x->namespace_ = dup_n(pod_namespace, strlen(pod_namespace));
+    } else {
+        char *nsfile = sa_path(root, "namespace");
+        x->namespace_ = nsfile ? read_small(nsfile) : NULL;
+        free(nsfile);
+        if (!x->namespace_) x->namespace_ = dup_n("default", 7);
+    }
+    if (!c->name || !c->certificate_authority || !u->name || !u->token_file || !x->name || !x->cluster ||
+        !x->user || !x->namespace_ || !kc->current_context)
+        return failf(err, errlen, "in-cluster", "out of memory");
+    /* the token is read on each use (it is rotated); here only check it is there */
+    FILE *f = fopen(u->token_file, "r");
+    int empty = !f || fgetc(f) == EOF;
+    if (f) fclose(f);
+    if (empty) return failf(err, errlen, "in-cluster", "cannot read the service account token %s", u->token_file);
+    return 0;
+}
+
+int rb_kubeconfig_in_cluster(const char *host, const char *port, const char *pod_namespace, const char *root,
+                             rb_kubeconfig *kc, char *err, size_t errlen)
+{
+    memset(kc, 0, sizeof *kc);
+    if (!host || !*host || !port || !*port)
+        return failf(err, errlen, NULL, "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined");
+    if (fill_in_cluster(host, port, pod_namespace, root, kc, err, errlen) < 0) {
+        rb_kubeconfig_free(kc);
+        return -1;
+    }
+    return 0;
+}
+
 /* --- lookup and resolution ------------------------------------------------ */
 
 const rb_kube_cluster *rb_kubeconfig_cluster(const rb_kubeconfig *kc, const char *name)

@@ -1,7 +1,8 @@
 /* kubeconfig.h — kubeconfig files parsed into structs (pure C on libyaml, no
  * Lua): clusters, users, contexts and current-context, merged over a
  * KUBECONFIG colon list the way kubectl merges it, and resolved to the
- * cluster, user and namespace of one context with kubectl's checks.
+ * cluster, user and namespace of one context with kubectl's checks; also the
+ * in-cluster (service account) configuration in the same structs.
  *
  *   clusters[].cluster: server, certificate-authority(-data),
  *       insecure-skip-tls-verify, tls-server-name, proxy-url
@@ -115,6 +116,17 @@ int rb_kubeconfig_load_list(const char *list, rb_kubeconfig *kc, char *err, size
  * exists (home may be NULL), else an empty config. */
 int rb_kubeconfig_load(const char *explicit_path, const char *env_list, const char *home,
                        rb_kubeconfig *kc, char *err, size_t errlen);
+
+/* The in-cluster configuration of a pod, as client-go's InClusterConfig and
+ * kubectl build it: server https://HOST:PORT (IPv6 bracketed) from
+ * KUBERNETES_SERVICE_HOST/PORT (passed as host, port; either empty: not in a
+ * cluster), CA ROOT/var/run/secrets/kubernetes.io/serviceaccount/ca.crt, the
+ * token as tokenFile (re-read on use; it must be readable now), namespace
+ * pod_namespace (POD_NAMESPACE) else the namespace file else "default". root
+ * prefixes the paths (tests; NULL or "" for /). Fills *kc with cluster, user
+ * and context "in-cluster", current. Returns 0 or -1 with a reason. */
+int rb_kubeconfig_in_cluster(const char *host, const char *port, const char *pod_namespace, const char *root,
+                             rb_kubeconfig *kc, char *err, size_t errlen);
 
 /* Picks context_name (NULL or "": current-context) and checks it as kubectl
  * does: the context, its cluster and its user must exist, the cluster needs a

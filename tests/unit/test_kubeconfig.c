@@ -313,6 +313,47 @@ static void test_merge(void)
     if (system(cmd) != 0) printf("# could not remove %s\n", dir);
 }
 
+static void test_in_cluster(void)
+{
+    rb_kubeconfig kc;
+    rb_kube_resolved r;
+    char err[256], root[64], path[256], want[256];
+    strcpy(root, "/tmp/rb-incluster.XXXXXX");
+    if (!mkdtemp(root)) { TAP_OK(0, "mkdtemp"); return; }
+    TAP_EQ_INT(rb_kubeconfig_in_cluster("", "443", NULL, root, &kc, err, sizeof err), -1, "no KUBERNETES_SERVICE_HOST: not in a cluster");
+    TAP_OK(strstr(err, "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined") != NULL, "says which variables");
+    TAP_EQ_INT(rb_kubeconfig_in_cluster("10.96.0.1", "443", NULL, root, &kc, err, sizeof err), -1, "no token file fails");
+    TAP_OK(strstr(err, "cannot read the service account token") != NULL, "says so");
+    TAP_OK(kc.nclusters == 0, "nothing left behind");
+    snprintf(path, sizeof path, "mkdir -p '%s/var/run/secrets/kubernetes.io/serviceaccount'", root);
+    if (system(path) != 0) { TAP_OK(0, "mkdir"); return; }
+    snprintf(path, sizeof path, "%s/var/run/secrets/kubernetes.io/serviceaccount/token", root);
+    FILE *f = fopen(path, "w");
+    fputs("sa-token\n", f);
+    fclose(f);
+    TAP_EQ_INT(rb_kubeconfig_in_cluster("10.96.0.1", "443", NULL, root, &kc, err, sizeof err), 0, "in-cluster config");
+    TAP_EQ_INT(rb_kubeconfig_resolve(&kc, NULL, &r, err, sizeof err), 0, "it resolves");
+    TAP_EQ_STR(r.cluster->server, "https://10.96.0.1:443", "server from host and port");
+    snprintf(want, sizeof want, "%s/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", root);
+    TAP_EQ_STR(r.cluster->certificate_authority, want, "service account CA");
+    TAP_EQ_STR(r.user->token_file, path, "token as a file, re-read on use");
+    TAP_EQ_STR(r.namespace_, "default", "no namespace file: default");
+    rb_kubeconfig_free(&kc);
+    snprintf(path, sizeof path, "%s/var/run/secrets/kubernetes.io/serviceaccount/namespace", root);
+    f = fopen(path, "w");
+    fputs("tmi\n", f);
+    fclose(f);
+    TAP_EQ_INT(rb_kubeconfig_in_cluster("fd00::1", "6443", NULL, root, &kc, err, sizeof err), 0, "IPv6 host");
+    TAP_EQ_STR(kc.clusters[0].server, "https://[fd00::1]:6443", "IPv6 host bracketed");
+    TAP_EQ_STR(kc.contexts[0].namespace_, "tmi", "namespace file read, newline trimmed");
+    rb_kubeconfig_free(&kc);
+    TAP_EQ_INT(rb_kubeconfig_in_cluster("h", "1", "from-env", root, &kc, err, sizeof err), 0, "POD_NAMESPACE given");
+    TAP_EQ_STR(kc.contexts[0].namespace_, "from-env", "POD_NAMESPACE wins over the file");
+    rb_kubeconfig_free(&kc);
+    snprintf(path, sizeof path, "rm -rf '%s'", root);
+    if (system(path) != 0) printf("# could not remove %s\n", root);
+}
+
 int main(void)
 {
     test_fields();
@@ -321,5 +362,6 @@ int main(void)
     test_parse_errors();
     test_forms();
     test_merge();
+    test_in_cluster();
     return TAP_DONE();
 }
