@@ -3,10 +3,14 @@
  * status; everything runs under lua_pcall with a traceback handler. */
 #include "state.h"
 #include <lauxlib.h>
+#include <signal.h>
 #include <stdio.h>
 
 int main(int argc, char **argv)
 {
+    /* a network client: a peer that resets a connection is an error to
+       report, not a reason to die (SIGPIPE) */
+    signal(SIGPIPE, SIG_IGN);
     lua_State *L = rb_state_new();
     if (!L) { fputs("runbook: cannot create Lua state\n", stderr); return 2; }
     lua_getglobal(L, "require");

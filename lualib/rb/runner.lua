@@ -63,12 +63,19 @@ function M.new(o)
     end
   end
   local section = o.section
-  -- Params that hold credentials are secrets from the start (they appear in run_start).
+  -- Credentials in params are secrets from the start (params are audited in run_start):
+  -- params named like one, passwords inside URLs and key=value DSNs.
   for k, v in pairs(params) do
     local lk = k:lower()
-    if type(v) == "string" and (lk:find("password", 1, true) or lk:find("token", 1, true)
-        or lk:find("secret", 1, true) or lk:find("key", 1, true)) then
-      sys.add_secret(v)
+    if type(v) == "string" then
+      if lk:find("password", 1, true) or lk:find("token", 1, true) or lk:find("secret", 1, true)
+          or lk:find("key", 1, true) then
+        sys.add_secret(v)
+      end
+      local url_pw = v:match("^%a[%w+.-]*://[^/@]-:([^/@]+)@")
+      if url_pw then sys.add_secret(url_pw) end
+      local dsn_pw = v:match("password%s*=%s*'([^']+)'") or v:match("password%s*=%s*([^%s']+)")
+      if dsn_pw then sys.add_secret(dsn_pw) end
     end
   end
   local self = setmetatable({

@@ -54,6 +54,10 @@ cat "$T_TMP/out" "$T_TMP/err" "$AUD" >"$T_TMP/all"
 lacks "bearer token appears nowhere (stdout, stderr, audit)" "$T_TMP/all" "$TOKEN"
 lacks "basic-auth password appears nowhere" "$T_TMP/all" "$PASS"
 grep -q "authorization" "$REQ" && ok "the credentials were sent to the server" || fail "no Authorization header sent"
+URLPW=url-CANARY-5eed
+expect_rc "a password inside a URL param" 0 rb run "$FX" --step Health --set base="http://ops:$URLPW@${BASE#http://}"
+cat "$T_TMP/out" "$T_TMP/err" "$AUD" >"$T_TMP/all"
+lacks "a password inside a URL param appears nowhere (run_start params included)" "$T_TMP/all" "$URLPW"
 
 # --- prompts on a real pseudo-terminal
 prompt_run() { # ANSWERS -> runs Warm up under script(1) feeding ANSWERS
