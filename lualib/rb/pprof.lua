@@ -42,6 +42,8 @@ local function get(target, path, timeout)
   if not ok or type(k8s) ~= "table" or not k8s.proxy_get then
     error("rb.pprof.fetch: rb.k8s not available: pod targets need the Kubernetes binding", 3)
   end
+  -- target.client: an rb.k8s client; else the run's (--context, -n, --kubeconfig)
+  if target.client then return target.client:proxy_get(target, path, { timeout = timeout }) end
   return k8s.proxy_get(target, path, { timeout = timeout })
 end
 
@@ -51,7 +53,8 @@ local function describe(target)
 end
 
 --- fetch(target, kind, {seconds, timeout, debug, raw}) -> value, body | nil, err
--- target: "http://host:port" or {pod = NAME, namespace = NS, port = N}.
+-- target: "http://host:port" or {pod = NAME, namespace = NS, port = N, client?}
+-- (through the API server proxy with rb.k8s; client: an rb.k8s client).
 -- Returns a Profile (profile.proto kinds) or a goroutine summary (kind
 -- "goroutine", debug 1 or 2), and the raw body; with raw = true only the body.
 function M.fetch(target, kind, opts)

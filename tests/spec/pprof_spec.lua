@@ -230,9 +230,26 @@ describe("rb.pprof.fetch", function()
     assert.has_error(function() pprof.fetch(URL, "heap", "fast") end)
   end)
 
-  it("pod targets need rb.k8s", function()
-    if pcall(require, "rb.k8s") then return end  -- the binding exists: covered by its own specs
-    assert.has_error(function() pprof.fetch({ pod = "api-0", namespace = "tmi", port = 6060 }, "heap") end,
-      "rb.pprof.fetch: rb.k8s not available: pod targets need the Kubernetes binding")
+  it("reaches a pod's pprof port through the Kubernetes API server proxy", function()
+    local kubeconfig = os.getenv("RB_TEST_K8S_KUBECONFIG")
+    if not kubeconfig then  -- no stand-in API server: then rb.k8s must not be half-used
+      if not pcall(require, "rb.k8s") then
+        assert.has_error(function() pprof.fetch({ pod = "api-0", namespace = "tmi", port = 6060 }, "heap") end,
+          "rb.pprof.fetch: rb.k8s not available: pod targets need the Kubernetes binding")
+      end
+      return
+    end
+    local k8s = require "rb.k8s"
+    local c = assert(k8s.client { kubeconfig = kubeconfig })
+    local pod = assert(c:get("pods", { selector = "app=tmi-api", namespace = "tmi" }))[1].metadata.name
+    local target = { pod = pod, namespace = "tmi", port = 6060, client = c }
+    local d = assert(pprof.fetch(target, "goroutine"))
+    assert.truthy(d.total > 0)
+    local p = assert(pprof.fetch(target, "heap"))
+    assert.equal("inuse_space", p:top().sample_type)
+    local none, err = pprof.fetch({ pod = pod, namespace = "tmi", port = 1, client = c }, "heap")
+    assert.is_nil(none)
+    assert.equal("http", err.kind)
+    assert.equal(503, err.status)
   end)
 end)
