@@ -13,7 +13,8 @@
  *            followed by "\tfile:line +0x..", "created by pkg.fn" with Go 1.21's
  *            " in goroutine N", "...additional frames elided..." and Go 1.21's
  *            "...N frames elided...", "goroutine running on other thread; stack
- *            unavailable".
+ *            unavailable", and GODEBUG=tracebackancestors' "[originating from
+ *            goroutine N]:" (the ancestors' frames are not the goroutine's).
  * Anything else (panic messages, register dumps) is skipped. Uses libc only. */
 #include "core/goroutine.h"
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')  /* locale-free, and inlined */
@@ -43,6 +44,7 @@ struct rb_gor_parser {
     long prev;                   /* group of the previous record: neighbours often share it */
     /* the goroutine or record being read */
     int in_g, locked, elided;
+    int ancestors;               /* past "[originating from goroutine N]:": not this goroutine's frames */
     size_t count;
     uint64_t id;
     long wait;
@@ -242,7 +244,7 @@ static void begin_record(rb_gor_parser *p, uint64_t id, size_t count)
     p->in_g = 1;
     p->id = id;
     p->count = count;
-    p->locked = p->elided = 0;
+    p->locked = p->elided = p->ancestors = 0;
     p->wait = -1;
     p->nframes = 0;
     p->state = p->top = p->first = p->last = p->created = p->labels = EMPTY;
@@ -370,7 +372,9 @@ static void g_line(rb_gor_parser *p, const char *s, size_t n)
         p->created = mkspan(fn, (size_t)(end - fn));
     } else if (starts(s, n, "...")) {
         p->elided = 1;
-    } else if (!starts(s, n, "[originating from goroutine")) {
+    } else if (starts(s, n, "[originating from goroutine")) {
+        p->ancestors = 1;  /* GODEBUG=tracebackancestors: the creators' stacks follow */
+    } else if (!p->ancestors) {
         add_frame(p, s, strip_args(s, n));
     }
 }

@@ -50,6 +50,15 @@ static const char *DUMP2 =
     "created by main.start in goroutine 1\n"
     "\t/app/main.go:31 +0x5f\n"
     "\n"
+    "goroutine 12 [chan receive, 3 minutes]:\n"
+    "main.worker(...)\n"
+    "\t/app/main.go:20\n"
+    "created by main.start in goroutine 1\n"
+    "\t/app/main.go:30 +0x5f\n"
+    "[originating from goroutine 1]:\n"
+    "main.start(...)\n"
+    "\t/app/main.go:30 +0x5f\n"
+    "\n"
     "goroutine 11 [running]:\n"
     "\tgoroutine running on other thread; stack unavailable\n"
     "created by main.start in goroutine 1\n"
@@ -92,12 +101,12 @@ static void test_debug2(size_t chunk)
     TAP_OK(d != NULL, "debug=2 parses (chunks of %zu)", chunk);
     if (!d) return;
     TAP_EQ_INT(d->debug, 2, "format detected");
-    TAP_EQ_INT(d->total, 6, "six goroutines");
+    TAP_EQ_INT(d->total, 7, "seven goroutines");
     TAP_EQ_INT(d->ngroups, 5, "old and new header forms of main.worker share a group");
     const rb_gor_group *w = group(d, "main.worker");
     TAP_OK(w != NULL, "group with top main.worker (runtime frames skipped)");
     if (w) {
-        TAP_EQ_INT(w->count, 2, "two workers");
+        TAP_EQ_INT(w->count, 3, "three workers (ancestor frames of GODEBUG=tracebackancestors ignored)");
         TAP_EQ_STR(w->state, "chan receive", "state is the wait reason");
         TAP_EQ_INT(w->max_wait, 12, "longest wait in minutes");
         TAP_EQ_STR(w->created_by, "main.start", "created by, without \" in goroutine N\"");
