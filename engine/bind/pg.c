@@ -1,12 +1,15 @@
 /* pg.c — rb.pg: PostgreSQL through libpq (docs/lua/pg.md).
  *
  *   pg.connect(dsn | {host=, port=, dbname=, user=, password=, ...} [, opts])
- *   conn:query(sql, ...)   read: one statement, $n parameters, pipelined as
- *                          BEGIN READ ONLY; sql; ROLLBACK (one round trip), and
+ *   conn:query(sql, ...)   read: one statement, $n parameters, in a READ ONLY
+ *                          transaction: the session's default (checked through
+ *                          the parameter the server reports), else BEGIN READ
+ *                          ONLY; sql; ROLLBACK pipelined into one round trip;
  *                          refused before sending when it names a side-effecting
  *                          function (core/pg_sql.c)
  *   conn:exec(sql, ...)    write, through the gate: EXPLAIN in plan mode, run
- *                          outside a transaction (VACUUM works) when sent
+ *                          outside a transaction block (VACUUM works) when sent,
+ *                          the session made read-write just for it
  *   conn:close(), <close>, conn:escape_literal(s), conn:escape_identifier(s)
  *
  * All I/O is nonblocking with deadlines enforced here with poll(): connect
@@ -23,7 +26,6 @@
 #include <lauxlib.h>
 #include <libpq-fe.h>
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,7 +11,10 @@ PW=$(printf '%s' "$RB_TEST_PG_DSN" | sed -E 's#^postgresql://[^:]+:([^@]+)@.*#\1
 DSN_NOPW=$(printf '%s' "$RB_TEST_PG_DSN" | sed -E 's#^(postgresql://[^:]+):[^@]+@#\1@#')
 rb() { PGPASSWORD=$PW "$RUNBOOK" run "$FX" --audit "$AUD" --set dsn="$DSN_NOPW" "$@"; }
 psql_rb() { psql -X -q -t -A "$RB_TEST_PG_DSN" -c "$1"; }
-logged() { grep -cF -- "$1" "$LOG" || true; }   # statement-log lines containing $1
+# logged NEEDLE: statement-log lines containing NEEDLE, written since this script
+# started (other suites share the lab server).
+LOG_START=$(stat -c %s "$LOG")
+logged() { tail -c +$((LOG_START + 1)) "$LOG" | grep -cF -- "$1" || true; }
 
 psql_rb "DROP TABLE IF EXISTS e2e_t" >/dev/null 2>&1
 psql_rb "CREATE TABLE e2e_t (id int PRIMARY KEY, v text); INSERT INTO e2e_t VALUES (1, 'start')" >/dev/null
