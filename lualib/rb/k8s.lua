@@ -623,7 +623,8 @@ function Client:scale(name, n, opts)
   local kind
   kind, name = split_ref(name, nil, "deployments")
   argcheck(type(name) == "string", 1, "scale", "deployment name expected")
-  argcheck(math.type(n) == "integer" and n >= 0, 2, "scale", "replicas must be an integer >= 0")
+  n = math.tointeger(tonumber(n))   -- params may arrive as "5" or 5.0
+  argcheck(n and n >= 0, 2, "scale", "replicas must be an integer >= 0")
   opts = opts_of(opts, 3, "scale")
   local e, path = locate(self, opts.kind or kind, name, opts, "scale")
   if not e then return nil, path end

@@ -284,7 +284,19 @@ describe("rb.k8s errors", function()
     assert.is_nil(r)
     assert.equal("conn", err.kind)
     assert.is_true(sys.clock_ms() - t0 < 3000)
-    -- hung: the stand-in's fault mode holds every API request
+    -- hung before TLS: a listener that accepts and never answers
+    local hung = sh([[python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])']])
+    local pid = sh(("timeout 20 python3 -c 'import socket, time\ns = socket.socket()\ns.bind((\"127.0.0.1\", %s))\ns.listen(5)\nc = s.accept()\ntime.sleep(30)' >/dev/null 2>&1 & echo $!"):format(hung))
+    sys.sleep_ms(300)
+    write_file(path, read_file(KUBECONFIG):gsub("https://127%.0%.0%.1:%d+", "https://127.0.0.1:" .. hung))
+    c = assert(k8s.client { kubeconfig = path, timeout = 1, connect_timeout = 1 })
+    t0 = sys.clock_ms()
+    r, err = c:get("pods")
+    sh("kill " .. pid .. " 2>/dev/null")
+    assert.is_nil(r)
+    assert.equal("timeout", err.kind)
+    assert.is_true(sys.clock_ms() - t0 < 3000)
+    -- hung after TLS: the stand-in's fault mode holds every API request
     lab("fault?hang=30")
     c = client()
     c = assert(k8s.client { kubeconfig = KUBECONFIG, timeout = 1 })
@@ -371,6 +383,22 @@ describe("rb.k8s reads", function()
     r = assert(c:proxy_get("pod/" .. pod, 1, "/"))
     assert.equal(503, r.status)
     sh("kill " .. pid)
+  end)
+
+  it("rb.pprof.fetch reaches a pod's pprof port through proxy_get", function()
+    if not (os.getenv("RB_TEST_TMISIM_PPROF_URL") or os.getenv("RB_TEST_PPROF_URL")) then
+      pending("no pprof target in the lab")
+      return
+    end
+    local pprof, rb = require "rb.pprof", require "rb"
+    local pod = assert(c:get("pods", { selector = "app=tmi-api" }))[1].metadata.name
+    rb._set_targets { kubeconfig = KUBECONFIG }    -- pprof uses the run's client, as in a run
+    local dump, err = pprof.fetch({ pod = pod, namespace = "tmi", port = 6060 }, "goroutine", { timeout = 10 })
+    rb._set_targets {}
+    assert(dump, err)
+    assert.is_true(#dump.groups > 0)
+    local r = requests()
+    assert.equal("/api/v1/namespaces/tmi/pods/" .. pod .. ":6060/proxy/debug/pprof/goroutine", r[#r].path)
   end)
 
   it("rollout_status reports a finished rollout", function()
