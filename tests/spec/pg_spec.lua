@@ -172,6 +172,21 @@ describe("rb.pg", function()
       assert.equal(1, assert(conn:query("SELECT 1 AS one"))[1].one)
     end)
 
+    it("is one statement in the read session; BEGIN READ ONLY ... ROLLBACK with a per-call timeout", function()
+      local begins = log_count("execute <unnamed>: BEGIN READ ONLY")
+      local m = marker("fast")
+      assert(conn:query("SELECT 1 AS " .. m))
+      assert.equal(1, log_count(m))
+      assert.equal(begins, log_count("execute <unnamed>: BEGIN READ ONLY"))
+      local m2 = marker("wrapped")
+      assert(conn:query { "SELECT 1 AS " .. m2, timeout = 5 })
+      assert.equal(begins + 1, log_count("execute <unnamed>: BEGIN READ ONLY"))
+      local lines = log_lines("execute <unnamed>: ")
+      local tail = {}
+      for i = #lines - 3, #lines do tail[#tail + 1] = lines[i]:match("execute <unnamed>: (.*)$") end
+      assert.same({ "BEGIN READ ONLY", "SET LOCAL statement_timeout = 5000", "SELECT 1 AS " .. m2, "ROLLBACK" }, tail)
+    end)
+
     it("stays read-only after an exec turned the session default off", function()
       assert(conn:exec("SET default_transaction_read_only = off"))
       local _, err = conn:query("UPDATE spec_ro SET v = 'after' WHERE id = 1")
