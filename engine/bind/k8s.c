@@ -455,6 +455,12 @@ static int take_credential(lua_State *L, client *c, char *err, size_t errlen)
 static int refresh_exec(lua_State *L, client *c, char *err, size_t errlen)
 {
     if (c->exec_have && (c->exec_expiry == 0 || time(NULL) < c->exec_expiry)) return 0;
+    if (c->exec->interactive_mode && strcmp(c->exec->interactive_mode, "Always") == 0) {
+        /* kubectl refuses too when there is no terminal; the engine never gives the plugin one */
+        snprintf(err, errlen, "exec plugin %s: interactiveMode Always needs a terminal; the engine runs "
+                 "plugins without one", c->exec->command);
+        return -1;
+    }
     const char *info = push_exec_info(L, c);
     int status = 0;
     char *out = run_plugin(c->exec, info, &status, err, errlen);

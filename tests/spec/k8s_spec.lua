@@ -214,6 +214,33 @@ current-context: c
     assert.equal(0, #assert(c:get("pods")))
   end)
 
+  it("an exec plugin may answer with a client certificate", function()
+    local user = ([[
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: %s
+      interactiveMode: IfAvailable
+      env:
+      - {name: PLUGIN_CERT_DIR, value: %s}]]):format(PLUGIN, LABK8S)
+    local c = assert(k8s.client { kubeconfig = kubeconfig_with("execcert", user), timeout = 10 })
+    assert.equal(5, #assert(c:get("pods")))
+    local r = requests()
+    assert.equal("cert:lab-admin", r[#r].user)
+  end)
+
+  it("an exec plugin that wants a terminal is refused", function()
+    local user = ([[
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: %s
+      interactiveMode: Always]]):format(PLUGIN)
+    local c = assert(k8s.client { kubeconfig = kubeconfig_with("always", user), timeout = 10 })
+    local r, err = c:get("pods")
+    assert.is_nil(r)
+    assert.equal("auth", err.kind)
+    assert.matches("interactiveMode Always needs a terminal", err.message, 1, true)
+  end)
+
   it("a failing exec plugin is an auth error", function()
     local user = [[
     exec:
