@@ -162,6 +162,7 @@ dry_run goroutine-leaks
 kube get pod "$first" >/dev/null 2>&1 && ok "goroutine-leaks: --dry-run deleted no pod" || fail "dry run deleted $first"
 expect_rc "goroutine-leaks: --yes exits 0" 0 rb goroutine-leaks --resolve-only --yes --set watch_seconds=10
 kube get pod "$first" >/dev/null 2>&1 && fail "goroutine-leaks: $first still there" || ok "goroutine-leaks: $first was deleted"
+contains "goroutine-leaks: the replacement pod's goroutine count is good" "$T_TMP/out" "[ OK ] goroutines on"
 [ "$(kube get pods -l app=tmi-api -o name | wc -l)" = 3 ] && ok "goroutine-leaks: a replacement keeps 3 pods" || fail "pods: $(kube get pods -l app=tmi-api -o name | wc -l)"
 all_off; lab_reset
 

@@ -455,6 +455,7 @@ func (s *Server) commit(t target, cur, next obj, dry bool) (obj, *apiErr) {
 	}
 	s.store.put(next)
 	s.store.reconcile()
+	s.templateChanged(cur, next)
 	return s.store.get(t.res.plural, t.ns, t.name), nil
 }
 
@@ -607,6 +608,7 @@ func (s *Server) delete(r *http.Request, t target, body []byte, dry bool) (inter
 		}
 		s.store.remove(t.res.plural, t.ns, t.name)
 		s.store.reconcile()
+		s.podDeleted(cur)
 	}
 	if t.res.kind == "Pod" {
 		return gone, nil
