@@ -130,6 +130,7 @@ mkdir -p "$T_TMP/kubectl" "$T_TMP/rb"
 lab reset >/dev/null; proxy_map
 {
     api_pods >"$T_TMP/kubectl/pods.txt" &&
+    kc get pods | sed -E 's/[[:space:]]+[^[:space:]]+$//' >"$T_TMP/kubectl/get.txt" &&
     kc scale deployment tmi-api --replicas=5 &&
     kc set env deployment/tmi-api LOG_LEVEL=debug FEATURE_X=on &&
     kc set resources deployment/tmi-api -c tmi-api --limits=cpu=2,memory=1Gi &&
@@ -161,7 +162,7 @@ else
     fail "fidelity: the same objects after kubectl and after rb.k8s"; head -40 "$T_TMP/fidelity.diff" | sed 's/^/#   /'
 fi
 is "fidelity: 4 tmi-api pods either way" "$(jq '[.objects[] | select(.kind == "Pod" and .metadata.labels.app == "tmi-api")] | length' "$T_TMP/rb.state")" 4
-for f in pods top proxy exec; do
+for f in pods get top proxy exec; do
     check "fidelity: $f output is the same" cmp "$T_TMP/kubectl/$f.txt" "$T_TMP/rb/$f.txt"
 done
 is "fidelity: rb.k8s sent each patch type" "$(requests '.method == "PATCH"' )" 7

@@ -358,6 +358,20 @@ describe("rb.k8s reads", function()
     for _, r in ipairs(requests()) do assert.equal("GET", r.method) end
   end)
 
+  it("table: kubectl get's columns and ages", function()
+    local pods = assert(c:get("pods", { field_selector = "metadata.name=postgres-0" }))
+    pods[1].metadata.creationTimestamp = "2026-01-01T00:00:00Z"
+    local t0 = 1767225600   -- 2026-01-01T00:00:00Z
+    assert.equal("NAME         READY   STATUS    RESTARTS   AGE\npostgres-0   1/1     Running   0          135m\n",
+      k8s.table(pods, { now = t0 + 8100 }))
+    local head = k8s.table(assert(c:get("deploy"))):match("^[^\n]+")
+    assert.equal("NAME      READY   UP-TO-DATE   AVAILABLE   AGE", head)
+    for secs, want in pairs { [59] = "59s", [119] = "119s", [310] = "5m10s", [600] = "10m", [26400] = "7h20m",
+                              [172799] = "47h", [190000] = "2d4h", [691200] = "8d", [70000000] = "2y80d" } do
+      assert.equal(want, k8s.age(secs))
+    end
+  end)
+
   it("describe: the object and its events", function()
     local d = assert(c:describe("pod", "postgres-0"))
     assert.equal("postgres-0", d.object.metadata.name)

@@ -20,6 +20,7 @@ local function tmi_api_pods()
 end
 
 save("pods.txt", table.concat(tmi_api_pods(), "\n") .. "\n")
+save("get.txt", (k8s.table(assert(k8s.get("pods"))):gsub("%s+%S+\n", "\n")))   -- AGE left out
 assert(k8s.scale("tmi-api", 5))
 assert(k8s.set_env("tmi-api", { "LOG_LEVEL=debug", "FEATURE_X=on" }))
 assert(k8s.set_resources("tmi-api", { limits = { cpu = "2", memory = "1Gi" } }, { container = "tmi-api" }))
