@@ -26,17 +26,17 @@ func templatePod(d obj) obj {
 	return obj{"metadata": obj{"name": name(d), "labels": labels}, "spec": mmap(tmpl, "spec")}
 }
 
-// notifyBackend posts to the backend's admin paths in order, in the background.
+// notifyBackend posts to the backend's admin paths in order before the API
+// call returns (bounded), so the replacement is "running" when the client
+// sees the write succeed, as a fresh process would be.
 func notifyBackend(port int, paths ...string) {
-	go func() {
-		c := http.Client{Timeout: 3 * time.Second}
-		for _, p := range paths {
-			resp, err := c.Post(fmt.Sprintf("http://127.0.0.1:%d%s", port, p), "text/plain", nil)
-			if err == nil {
-				resp.Body.Close()
-			}
+	c := http.Client{Timeout: 3 * time.Second}
+	for _, p := range paths {
+		resp, err := c.Post(fmt.Sprintf("http://127.0.0.1:%d%s", port, p), "text/plain", nil)
+		if err == nil {
+			resp.Body.Close()
 		}
-	}()
+	}
 }
 
 func (s *Server) podDeleted(pod obj) {
