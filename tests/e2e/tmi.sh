@@ -113,6 +113,9 @@ c='{.spec.template.spec.containers[0]'
 [ "$(kube get deploy tmi-api -o jsonpath="$c.resources.limits.memory}")" = 1Gi ] && ok "high-memory: memory limit 1Gi" || fail "memory limit not 1Gi"
 [ "$(kube get deploy tmi-api -o jsonpath="$c.env[?(@.name==\"GOGC\")].value}")" = 50 ] && ok "high-memory: GOGC=50" || fail "GOGC not 50"
 [ "$(kube get deploy tmi-api -o jsonpath="$c.env[?(@.name==\"OTEL_TRACING_BATCH_SIZE\")].value}")" = 256 ] && ok "high-memory: OTEL_TRACING_BATCH_SIZE=256" || fail "OTEL batch not set"
+sim_config() { # KEY VALUE: the simulator's /admin/config reaches it (the stand-in applies pod templates to it)
+    for _ in $(seq 20); do curl -sf "$SIM/admin/config" | grep -q "\"$1\":$2" && return 0; sleep 0.5; done; return 1; }
+sim_config GOGC 50 && ok "high-memory: the simulator runs with GOGC=50 after the rollout" || fail "GOGC not applied to the simulator"
 kube get deploy tmi-api -o jsonpath='{.spec.template.metadata.annotations}' | grep -q restartedAt \
     && ok "high-memory: rollout restart annotated the template" || fail "no restartedAt annotation"
 lab_reset
@@ -133,6 +136,7 @@ expect_rc "database: --yes exits 0" 0 rb database --resolve-only --yes --set pos
 [ "$(pg_writes "VACUUM ANALYZE")" = $((vac0 + 1)) ] && ok "database: VACUUM ANALYZE ran once" || fail "VACUUM ANALYZE count $(pg_writes 'VACUUM ANALYZE') (was $vac0)"
 [ "$(pg_writes "ALTER SYSTEM")" = $((alter0 + 2)) ] && ok "database: two ALTER SYSTEM statements ran" || fail "ALTER SYSTEM count"
 [ "$(kube get deploy tmi-api -o jsonpath="$c.env[?(@.name==\"DB_MAX_CONNECTIONS\")].value}")" = 50 ] && ok "database: DB_MAX_CONNECTIONS=50" || fail "DB env not set"
+sim_config DB_MAX_CONNECTIONS 50 && ok "database: the simulator's pool is resized to 50" || fail "pool size not applied"
 psql "$SUPER" -qc "ALTER SYSTEM RESET work_mem" -c "ALTER SYSTEM RESET shared_buffers" -c "SELECT pg_reload_conf()" >/dev/null
 lab_reset
 
