@@ -273,75 +273,102 @@ static int refresh_token_file(client *c, char *err, size_t errlen)
     return 0;
 }
 
-/* Runs the plugin with stdin from /dev/null and stdout captured (bounded in
- * size and time); its stderr is the user's, as with kubectl. */
-static char *run_plugin(const rb_kube_exec *x, const char *info, int *status, char *err, size_t errlen)
+static void env_free(char **envp, size_t owned)
+{
+    if (!envp) return;
+    for (char **p = envp + owned; *p; p++) free(*p);
+    free(envp);
+}
+
+/* The plugin's environment: ours without KUBERNETES_EXEC_INFO, then its
+ * kubeconfig env, then KUBERNETES_EXEC_INFO. Entries from index *owned on
+ * are malloc'd. NULL when out of memory. */
+static char **plugin_env(const rb_kube_exec *x, const char *info, size_t *owned)
 {
     size_t nenv = 0;
     while (environ[nenv]) nenv++;
     char **envp = calloc(nenv + x->nenv + 2, sizeof *envp);
-    char **argv = calloc(x->nargs + 2, sizeof *argv);
-    char *infoenv = malloc(strlen(info) + 32);
-    char *out = NULL;
-    size_t len = 0, cap = 0;
-    int pipefd[2] = {-1, -1};
-    if (!envp || !argv || !infoenv || pipe(pipefd) != 0) { snprintf(err, errlen, "out of resources"); goto done; }
+    if (!envp) return NULL;
     size_t e = 0;
     for (size_t i = 0; i < nenv; i++)
         if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) != 0) envp[e++] = environ[i];
-    char **owned = envp + e;
-    for (size_t i = 0; i < x->nenv; i++) {
-        envp[e] = malloc(strlen(x->env[i].name) + strlen(x->env[i].value ? x->env[i].value : "") + 2);
-        if (envp[e]) sprintf(envp[e], "%s=%s", x->env[i].name, x->env[i].value ? x->env[i].value : "");
-        e++;
+    *owned = e;
+    for (size_t i = 0; i < x->nenv + 1; i++) {
+        const char *k = i < x->nenv ? x->env[i].name : "KUBERNETES_EXEC_INFO";
+        const char *v = i < x->nenv ? (x->env[i].value ? x->env[i].value : "") : info;
+        if (!(envp[e] = malloc(strlen(k) + strlen(v) + 2))) { env_free(envp, *owned); return NULL; }
+        sprintf(envp[e++], "%s=%s", k, v);
     }
-    sprintf(infoenv, "KUBERNETES_EXEC_INFO=%s", info);
-    envp[e++] = infoenv;
-    argv[0] = x->command;
-    for (size_t i = 0; i < x->nargs; i++) argv[i + 1] = x->args[i];
+    return envp;
+}
 
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, x->command, &fa, NULL, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    for (char **p = owned; p < envp + e - 1; p++) free(*p);
-    close(pipefd[1]);
-    if (rc != 0) {
-        snprintf(err, errlen, "exec plugin %s: %s%s%s", x->command, strerror(rc),
-                 x->install_hint ? ": " : "", x->install_hint ? x->install_hint : "");
-        close(pipefd[0]);
-        goto done;
-    }
+/* Reads fd to EOF within PLUGIN_TIMEOUT_MS and PLUGIN_MAX_OUT bytes;
+ * NUL-terminated, or NULL with a reason. */
+static char *read_bounded(int fd, const char *cmd, char *err, size_t errlen)
+{
+    char *out = NULL;
+    size_t len = 0, cap = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         long left = PLUGIN_TIMEOUT_MS - ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
-        struct pollfd pf = {pipefd[0], POLLIN, 0};
+        struct pollfd pf = {fd, POLLIN, 0};
         if (left <= 0 || poll(&pf, 1, (int)left) == 0) {
-            kill(pid, SIGKILL);
-            snprintf(err, errlen, "exec plugin %s: no answer within %d s", x->command, PLUGIN_TIMEOUT_MS / 1000);
+            snprintf(err, errlen, "exec plugin %s: no answer within %d s", cmd, PLUGIN_TIMEOUT_MS / 1000);
             break;
         }
         if (len + 4096 > cap) {
             cap = cap ? cap * 2 : 8192;
             char *nb = cap <= PLUGIN_MAX_OUT * 2 ? realloc(out, cap + 1) : NULL;
-            if (!nb) { kill(pid, SIGKILL); snprintf(err, errlen, "exec plugin %s: output too large", x->command); break; }
+            if (!nb) { snprintf(err, errlen, "exec plugin %s: output too large", cmd); break; }
             out = nb;
         }
-        ssize_t r = read(pipefd[0], out + len, cap - len);
+        ssize_t r = read(fd, out + len, cap - len);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) { out[len] = 0; close(pipefd[0]); pipefd[0] = -1; break; }
+        if (r <= 0) { out[len] = 0; return out; }
         len += (size_t)r;
     }
-    if (pipefd[0] >= 0) { close(pipefd[0]); free(out); out = NULL; }
-    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
-done:
-    free(envp); free(argv); free(infoenv);
+    free(out);
+    return NULL;
+}
+
+/* Runs the plugin with stdin from /dev/null and stdout captured (bounded in
+ * size and time); its stderr is the user's, as with kubectl. */
+static char *run_plugin(const rb_kube_exec *x, const char *info, int *status, char *err, size_t errlen)
+{
+    size_t owned = 0;
+    char **envp = plugin_env(x, info, &owned);
+    char **argv = calloc(x->nargs + 2, sizeof *argv);
+    char *out = NULL;
+    int pipefd[2];
+    if (!envp || !argv || pipe2(pipefd, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "exec plugin %s: out of resources", x->command);
+        env_free(envp, owned);
+        free(argv);
+        return NULL;
+    }
+    argv[0] = x->command;
+    for (size_t i = 0; i < x->nargs; i++) argv[i + 1] = x->args[i];
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, x->command, &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pipefd[1]);
+    env_free(envp, owned);
+    free(argv);
+    if (rc != 0) {
+        snprintf(err, errlen, "exec plugin %s: %s%s%s", x->command, strerror(rc),
+                 x->install_hint ? ": " : "", x->install_hint ? x->install_hint : "");
+    } else {
+        out = read_bounded(pipefd[0], x->command, err, errlen);
+        if (!out) kill(pid, SIGKILL);
+        while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
+    }
+    close(pipefd[0]);
     return out;
 }
 
