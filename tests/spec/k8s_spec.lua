@@ -228,30 +228,19 @@ current-context: c
     assert.equal("cert:lab-admin", r[#r].user)
   end)
 
-  it("an exec plugin that wants a terminal is refused", function()
-    local user = ([[
-    exec:
-      apiVersion: client.authentication.k8s.io/v1
-      command: %s
-      interactiveMode: Always]]):format(PLUGIN)
-    local c = assert(k8s.client { kubeconfig = kubeconfig_with("always", user), timeout = 10 })
-    local r, err = c:get("pods")
-    assert.is_nil(r)
-    assert.equal("auth", err.kind)
-    assert.matches("interactiveMode Always needs a terminal", err.message, 1, true)
-  end)
-
-  it("a failing exec plugin is an auth error", function()
-    local user = [[
-    exec:
-      apiVersion: client.authentication.k8s.io/v1
-      command: /bin/false
-      interactiveMode: Never]]
-    local c = assert(k8s.client { kubeconfig = kubeconfig_with("false", user), timeout = 10 })
-    local r, err = c:get("pods")
-    assert.is_nil(r)
-    assert.equal("auth", err.kind)
-    assert.matches("exec plugin /bin/false: exit status 1", err.message, 1, true)
+  it("a plugin that fails or wants a terminal is an auth error", function()
+    local function auth_error(name, command, mode, want)
+      local user = ("    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: %s\n"
+        .. "      interactiveMode: %s"):format(command, mode)
+      local c = assert(k8s.client { kubeconfig = kubeconfig_with(name, user), timeout = 10 })
+      local r, err = c:get("pods")
+      assert.is_nil(r)
+      assert.equal("auth", err.kind)
+      assert.matches(want, err.message, 1, true)
+    end
+    auth_error("always", PLUGIN, "Always", "interactiveMode Always needs a terminal")
+    auth_error("false", "/bin/false", "Never", "exec plugin /bin/false: exit status 1")
+    auth_error("missing", "/nonexistent/plugin", "Never", "exec plugin /nonexistent/plugin: No such file or directory")
   end)
 
   it("a missing context or file is a config error", function()
