@@ -578,7 +578,7 @@ local function simulator(before, what)
   return function(resp)
     if resp.status >= 400 then return "refused by the server: " .. tostring(status_error(resp, what).message) end
     local after = decode(resp.body)
-    if type(before) ~= "table" or type(after) ~= "table" then return "accepted by the server (dryRun=All)" end
+    if type(before) ~= "table" or type(after) ~= "table" then return ("server (dryRun=All): %s accepted"):format(what) end
     local d = M.diff(before, after)
     if #d == 0 then return "accepted by the server (dryRun=All): no change" end
     return "server (dryRun=All): " .. table.concat(d, "; ")
