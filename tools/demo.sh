@@ -22,22 +22,19 @@ bold "The book"
 show "$RUNBOOK" list runbooks/tmi | head -12
 
 bold "Injecting a goroutine leak into the TMI simulator"
-show curl -s -X POST "$RB_TEST_TMISIM_URL/admin/faults/goroutine_leak?on=1&n=6000&rate=1500"; echo
-sleep 5
+show curl -s -X POST "$RB_TEST_TMISIM_URL/admin/faults/goroutine_leak?on=1&n=6000&rate=600"; echo
+sleep 4
 
 bold "Triage: which sections apply right now?"
 show "$RUNBOOK" triage tmi $W || true
 
-bold "Investigate (read-only: every write would be refused)"
-show "$RUNBOOK" run tmi/goroutine-leaks --investigate-only $W --set growth_interval=2 || true
-
-bold "Rehearse the resolution: --dry-run plans the pod deletion (the API server validates it with dryRun=All) and changes nothing"
-show "$RUNBOOK" run tmi/goroutine-leaks --resolve-only --dry-run --report "$RUNBOOK_LAB/report.md"
+bold "Investigate, then rehearse the resolution: --dry-run runs the read-only investigate steps for real and plans the pod deletion (the API server validates it with dryRun=All) without changing anything"
+show "$RUNBOOK" run tmi/goroutine-leaks --dry-run $W --set growth_interval=2 --report "$RUNBOOK_LAB/report.md"
 echo "pods are unchanged:"
 kubectl --kubeconfig "$RB_TEST_K8S_KUBECONFIG" -n tmi get pods -l app=tmi-api
 
 bold "The report"
-sed -n '1,30p' "$RUNBOOK_LAB/report.md"
+sed -n '1,40p' "$RUNBOOK_LAB/report.md"
 
 bold "The audit trail"
 show "$RUNBOOK" audit show "$RUNBOOK_AUDIT" | tail -15
