@@ -548,3 +548,5 @@ describe("rb.k8s exec", function()
     assert.equal("NotFound", err.reason)
   end)
 end)
+
+teardown(function() sh("rm -rf " .. TMP) end)
