@@ -45,10 +45,14 @@ end)
 S:investigate("Service Mesh Analysis", function(ctx)
   -- kubectl exec <pod> -c istio-proxy -- curl -s localhost:15000/stats | grep http
   local pod = tmi.api_pods(ctx)[1]
-  local body, err = k8s.proxy_get(pod, ctx.params.istio_port, "/stats", { namespace = ctx.params.namespace })
-  if not body then ctx:note("no service mesh proxy answered on port " .. ctx.params.istio_port .. ": " .. tostring(err)) return end
+  local resp, err = k8s.proxy_get(pod, ctx.params.istio_port, "/stats", { namespace = ctx.params.namespace })
+  if not resp or resp.status ~= 200 then
+    ctx:note(("no service mesh proxy answered on port %s (%s)"):format(ctx.params.istio_port,
+      resp and ("HTTP " .. resp.status) or tostring(err)))
+    return
+  end
   local n = 0
-  for line in tostring(body):gmatch("[^\n]+") do
+  for line in resp.body:gmatch("[^\n]+") do
     if line:find("http", 1, true) then n = n + 1; if n <= 20 then ctx:log("  " .. line) end end
   end
 end)
