@@ -5,7 +5,7 @@
 # query is the same parameterized SELECT. rb.pg's query also runs BEGIN READ
 # ONLY and ROLLBACK around it, pipelined into the same round trip.
 #
-# Each figure is the best of ROUNDS (5) alternating runs; psql runs NPSQL (100)
+# Each figure is the best of ROUNDS (7) alternating runs; psql runs NPSQL (100)
 # times. Uses RB_TEST_PG_DSN if set; otherwise starts the lab's PostgreSQL
 # (tests/lab/services/pg.sh) in a temporary directory and stops it after.
 # Goals: rb.pg <= 1.10x raw; >= 50x faster than psql per query.
@@ -50,7 +50,7 @@ LUA
 
 # Rounds alternate raw and rb.pg so both see the same machine load; the best
 # round of each is kept (the least disturbed one).
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-7}
 raw=; rb=
 for _ in $(seq 1 "$ROUNDS"); do
     r=$("$TMP/pg_raw" "$DSN" "$N" "$SQL")

@@ -38,6 +38,8 @@
 #define CLIENT_GRACE 5.0          /* client bound = statement timeout + this */
 #define MAX_PARAMS 4096
 #define MAX_NOTICES 8
+#define COLSIG_MAX 512            /* column shapes cached up to this size */
+#define COLS_MAX 32
 
 static char methods_key;          /* registry: the method table (pg.Conn) */
 
@@ -49,6 +51,13 @@ typedef struct {
     char lost[160];               /* why pg went away, if it did */
     char notices[MAX_NOTICES][200]; /* NOTICE/WARNING lines of the current call */
     int nnotices;
+    /* The shape (oids and names) of the last result and its converters: a
+     * runbook repeats the same queries, so res.columns and the per-column
+     * conversion are made once per shape (the table is in the registry under
+     * this struct's address). */
+    char colsig[COLSIG_MAX];
+    size_t colsig_len;
+    rb_pg_class cls[COLS_MAX];
 } pgconn;
 
 /* ---- small utilities ---------------------------------------------------- */
@@ -272,21 +281,62 @@ static void push_columns(lua_State *L, const PGresult *r)
     }
 }
 
+/* The result's shape: each column's oid and name. 0 if too large to cache. */
+static size_t column_signature(const PGresult *r, char *sig)
+{
+    size_t n = 0;
+    int nf = PQnfields(r);
+    if (nf > COLS_MAX) return 0;
+    for (int j = 0; j < nf; j++) {
+        Oid oid = PQftype(r, j);
+        const char *name = PQfname(r, j);
+        size_t len = strlen(name) + 1;
+        if (n + sizeof oid + len > COLSIG_MAX) return 0;
+        memcpy(sig + n, &oid, sizeof oid);
+        memcpy(sig + n + sizeof oid, name, len);
+        n += sizeof oid + len;
+    }
+    return n;
+}
+
+/* Pushes res.columns and fills cls[] with each column's conversion; reuses
+ * the previous result's table when the shape is the same. */
+static void push_shape(lua_State *L, pgconn *pc, const PGresult *r, rb_pg_class *cls)
+{
+    char sig[COLSIG_MAX];
+    int nf = PQnfields(r);
+    size_t n = column_signature(r, sig);
+    if (n && n == pc->colsig_len && memcmp(sig, pc->colsig, n) == 0) {
+        memcpy(cls, pc->cls, (size_t)nf * sizeof *cls);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, pc);
+        return;
+    }
+    for (int j = 0; j < nf; j++) cls[j] = rb_pg_type_class(PQftype(r, j));
+    push_columns(L, r);
+    if (n) {
+        memcpy(pc->colsig, sig, n);
+        pc->colsig_len = n;
+        memcpy(pc->cls, cls, (size_t)nf * sizeof *cls);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, pc);
+    }
+}
+
 /* res = { [i] = row keyed by column name, n = rows, columns = {...},
  *         command = "SELECT", rows_affected = n } */
-static void push_result(lua_State *L, const PGresult *r)
+static void push_result(lua_State *L, pgconn *pc, const PGresult *r)
 {
     int n = PQntuples(r), nf = PQnfields(r);
     char cmd[64];
+    rb_pg_class small[COLS_MAX], *cls = small;
     luaL_checkstack(L, nf + 8, "too many columns");
     lua_createtable(L, n, 4);
     int res = lua_gettop(L);
-    rb_pg_class *cls = lua_newuserdatauv(L, (size_t)(nf ? nf : 1) * sizeof *cls, 0);
+    if (nf > COLS_MAX) cls = lua_newuserdatauv(L, (size_t)nf * sizeof *cls, 0);
+    push_shape(L, pc, r, cls);
+    lua_setfield(L, res, "columns");
     int names = lua_gettop(L) + 1;
-    for (int j = 0; j < nf; j++) {
-        cls[j] = rb_pg_type_class(PQftype(r, j));
-        lua_pushstring(L, PQfname(r, j));
-    }
+    for (int j = 0; j < nf; j++) lua_pushstring(L, PQfname(r, j));
     for (int i = 0; i < n; i++) {
         lua_createtable(L, 0, nf);
         for (int j = 0; j < nf; j++) {
@@ -300,8 +350,6 @@ static void push_result(lua_State *L, const PGresult *r)
     lua_settop(L, res);
     lua_pushinteger(L, n);
     lua_setfield(L, res, "n");
-    push_columns(L, r);
-    lua_setfield(L, res, "columns");
     rb_pg_command_word(PQcmdStatus((PGresult *)r), cmd, sizeof cmd);
     lua_pushstring(L, cmd);
     lua_setfield(L, res, "command");
@@ -455,7 +503,7 @@ static int run_read_only(lua_State *L, pgconn *pc, const char *sql, const call *
         if (bad) return result_fail(L, pc, bad);
         return io_fail(L, pc, IO_CONN, limit);
     }
-    push_result(L, mine);
+    push_result(L, pc, mine);
     PQclear(mine);
     push_notices(L, pc, lua_gettop(L));
     return 1;
@@ -471,7 +519,7 @@ static int run_one(lua_State *L, pgconn *pc, const char *sql, const call *c, dou
     if (w) return io_fail(L, pc, w, limit);
     if (!r) return io_fail(L, pc, IO_CONN, limit);
     if (!result_ok(r)) return result_fail(L, pc, r);
-    push_result(L, r);
+    push_result(L, pc, r);
     PQclear(r);
     push_notices(L, pc, lua_gettop(L));
     return 1;
@@ -654,6 +702,9 @@ static int conn_close(lua_State *L)
     if (pc->pg) PQfinish(pc->pg);
     pc->pg = NULL;
     pc->closed = 1;
+    pc->colsig_len = 0;
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, pc);   /* the cached res.columns */
     return 0;
 }
 

@@ -6,24 +6,46 @@
 #include "pg_sql.h"
 #include <string.h>
 
+/* A name and its length, so the per-identifier check needs no strlen. */
+typedef struct { const char *s; size_t len; } word;
+#define W(lit) { lit, sizeof lit - 1 }
+
 /* Side-effecting functions a READ ONLY transaction allows, by exact name. */
-static const char *const deny_exact[] = {
-    "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile",
-    "pg_switch_wal", "pg_switch_xlog", "pg_promote", "pg_log_backend_memory_contexts",
-    "pg_backup_start", "pg_backup_stop", "pg_start_backup", "pg_stop_backup",
-    "pg_import_system_collations", "pg_logical_emit_message", "pg_replication_slot_advance",
-    "set_config", "pg_notify", "nextval", "setval", "lowrite", "lo_import", "lo_export",
-    "txid_current", "pg_current_xact_id", "ts_stat", "ts_rewrite", "cursor_to_xml", NULL,
+static const word deny_exact[] = {
+    W("pg_terminate_backend"), W("pg_cancel_backend"), W("pg_reload_conf"), W("pg_rotate_logfile"),
+    W("pg_switch_wal"), W("pg_switch_xlog"), W("pg_promote"), W("pg_log_backend_memory_contexts"),
+    W("pg_backup_start"), W("pg_backup_stop"), W("pg_start_backup"), W("pg_stop_backup"),
+    W("pg_import_system_collations"), W("pg_logical_emit_message"), W("pg_replication_slot_advance"),
+    W("set_config"), W("pg_notify"), W("nextval"), W("setval"), W("lowrite"), W("lo_import"),
+    W("lo_export"), W("txid_current"), W("pg_current_xact_id"), W("ts_stat"), W("ts_rewrite"),
+    W("cursor_to_xml"), { NULL, 0 },
 };
 
 /* Families matched by prefix, only when called: `name(`. */
-static const char *const deny_prefix[] = {
-    "pg_advisory_", "pg_try_advisory_", "dblink", "lo_", "pg_create_", "pg_drop_",
-    "pg_copy_", "pg_stat_reset", "pg_wal_replay_", "pg_replication_origin_",
-    "pg_logical_slot_get_", "pg_file_",
-    "query_to_xml",   /* query_to_xml*('any SQL text', ...) runs its argument */
-    NULL,
+static const word deny_prefix[] = {
+    W("pg_advisory_"), W("pg_try_advisory_"), W("dblink"), W("lo_"), W("pg_create_"), W("pg_drop_"),
+    W("pg_copy_"), W("pg_stat_reset"), W("pg_wal_replay_"), W("pg_replication_origin_"),
+    W("pg_logical_slot_get_"), W("pg_file_"),
+    W("query_to_xml"),   /* query_to_xml*('any SQL text', ...) runs its argument */
+    { NULL, 0 },
 };
+
+/* Every identifier of every query is checked: compare lengths and the last
+ * byte of the listed name before calling memcmp. */
+static int denied_exact(const char *name, size_t len)
+{
+    for (const word *w = deny_exact; w->s; w++)
+        if (w->len == len && w->s[len - 1] == name[len - 1] && memcmp(w->s, name, len) == 0) return 1;
+    return 0;
+}
+
+static int denied_prefix(const char *name, size_t len)
+{
+    for (const word *w = deny_prefix; w->s; w++)
+        if (len >= w->len && w->s[w->len - 1] == name[w->len - 1] && memcmp(w->s, name, w->len) == 0)
+            return 1;
+    return 0;
+}
 
 /* What conn:query sends: reads, and DML so that the server's READ ONLY
  * transaction is what refuses it (SQLSTATE 25006). Not DO, CALL, COPY, SET,
@@ -52,14 +74,7 @@ static int in_list(const char *const *list, const char *s)
 
 int rb_pg_sql_denied_name(const char *name, size_t len, int called)
 {
-    for (const char *const *p = deny_exact; *p; p++)
-        if (strlen(*p) == len && memcmp(*p, name, len) == 0) return 1;
-    if (!called) return 0;
-    for (const char *const *p = deny_prefix; *p; p++) {
-        size_t n = strlen(*p);
-        if (len >= n && memcmp(*p, name, n) == 0) return 1;
-    }
-    return 0;
+    return denied_exact(name, len) || (called && denied_prefix(name, len));
 }
 
 int rb_pg_sql_query_verb(const char *verb)
@@ -191,8 +206,9 @@ static void note_name(lexer *lx, const char *name, size_t n, int first_token)
         }
         o->verb[n] = '\0';
     }
+    /* the look-ahead for '(' only when a prefix family matched */
     if (o->denied[0] == '\0' && n < sizeof o->denied
-        && rb_pg_sql_denied_name(name, n, followed_by_paren(lx))) {
+        && (denied_exact(name, n) || (denied_prefix(name, n) && followed_by_paren(lx)))) {
         memcpy(o->denied, name, n);
         o->denied[n] = '\0';
     }
