@@ -161,6 +161,8 @@ dry_run network-latency $NET --set redis_port="$RB_TEST_REDIS_PORT"
 # --- goroutine-leaks: parked goroutines
 fault goroutine_leak 1 "n=6000"
 eventually_critical goroutine-leaks "Goroutines" --set growth_interval=1
+expect_rc "triage with a goroutine leak exits 4" 4 timeout 60 "$RUNBOOK" triage tmi --env lab --config "$CFG" --set window=15s
+contains "triage ranks goroutine-leaks first" "$T_TMP/out" "1. critical runbook run tmi/goroutine-leaks"
 first=$(kube get pods -l app=tmi-api -o jsonpath='{.items[*].metadata.name}' | tr ' ' '\n' | sort | head -1)
 dry_run goroutine-leaks
 kube get pod "$first" >/dev/null 2>&1 && ok "goroutine-leaks: --dry-run deleted no pod" || fail "dry run deleted $first"
@@ -176,6 +178,13 @@ expect_rc "performance-optimization: --yes exits 0" 0 rb performance-optimizatio
 [ "$(kube get deploy tmi-api -o jsonpath="$c.env[?(@.name==\"ENABLE_PPROF\")].value}")" = true ] && ok "performance-optimization: ENABLE_PPROF=true" || fail "ENABLE_PPROF not set"
 [ "$(kube get deploy tmi-api -o jsonpath="$c.env[?(@.name==\"GOMAXPROCS\")].value}")" = 4 ] && ok "performance-optimization: GOMAXPROCS=4" || fail "GOMAXPROCS not set"
 lab_reset
+
+# --- alerting rules from the same thresholds
+expect_rc "export-alerts tmi" 0 "$RUNBOOK" export-alerts tmi -o "$T_TMP/rules.yml"
+check "promtool accepts the rules" promtool check rules "$T_TMP/rules.yml"
+contains "the seed's HighResponseTime alert is there" "$T_TMP/rules.yml" "alert: HighResponseTime"
+contains "the seed's HighCPUUsage alert is there" "$T_TMP/rules.yml" "alert: HighCPUUsage"
+contains "HighCPUUsage has the seed's expression" "$T_TMP/rules.yml" "(max(rate(process_cpu_seconds_total[5m]) * 100)) > 85"
 
 check "the audit chain of every run verifies" "$RUNBOOK" audit verify "$AUD"
 lacks "no Redis password in the audit log" "$AUD" "$REDIS_PASS"
