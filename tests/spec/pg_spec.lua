@@ -101,6 +101,18 @@ describe("rb.pg", function()
       assert.equal("SELECT", res.command)
     end)
 
+    it("gives each result its own shape when queries alternate", function()
+      for _ = 1, 2 do
+        local a = assert(conn:query("SELECT 1::int8 AS x, 'a' AS y"))
+        local b = assert(conn:query("SELECT 1.5::float8 AS x"))
+        local c = assert(conn:query("SELECT '1'::text AS x, 'a' AS y"))
+        assert.same({ "int8", "text" }, { a.columns[1].type, a.columns[2].type })
+        assert.equal(1, #b.columns); assert.equal("float8", b.columns[1].type)
+        assert.equal("text", c.columns[1].type)
+        assert.equal("integer", math.type(a[1].x)); assert.equal(1.5, b[1].x); assert.equal("1", c[1].x)
+      end
+    end)
+
     it("gives NULL as pg.null, which cjson encodes as null", function()
       local res = assert(conn:query("SELECT NULL::int AS n, 1 AS one"))
       assert.equal(pg.null, res[1].n)
