@@ -17,9 +17,10 @@ FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sa
 declare -A SRC=(
     [pprof]="engine/core/pprof.c engine/core/pprof_top.c engine/core/pprof_flame.c"
     [goroutine]="engine/core/goroutine.c"
+    [kubeconfig]="engine/core/kubeconfig.c"
 )
-declare -A LIBS=([pprof]="-lz" [goroutine]="")
-declare -A MAXLEN=([pprof]=65536 [goroutine]=65536)
+declare -A LIBS=([pprof]="-lz" [goroutine]="" [kubeconfig]="-lyaml")
+declare -A MAXLEN=([pprof]=65536 [goroutine]=65536 [kubeconfig]=16384)
 
 names=${*:-${!SRC[*]}}
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not found"; exit 1; }
