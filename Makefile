@@ -7,7 +7,7 @@ CC      ?= cc
 PKGS     = lua5.4 lua5.4-cjson libcurl hiredis yaml-0.1 libpq openssl zlib
 DEPS_DEB = liblua5.4-dev lua5.4 lua-cjson lua-cjson-dev lua-busted libcurl4-openssl-dev libpq-dev \
            postgresql libhiredis-dev redis-server libyaml-dev zlib1g-dev libssl-dev prometheus golang-go \
-           pkg-config tmux clang libclang-rt-14-dev
+           pkg-config tmux clang libclang-rt-14-dev python3 curl jq iproute2 procps util-linux
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # liblua5.4-cjson.a is linked in whole so the binary needs no cjson.so at run time.
@@ -71,6 +71,9 @@ $(BUILD)/engine.so: $(ENGINE_OBJ)
 $(BUILD)/gen/engine_blob.o: $(BUILD)/engine.so
 	printf '.section .rodata\n.global rb_engine_blob\n.global rb_engine_blob_end\n.balign 64\nrb_engine_blob:\n.incbin "%s"\nrb_engine_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $< > $(BUILD)/gen/engine_blob.s
 	$(CC) -c $(BUILD)/gen/engine_blob.s -o $@
+
+# entry.c includes the generated module table: a new binding must rebuild it.
+$(BUILD)/engine/entry.o: $(BUILD)/gen/preload.h
 
 # Unit tests link core and engine statically.
 $(BUILD)/libengine.a: $(CORE_OBJ) $(ENGINE_OBJ)

@@ -162,6 +162,8 @@ else
     fail "fidelity: the same objects after kubectl and after rb.k8s"; head -40 "$T_TMP/fidelity.diff" | sed 's/^/#   /'
 fi
 is "fidelity: 4 tmi-api pods either way" "$(jq '[.objects[] | select(.kind == "Pod" and .metadata.labels.app == "tmi-api")] | length' "$T_TMP/rb.state")" 4
+# exec's stdout and stderr arrive on two channels: their interleaving is not ordered
+for side in kubectl rb; do sort -o "$T_TMP/$side/exec.txt" "$T_TMP/$side/exec.txt"; done
 for f in pods get top proxy exec; do
     check "fidelity: $f output is the same" cmp "$T_TMP/kubectl/$f.txt" "$T_TMP/rb/$f.txt"
 done

@@ -18,9 +18,10 @@ declare -A SRC=(
     [pprof]="engine/core/pprof.c engine/core/pprof_top.c engine/core/pprof_flame.c"
     [goroutine]="engine/core/goroutine.c"
     [kubeconfig]="engine/core/kubeconfig.c"
+    [pg_sql]="engine/core/pg_sql.c"
 )
-declare -A LIBS=([pprof]="-lz" [goroutine]="" [kubeconfig]="-lyaml")
-declare -A MAXLEN=([pprof]=65536 [goroutine]=65536 [kubeconfig]=16384)
+declare -A LIBS=([pprof]="-lz" [goroutine]="" [kubeconfig]="-lyaml" [pg_sql]="")
+declare -A MAXLEN=([pprof]=65536 [goroutine]=65536 [kubeconfig]=16384 [pg_sql]=8192)
 
 names=${*:-${!SRC[*]}}
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not found"; exit 1; }
