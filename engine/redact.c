@@ -5,6 +5,7 @@
  * URLs and request bodies. rb_redact scans left to right and replaces the
  * longest secret matching at each position. Pure C. */
 #include "redact.h"
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,18 @@ int rb_redact_add(const char *secret, size_t len)
     if (push_secret(secret, len) < 0) return -1;
     if (push_json_form(secret, len) < 0) return -1;
     return push_url_form(secret, len);
+}
+
+void rb_redact_add_basic(const char *user, const char *password)
+{
+    if (!password) return;
+    rb_redact_add(password, strlen(password));
+    char plain[1024];
+    int n = snprintf(plain, sizeof plain, "%s:%s", user ? user : "", password);
+    if (n < 0 || (size_t)n >= sizeof plain) return;
+    unsigned char enc[4 * sizeof plain / 3 + 4];
+    int len = EVP_EncodeBlock(enc, (const unsigned char *)plain, n);
+    rb_redact_add((const char *)enc, (size_t)len);
 }
 
 /* Length of the longest secret starting at p, or 0. */

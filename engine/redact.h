@@ -14,6 +14,10 @@
  * would blank out ordinary text. Returns 0, or -1 on allocation failure. */
 int rb_redact_add(const char *secret, size_t len);
 
+/* Registers a basic-auth password and the base64 "user:password" token that
+ * carries it in an Authorization header. */
+void rb_redact_add_basic(const char *user, const char *password);
+
 /* Returns a malloc'd, NUL-terminated copy of s with every registered secret
  * replaced by RB_REDACTED; *outlen (if not NULL) gets its length. NULL on ENOMEM. */
 char *rb_redact(const char *s, size_t len, size_t *outlen);

@@ -10,11 +10,11 @@
  * interrupted). In plan mode a write returns {status = 0, planned = true}. */
 #include "errors.h"
 #include "gate.h"
+#include "luaopt.h"
 #include "net/http_client.h"
 #include "redact.h"
 #include <ctype.h>
 #include <lauxlib.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,41 +29,17 @@ typedef struct {
     int nhdrs;
 } opts;
 
-/* Strings returned point into the options table, which outlives the call. */
-static const char *opt_string(lua_State *L, int t, const char *field)
-{
-    lua_getfield(L, t, field);
-    const char *s = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
-    lua_pop(L, 1);
-    return s;
-}
-
-static lua_Number opt_number(lua_State *L, int t, const char *field, lua_Number def)
-{
-    lua_getfield(L, t, field);
-    lua_Number n = luaL_optnumber(L, -1, def);
-    lua_pop(L, 1);
-    return n;
-}
-
 static void secret(const char *s) { if (s) rb_redact_add(s, strlen(s)); }
 
 /* basic = {user, password}: the password and the base64 token that carries it. */
 static void read_basic(lua_State *L, int t, opts *o)
 {
     if (lua_getfield(L, t, "basic") != LUA_TTABLE) { lua_pop(L, 1); return; }
-    int b = lua_gettop(L);
-    o->req.user = opt_string(L, b, "user");
-    o->req.password = opt_string(L, b, "password");
+    o->req.user = rb_opt_string(L, -1, "user");
+    o->req.password = rb_opt_string(L, -1, "password");
     if (!o->req.user) luaL_error(L, "bad option 'basic' to http request (user missing)");
-    secret(o->req.password);
-    lua_pushfstring(L, "%s:%s", o->req.user, o->req.password ? o->req.password : "");
-    size_t n;
-    const char *plain = lua_tolstring(L, -1, &n);
-    unsigned char *enc = lua_newuserdatauv(L, 4 * (n / 3 + 2), 0);
-    int len = EVP_EncodeBlock(enc, (const unsigned char *)plain, (int)n);
-    rb_redact_add((const char *)enc, (size_t)len);
-    lua_pop(L, 3);   /* userdata, plain, basic table (strings stay in opts) */
+    rb_redact_add_basic(o->req.user, o->req.password);
+    lua_pop(L, 1);   /* the strings stay reachable through the options table */
 }
 
 /* headers = {["Name"] = "value"} -> "Name: value" strings kept in a table at the top. */
@@ -115,17 +91,17 @@ static void read_opts(lua_State *L, int t, opts *o)
     memset(o, 0, sizeof *o);
     if (lua_isnoneornil(L, t)) { lua_newtable(L); lua_replace(L, t); }
     luaL_checktype(L, t, LUA_TTABLE);
-    o->req.bearer = opt_string(L, t, "bearer");
+    o->req.bearer = rb_opt_string(L, t, "bearer");
     secret(o->req.bearer);
     read_basic(L, t, o);
     read_body(L, t, o);
     read_headers(L, t, o);
     if (lua_gettop(L) == t) lua_newtable(L);   /* uniform: one anchor */
-    o->req.timeout_ms = (long)(opt_number(L, t, "timeout", 30) * 1000);
-    o->req.connect_timeout_ms = (long)(opt_number(L, t, "connect_timeout", 5) * 1000);
-    o->req.ca_file = opt_string(L, t, "ca_file");
-    o->req.cert_file = opt_string(L, t, "cert_file");
-    o->req.key_file = opt_string(L, t, "key_file");
+    o->req.timeout_ms = (long)(rb_opt_number(L, t, "timeout", 30) * 1000);
+    o->req.connect_timeout_ms = (long)(rb_opt_number(L, t, "connect_timeout", 5) * 1000);
+    o->req.ca_file = rb_opt_string(L, t, "ca_file");
+    o->req.cert_file = rb_opt_string(L, t, "cert_file");
+    o->req.key_file = rb_opt_string(L, t, "key_file");
     lua_getfield(L, t, "insecure");
     o->req.insecure = lua_toboolean(L, -1);
     lua_pop(L, 1);

@@ -12,6 +12,7 @@
 #include "core/k8s_quantity.h"
 #include "core/kubeconfig.h"
 #include "errors.h"
+#include "luaopt.h"
 #include "gate.h"
 #include "net/http_client.h"
 #include "net/k8s_ws.h"
@@ -105,14 +106,6 @@ static void trim(char *s)
 
 /* ---- configuration --------------------------------------------------- */
 
-static const char *opt_string(lua_State *L, int t, const char *field)
-{
-    lua_getfield(L, t, field);
-    const char *s = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
-    lua_pop(L, 1);
-    return s;   /* anchored by the options table */
-}
-
 static int config_fail(lua_State *L, client *c, const char *msg)
 {
     client_free(c);
@@ -205,9 +198,9 @@ static void warn_insecure(lua_State *L, client *c)
 static int k8s_client(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    const char *explicit = opt_string(L, 1, "kubeconfig"), *list = opt_string(L, 1, "kubeconfig_list");
-    const char *ctx = opt_string(L, 1, "context"), *ns = opt_string(L, 1, "namespace");
-    const char *home = opt_string(L, 1, "home");
+    const char *explicit = rb_opt_string(L, 1, "kubeconfig"), *list = rb_opt_string(L, 1, "kubeconfig_list");
+    const char *ctx = rb_opt_string(L, 1, "context"), *ns = rb_opt_string(L, 1, "namespace");
+    const char *home = rb_opt_string(L, 1, "home");
     lua_getfield(L, 1, "timeout");
     lua_Number timeout = luaL_optnumber(L, -1, 30);
     lua_getfield(L, 1, "connect_timeout");
@@ -537,10 +530,10 @@ typedef struct {
 
 static void read_call(lua_State *L, int t, call *k)
 {
-    k->query = opt_string(L, t, "query");
-    k->ctype = opt_string(L, t, "content_type");
-    k->accept = opt_string(L, t, "accept");
-    k->op = opt_string(L, t, "op");
+    k->query = rb_opt_string(L, t, "query");
+    k->ctype = rb_opt_string(L, t, "content_type");
+    k->accept = rb_opt_string(L, t, "accept");
+    k->op = rb_opt_string(L, t, "op");
     lua_getfield(L, t, "body");
     k->body = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, &k->body_len);
     lua_pop(L, 1);

@@ -11,12 +11,12 @@
  * percent encoding, quoting and sparklines. */
 #include "core/prom_text.h"
 #include "errors.h"
+#include "luaopt.h"
 #include "gate.h"
 #include "net/http_client.h"
 #include "redact.h"
 #include <lauxlib.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,34 +46,6 @@ typedef struct {
     const char *hdrs[2];
 } call;
 
-static const char *field_str(lua_State *L, int t, const char *k)
-{
-    lua_getfield(L, t, k);
-    const char *s = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
-    lua_pop(L, 1);   /* the string stays reachable from t */
-    return s;
-}
-
-static double field_num(lua_State *L, int t, const char *k, double def)
-{
-    lua_getfield(L, t, k);
-    double d = luaL_optnumber(L, -1, def);
-    lua_pop(L, 1);
-    return d;
-}
-
-/* The password and the Basic token that carries it are both secrets. */
-static void redact_basic(const char *user, const char *password)
-{
-    if (!password) return;
-    rb_redact_add(password, strlen(password));
-    char plain[512];
-    int n = snprintf(plain, sizeof plain, "%s:%s", user ? user : "", password);
-    if (n < 0 || (size_t)n >= sizeof plain) return;
-    unsigned char enc[4 * sizeof plain / 3 + 4];
-    int len = EVP_EncodeBlock(enc, (const unsigned char *)plain, n);
-    rb_redact_add((const char *)enc, (size_t)len);
-}
 
 /* conn = {url, bearer?, user?, password?, timeout? (s), connect_timeout? (s)} */
 static rb_http_req read_conn(lua_State *L, int t)
@@ -81,15 +53,15 @@ static rb_http_req read_conn(lua_State *L, int t)
     luaL_checktype(L, t, LUA_TTABLE);
     rb_http_req r;
     memset(&r, 0, sizeof r);
-    r.bearer = field_str(L, t, "bearer");
-    r.user = field_str(L, t, "user");
-    r.password = field_str(L, t, "password");
+    r.bearer = rb_opt_string(L, t, "bearer");
+    r.user = rb_opt_string(L, t, "user");
+    r.password = rb_opt_string(L, t, "password");
     if (r.bearer) rb_redact_add(r.bearer, strlen(r.bearer));
-    redact_basic(r.user, r.password);
-    double timeout = field_num(L, t, "timeout", 30);
+    rb_redact_add_basic(r.user, r.password);
+    double timeout = rb_opt_number(L, t, "timeout", 30);
     luaL_argcheck(L, timeout > 0, t, "timeout must be positive");
     r.timeout_ms = (long)(timeout * 1000);
-    r.connect_timeout_ms = (long)(field_num(L, t, "connect_timeout", fmin(5, timeout)) * 1000);
+    r.connect_timeout_ms = (long)(rb_opt_number(L, t, "connect_timeout", fmin(5, timeout)) * 1000);
     return r;
 }
 
@@ -142,11 +114,11 @@ static int valid_label_name(const char *s)
 static void prepare(lua_State *L, int req, const char *base, const rb_http_req *conn, call *c)
 {
     luaL_checktype(L, req, LUA_TTABLE);
-    const char *op = field_str(L, req, "op");
+    const char *op = rb_opt_string(L, req, "op");
     luaL_argcheck(L, op != NULL, 2, "request without op");
     const struct endpoint *e = find_endpoint(L, op);
     if (strchr(e->path, '%')) {
-        const char *label = field_str(L, req, "label");
+        const char *label = rb_opt_string(L, req, "label");
         if (!label || !valid_label_name(label)) luaL_error(L, "rb.prom: invalid label name");
         lua_pushfstring(L, "%s%s", base, lua_pushfstring(L, e->path, label));
         lua_remove(L, -2);
@@ -203,7 +175,7 @@ static void push_response(lua_State *L, const call *c, rb_http_resp *r, int rc)
 static int prom_perform(lua_State *L)
 {
     rb_http_req conn = read_conn(L, 1);
-    const char *url = field_str(L, 1, "url");
+    const char *url = rb_opt_string(L, 1, "url");
     luaL_argcheck(L, url && *url, 1, "url missing");
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_Integer n = luaL_len(L, 2);
@@ -284,7 +256,7 @@ static int prom_sparkline(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_Integer width = 60;
-    if (lua_istable(L, 2)) width = (lua_Integer)field_num(L, 2, "width", 60);
+    if (lua_istable(L, 2)) width = (lua_Integer)rb_opt_number(L, 2, "width", 60);
     luaL_argcheck(L, width >= 1 && width <= MAX_SPARK, 2, "width must be 1..1000");
     int t = 1;
     if (lua_getfield(L, 1, "values") != LUA_TTABLE) {

@@ -46,6 +46,15 @@ function M.parse(args, spec)
   return opts, pos
 end
 
+--- simple(argv, help) -> positionals | nil, exit status: for commands whose
+--- only option is --help (list, show, check).
+function M.simple(argv, help)
+  local o, pos = M.parse(argv, { flags = { help = true }, alias = { h = "help" } })
+  if not o then return nil, M.usage(pos, help) end
+  if o.help then io.stdout:write(help); return nil, 0 end
+  return pos
+end
+
 --- usage(err, help): prints an error and the command's help; returns 2.
 function M.usage(err, help)
   io.stderr:write("runbook: ", err, "\n\n", help)

@@ -23,9 +23,8 @@ local function print_section(name, s)
 end
 
 return function(argv)
-  local o, pos = args.parse(argv, { flags = { help = true }, alias = { h = "help" } })
-  if not o then return args.usage(pos, HELP) end
-  if o.help then io.stdout:write(HELP); return 0 end
+  local pos, status = args.simple(argv, HELP)
+  if not pos then return status end
   local path = pos[1] or "runbooks"
   local found, err = loader.discover(path)
   if not found then io.stderr:write("runbook: ", err, "\n"); return 2 end

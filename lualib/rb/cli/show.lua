@@ -11,9 +11,8 @@ resolve step its risk and what it may change. Nothing is run.
 ]]
 
 return function(argv)
-  local o, pos = args.parse(argv, { flags = { help = true }, alias = { h = "help" } })
-  if not o then return args.usage(pos, HELP) end
-  if o.help then io.stdout:write(HELP); return 0 end
+  local pos, status = args.simple(argv, HELP)
+  if not pos then return status end
   if #pos ~= 1 then return args.usage("show needs one SECTION", HELP) end
   local s, err = loader.resolve(pos[1])
   if not s then io.stderr:write("runbook: ", err, "\n"); return 2 end
