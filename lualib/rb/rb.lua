@@ -10,6 +10,7 @@ Section.__index = Section
 Section.__name = "rb.Section"
 
 local RISKS = { low = true, medium = true, high = true }
+local SECTION_FIELDS = { id = true, title = true, symptoms = true, params = true, description = true }
 
 local function argcheck(cond, level, fmt, ...)
   if not cond then error(fmt:format(...), level + 1) end
@@ -23,8 +24,9 @@ local function check_strings(list, what, level)
 end
 
 -- Where the calling runbook line is, for `list`/`show` and lint messages.
+local getinfo = debug.getinfo
 local function caller_line(level)
-  local info = debug.getinfo(level + 1, "Sl")
+  local info = getinfo(level + 1, "Sl")
   return info and (info.short_src .. ":" .. (info.currentline or 0)) or "?"
 end
 
@@ -37,8 +39,7 @@ function rb.section(spec)
   check_strings(spec.symptoms or {}, "symptoms", 2)
   argcheck(spec.params == nil or type(spec.params) == "table", 2, "params must be a table")
   for k in pairs(spec) do
-    argcheck(({ id = 1, title = 1, symptoms = 1, params = 1, description = 1 })[k], 2,
-      "unknown field '%s' in rb.section", tostring(k))
+    if not SECTION_FIELDS[k] then error(("unknown field '%s' in rb.section"):format(tostring(k)), 2) end
   end
   return setmetatable({
     id = spec.id, title = spec.title, description = spec.description,

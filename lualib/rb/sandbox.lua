@@ -53,23 +53,35 @@ local function make_require(libdir)
   end
 end
 
+-- What every environment sees: built once, read through __index (copying the
+-- standard library into each file's environment cost more than parsing it).
+local BASE = copy_fields(_G, SAFE)
+BASE.os = copy_fields(os, OS_SAFE)
+BASE.io = copy_fields(io, IO_SAFE)
+BASE.debug = { traceback = debug.traceback }
+
+local function strict_index(_, k)
+  local v = BASE[k]
+  if v == nil then error(("undeclared global '%s'"):format(tostring(k)), 2) end
+  return v
+end
+
+local function strict_newindex(_, k)
+  error(("assignment to undeclared global '%s' (use local)"):format(tostring(k)), 2)
+end
+
+local STRICT = { __index = strict_index, __newindex = strict_newindex }
+
 --- env{libdir?} -> a fresh strict environment table for one runbook file;
 -- libdir: the book's lib/ directory, whose modules `require` can load.
 function M.env(opts)
-  local env = copy_fields(_G, SAFE)
-  env.os = copy_fields(os, OS_SAFE)
-  env.io = copy_fields(io, IO_SAFE)
-  env.debug = { traceback = debug.traceback }
-  env.require = make_require(opts and opts.libdir)
+  local env = { require = make_require(opts and opts.libdir) }
   env.load = function(chunk, name, mode, e)
     if mode ~= nil and mode ~= "t" then error("load: only text chunks are allowed in runbooks", 2) end
     return load(chunk, name, "t", e or env)
   end
   env._G = env
-  return setmetatable(env, {
-    __index = function(_, k) error(("undeclared global '%s'"):format(tostring(k)), 2) end,
-    __newindex = function(_, k) error(("assignment to undeclared global '%s' (use local)"):format(tostring(k)), 2) end,
-  })
+  return setmetatable(env, STRICT)
 end
 
 return M
