@@ -3,7 +3,8 @@
  *   engine_loaded()  whether the engine library is loaded
  *   listdir(path)    sorted names, or nil, err
  *   kind(path)       "file" | "dir" | "other" | nil
- *   realpath(path)   canonical path or nil */
+ *   realpath(path)   canonical path or nil
+ *   exe()            the running binary's path (/proc/self/exe) or nil */
 #include "corelib.h"
 #include "engine.h"
 #include <dirent.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int loading;
 
@@ -59,11 +61,20 @@ static int core_realpath(lua_State *L)
     return 1;
 }
 
+static int core_exe(lua_State *L)
+{
+    char out[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", out, sizeof out - 1);
+    if (n <= 0) { luaL_pushfail(L); return 1; }
+    lua_pushlstring(L, out, (size_t)n);
+    return 1;
+}
+
 int rb_open_core(lua_State *L)
 {
     static const luaL_Reg corelib[] = {
         {"loading", core_loading}, {"engine_loaded", core_engine_loaded},
-        {"listdir", core_listdir}, {"kind", core_kind}, {"realpath", core_realpath}, {NULL, NULL}
+        {"listdir", core_listdir}, {"kind", core_kind}, {"realpath", core_realpath}, {"exe", core_exe}, {NULL, NULL}
     };
     luaL_newlib(L, corelib);
     return 1;

@@ -9,9 +9,16 @@ local core = require "rb._core"
 
 local M = {}
 
+-- ./runbooks, then $RUNBOOK_PATH, then the books installed beside the binary
+-- (PREFIX/share/runbook/runbooks for PREFIX/bin/runbook, as `make install` lays them out).
 function M.search_path()
   local dirs = { "runbooks" }
   for d in (os.getenv("RUNBOOK_PATH") or ""):gmatch("[^:]+") do dirs[#dirs + 1] = d end
+  local exe = core.exe()
+  local installed = exe and exe:match("^(.*)/bin/[^/]+$")
+  if installed and core.kind(installed .. "/share/runbook/runbooks") == "dir" then
+    dirs[#dirs + 1] = installed .. "/share/runbook/runbooks"
+  end
   return dirs
 end
 
