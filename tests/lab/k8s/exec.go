@@ -38,11 +38,12 @@ func hijack(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
 
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-// pickProtocol takes the client's first offered protocol that we speak.
-func pickProtocol(header string) string {
+// pickProtocol takes the client's first offered protocol that we speak
+// (only `only` when the lab's fault restricts it, as an older server would).
+func pickProtocol(header, only string) string {
 	for _, p := range strings.Split(header, ",") {
 		p = strings.TrimSpace(p)
-		if p == "v5.channel.k8s.io" || p == "v4.channel.k8s.io" {
+		if (p == "v5.channel.k8s.io" || p == "v4.channel.k8s.io") && (only == "" || p == only) {
 			return p
 		}
 	}
@@ -183,7 +184,10 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request, t target) {
 		writeErr(w, badRequest("the lab serves exec over WebSocket (v5/v4.channel.k8s.io) only, not "+r.Header.Get("Upgrade")))
 		return
 	}
-	proto := pickProtocol(r.Header.Get("Sec-WebSocket-Protocol"))
+	s.faultMu.Lock()
+	only := s.fault.ws
+	s.faultMu.Unlock()
+	proto := pickProtocol(r.Header.Get("Sec-WebSocket-Protocol"), only)
 	if proto == "" {
 		writeErr(w, badRequest("no supported subprotocol in Sec-WebSocket-Protocol (want v5.channel.k8s.io or v4.channel.k8s.io)"))
 		return

@@ -48,10 +48,12 @@ type Server struct {
 }
 
 // fault is what /__lab/fault sets for every API request until cleared:
-// a delay before answering (a hung server) and/or a fixed error status.
+// a delay before answering (a hung server) and/or a fixed error status, and
+// for exec the only WebSocket subprotocol accepted (ws=v4: an older server).
 type fault struct {
 	hang   time.Duration
 	status int
+	ws     string
 }
 
 // recorder keeps the status code for the request log and still lets exec
@@ -193,8 +195,15 @@ func (s *Server) lab(w http.ResponseWriter, r *http.Request, body []byte) {
 			}
 			f.status = code
 		}
+		if v := q.Get("ws"); v != "" {
+			if v != "v4" && v != "v5" {
+				http.Error(w, "ws=v4|v5", http.StatusBadRequest)
+				return
+			}
+			f.ws = v + ".channel.k8s.io"
+		}
 		s.setFault(f)
-		writeJSON(w, 200, obj{"ok": true, "hangSeconds": f.hang.Seconds(), "status": f.status})
+		writeJSON(w, 200, obj{"ok": true, "hangSeconds": f.hang.Seconds(), "status": f.status, "ws": f.ws})
 	case "/__lab/reset":
 		s.setFault(fault{})
 		s.store.reset()
