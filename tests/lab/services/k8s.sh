@@ -18,6 +18,7 @@
 #                           RB_TEST_K8S_BIN         the stand-in, for tests that run their own
 #   k8s.sh stop LABDIR    kill the pid recorded at start (idempotent)
 set -eu
+. "$(dirname "$0")/../lib.sh"
 CMD=${1:?usage: k8s.sh start|stop LABDIR}
 LAB=${2:?usage: k8s.sh start|stop LABDIR}
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -114,18 +115,7 @@ ENV
     return 1
 }
 
-stop() {
-    local pid i
-    pid=$(cat "$PIDFILE" 2>/dev/null) || return 0
-    [ -n "$pid" ] || return 0
-    kill "$pid" 2>/dev/null || { rm -f "$PIDFILE"; return 0; }
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$PIDFILE"; return 0; }
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$PIDFILE"
-}
+stop() { stop_pidfile "$PIDFILE"; }
 
 case $CMD in
     start) start ;;

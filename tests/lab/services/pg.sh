@@ -12,6 +12,7 @@
 # root); the unix socket lives in LABDIR/pg/run, where the superuser connects
 # with `trust` for test setup (RB_TEST_PG_SUPERDSN). TCP needs the password.
 set -eu
+. "$(dirname "$0")/../lib.sh"
 CMD=${1:?usage: pg.sh start|stop LABDIR}
 LAB=${2:?usage: pg.sh start|stop LABDIR}
 BIN=${RB_PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -21,10 +22,6 @@ DATA=$DIR/data
 # as_pg CMD...: run as the cluster owner (postgres when we are root).
 as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 start() {

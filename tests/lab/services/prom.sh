@@ -16,13 +16,10 @@
 #   RB_TEST_PROM_CLOSED_URL a port held by target.py without listening (refused)
 # stop: ends both processes from their pid files; idempotent.
 set -eu
+. "$(dirname "$0")/../lib.sh"
 CMD=${1:?start|stop}; LAB=${2:?LABDIR}
 HERE=$(cd "$(dirname "$0")/../prom" && pwd)
 DIR=$LAB/prom
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 stop() {
     for p in prometheus target; do

@@ -9,14 +9,12 @@
 #                           user `rb` with its own password; writes LABDIR/redis.env
 #   redis.sh stop  LABDIR   kill the pid recorded at start (idempotent)
 set -eu
+. "$(dirname "$0")/../lib.sh"
 CMD=${1:?usage: redis.sh start|stop LABDIR}
 LAB=${2:?usage: redis.sh start|stop LABDIR}
 DIR=$LAB/redis
 PIDFILE=$DIR/redis.pid
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 secret() { head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 start() {
@@ -66,18 +64,7 @@ ENV
     return 1
 }
 
-stop() {
-    local pid i
-    pid=$(cat "$PIDFILE" 2>/dev/null) || return 0
-    [ -n "$pid" ] || return 0
-    kill "$pid" 2>/dev/null || { rm -f "$PIDFILE"; return 0; }
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || { rm -f "$PIDFILE"; return 0; }
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$PIDFILE"
-}
+stop() { stop_pidfile "$PIDFILE"; }
 
 case "$CMD" in
     start) start ;;

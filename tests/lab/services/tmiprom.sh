@@ -7,22 +7,16 @@
 # order of the two does not matter. Writes LABDIR/tmiprom.env:
 #   RB_TEST_TMIPROM_URL   the Prometheus base URL
 set -eu
+. "$(dirname "$0")/../lib.sh"
 CMD=${1:?start|stop}; LAB=${2:?LABDIR}
 DIR=$LAB/tmiprom
 
-stop() {
-    [ -f "$DIR/prometheus.pid" ] || return 0
-    pid=$(cat "$DIR/prometheus.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    rm -f "$DIR/prometheus.pid"
-}
+stop() { stop_pidfile "$DIR/prometheus.pid"; }
 
 start() {
     stop
     rm -rf "$DIR"; mkdir -p "$DIR/data"
-    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    PORT=$(free_port)
     printf '%s\n' "global:" "  scrape_interval: 1s" "  evaluation_interval: 1s" "scrape_configs:" \
         "  - job_name: tmi-api" \
         "    file_sd_configs: [{files: [\"$LAB/tmisim/prom-targets.json\"], refresh_interval: 1s}]" \

@@ -1,0 +1,21 @@
+# tests/lab/lib.sh — shell helpers the lab service scripts share (sourced).
+
+# stop_pidfile FILE: TERM the process whose pid FILE holds, wait up to 5 s,
+# then KILL; removes FILE. Idempotent: no file or no process is fine.
+stop_pidfile() {
+    local pid i
+    pid=$(cat "$1" 2>/dev/null) || return 0
+    [ -n "$pid" ] || { rm -f "$1"; return 0; }
+    kill "$pid" 2>/dev/null || { rm -f "$1"; return 0; }
+    for i in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || { rm -f "$1"; return 0; }
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$1"
+}
+
+# free_port: a TCP port on 127.0.0.1 nothing listens on right now.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
