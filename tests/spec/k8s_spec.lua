@@ -3,6 +3,10 @@
 -- the writes in every gate mode (investigate refuses, plan sends only
 -- dryRun=All and shows the change, apply sends once), exec over WebSocket.
 -- Outcomes are read back from the stand-in's request log and /__lab/state.
+local util = require "tests.spec.support.util"
+local read_file = util.read_file
+local write_file = util.write_file
+local sh = util.sh
 local k8s = require "rb.k8s"
 local gate = require "rb._gate"
 local http = require "rb.http"
@@ -16,27 +20,6 @@ local LOG = assert(os.getenv("RB_TEST_K8S_LOG"))
 local TOKEN_FILE = assert(os.getenv("RB_TEST_K8S_TOKEN_FILE"))
 local LABK8S = TOKEN_FILE:match("^(.*)/[^/]+$")
 local HERE = debug.getinfo(1, "S").source:match("^@(.*)/[^/]+$") or "tests/spec"
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write_file(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function sh(cmd)
-  local f = assert(io.popen(cmd))
-  local out = f:read("a")
-  f:close()
-  return (out:gsub("%s+$", ""))
-end
 
 if HERE:sub(1, 1) ~= "/" then HERE = sh("pwd") .. "/" .. HERE end
 local PLUGIN = HERE .. "/../e2e/k8s/exec-plugin.sh"

@@ -1,6 +1,10 @@
 -- rb.redis against real Redis 7 servers: the lab's (tests/lab/services/redis.sh,
 -- with AUTH, shared with the TMI simulator's cache in db 0) and a private one
 -- this spec starts for exact counts and for being killed.
+local util = require "tests.spec.support.util"
+local read_file = util.read_file
+local sh = util.sh
+local free_port = util.free_port
 local redis = require "rb.redis"
 local gate = require "rb._gate"
 local sys = require "rb._sys"    -- clock_ms, sleep_ms, getpid (engine-private, like rb._gate)
@@ -16,25 +20,6 @@ local TMP = os.getenv("RB_LAB_DIR") or "/tmp"
 local function url_db(db) return (URL:gsub("/%d+$", "/" .. db)) end
 local UNIQ = ("%d-%d"):format(sys.getpid(), os.time())
 local function key(name) return "rbspec:" .. UNIQ .. ":" .. name end
-
-local function sh(cmd)
-  local f = assert(io.popen(cmd))
-  local out = f:read("a")
-  f:close()
-  return (out:gsub("%s+$", ""))
-end
-
-local function free_port()
-  return sh([[python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])']])
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 local function wait_until(what, seconds, fn)
   local deadline = sys.clock_ms() + seconds * 1000
