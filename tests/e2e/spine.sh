@@ -74,6 +74,10 @@ prompt_run $'d\ny\n'; rc=$?
 [ $rc = 0 ] && [ "$(posts /admin/cache/warmup)" = $((before + 1)) ] && ok "answering d then y shows details and applies once" || fail "answer d,y: rc=$rc"
 contains "details show the arguments" "$T_TMP/pty" 'args: {"json":{"scope":"all"}}'
 grep -q '"answer":"yes"' "$AUD" && ok "the answer is audited" || fail "answer not audited"
+printf 'y\nn\n' | timeout 20 script -qec "$RUNBOOK run $FX --step 'Drifting write' --audit $AUD --set base=$BASE" /dev/null >"$T_TMP/pty" 2>&1; rc=$?
+[ $rc = 1 ] && ok "an unplanned write on a terminal stops the step and asks to plan again; n fails it (exit 1)" || fail "drift on a terminal: rc=$rc"
+contains "the operator is asked to plan the step again" "$T_TMP/pty" "Plan this step again? [y/n]"
+[ "$(posts /not-planned)" = 0 ] && ok "the unplanned write was not sent" || fail "unplanned write sent"
 
 # --- SIGINT stops at a safe point
 ( rb run "$FX" --step "Slow read" >"$T_TMP/int.out" 2>&1; echo $? >"$T_TMP/int.rc" ) &
