@@ -238,7 +238,15 @@ static int resp_json(lua_State *L)
     return 1;
 }
 
+/* progress(label | nil, total_seconds): a terminal progress line for slow requests */
+static int http_progress(lua_State *L)
+{
+    rb_http_progress_label(luaL_optstring(L, 1, NULL), luaL_optnumber(L, 2, 0));
+    return 0;
+}
+
 static const luaL_Reg httplib[] = {
+    {"progress", http_progress},
     {"get", http_get}, {"head", http_head}, {"post", http_post}, {"put", http_put},
     {"patch", http_patch}, {"delete", http_delete}, {NULL, NULL}
 };

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #define DEFAULT_MAX_BODY (256u << 20)
 
@@ -21,9 +23,13 @@ typedef struct {
     double last_progress;
     int too_big;
     char *url_copy;
+    double t0;            /* monotonic start, seconds */
+    int ticked;           /* a progress line is on the terminal */
 } transfer;
 
 static int global_ready;
+static char progress_text[160];
+static double progress_total;
 static CURL *shared_easy;
 static CURLM *shared_multi;
 
@@ -67,13 +73,36 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     return sz * n;
 }
 
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void rb_http_progress_label(const char *label, double total_seconds)
+{
+    snprintf(progress_text, sizeof progress_text, "%s", label ? label : "");
+    progress_total = total_seconds;
+}
+
+/* The terminal progress line: once a second after the first second. */
+static void tick(transfer *t, double elapsed)
+{
+    if (!progress_text[0] || elapsed < 1 || (int)elapsed == t->ticked || !isatty(2)) return;
+    t->ticked = (int)elapsed;
+    fprintf(stderr, "\r%s  %d/%.0f s ", progress_text, t->ticked, progress_total);
+    fflush(stderr);
+}
+
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
     transfer *t = ud;
     (void)dltotal; (void)ultotal; (void)ulnow;
     if (rb_gate_interrupted()) return 1;
+    double elapsed = mono() - t->t0;
+    tick(t, elapsed);
     if (!t->req->progress) return 0;
-    double elapsed = 0;
     return t->req->progress(t->req->progress_ud, (double)dlnow, elapsed);
 }
 
@@ -133,6 +162,7 @@ static void set_method(CURL *c, const rb_http_req *r)
 static void setup(CURL *c, transfer *t)
 {
     const rb_http_req *r = t->req;
+    t->t0 = mono();
     curl_easy_setopt(c, CURLOPT_URL, r->url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -201,6 +231,7 @@ static int finish(CURL *c, transfer *t, CURLcode rc)
     curl_slist_free_all(t->hdrs);
     curl_slist_free_all(t->connect_to);
     free(t->url_copy);
+    if (t->ticked) { fputs("\r\033[K", stderr); fflush(stderr); }
     if (rc == CURLE_OK && !t->too_big) return 0;
     r->err_kind = classify(rc, t->too_big);
     if (t->too_big) snprintf(r->err, sizeof r->err, "response body larger than the limit");

@@ -59,6 +59,12 @@ int rb_http_perform_many(const rb_http_req *reqs, rb_http_resp *resps, int n);
 
 void rb_http_resp_free(rb_http_resp *resp);
 
+/* While label is set, transfers that take longer than a second show
+ * "label  N/total s" on stderr when it is a terminal, updated every second and
+ * cleared when the transfer ends (a CPU profile blocks for its length).
+ * NULL turns it off. The label is copied. */
+void rb_http_progress_label(const char *label, double total_seconds);
+
 /* The error kind as the Lua-visible string: "conn", "timeout", "tls", "http", ... */
 const char *rb_http_errkind_name(rb_http_errkind k);
 

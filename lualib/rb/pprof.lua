@@ -83,8 +83,11 @@ function M.fetch(target, kind, opts)
   end
   local path = "/debug/pprof/" .. M.kinds[kind] .. query(kind, { seconds = seconds, debug = opts.debug })
   local started = os.time()
+  local http = require "rb.http"
+  if seconds then http.progress(("pprof: %s profile"):format(kind == "profile" and "CPU" or kind), seconds) end
   local resp, err = get(target, path, timeout)
   if seconds then
+    http.progress(nil)
     io.stderr:write(("pprof: %s after %d s\n"):format(resp and "done" or "failed", os.time() - started))
   end
   if not resp then return nil, err end
