@@ -702,6 +702,60 @@ static int client_request(lua_State *L)
     return 1;
 }
 
+/* client:get_many({path, ...}) -> results, errs (each with n): GETs sent
+ * concurrently on one libcurl multi batch (discovery: one round trip for
+ * every API group instead of one each). results[i] is the response as
+ * client:request returns it, or nil with errs[i] the transport error.
+ * When credentials cannot be had, nothing is sent: nil, err. */
+static int client_get_many(lua_State *L)
+{
+    client *c = check_client(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    int n = (int)luaL_len(L, 2);
+    luaL_argcheck(L, n <= 64, 2, "at most 64 paths");
+    luaL_checkstack(L, 3 * n + 10, "too many paths");
+    rb_http_req *reqs = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *reqs, 0);
+    rb_http_resp *resps = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *resps, 0);
+    static const char *const hdrs[] = {"Accept: application/json", "User-Agent: runbook-k8s/1.0", NULL};
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, i + 1);                       /* anchors the path */
+        call k;
+        memset(&k, 0, sizeof k);
+        k.method = "GET";
+        k.path = luaL_checkstring(L, -1);
+        rb_action a = {"k8s", "get", k.path, 0};
+        rb_gate(L, &a, RB_READ);
+        const char *url = push_url(L, c, &k, 0);       /* anchored on the stack */
+        if (credentials(L, c, &reqs[i], &a, RB_READ) < 0) return 2;
+        reqs[i].headers = hdrs;
+        reqs[i].method = "GET";
+        reqs[i].url = url;
+    }
+    rb_http_perform_many(reqs, resps, n);
+    lua_createtable(L, n, 1);
+    int res = lua_gettop(L);
+    lua_createtable(L, 0, 1);
+    int errs = lua_gettop(L);
+    for (int i = 0; i < n; i++) {
+        rb_action a = {"k8s", "get", reqs[i].url, 0};
+        int ok = resps[i].err_kind == RB_HTTP_OK;
+        rb_gate_done(L, &a, RB_READ, ok && resps[i].status < 400, ok ? NULL : resps[i].err);
+        if (ok) {
+            push_response(L, &resps[i], 0);
+            lua_rawseti(L, res, i + 1);
+        } else {
+            rb_error_push(L, rb_http_errkind_name(resps[i].err_kind), "k8s: GET %s: %s", reqs[i].url, resps[i].err);
+            lua_rawseti(L, errs, i + 1);
+        }
+        rb_http_resp_free(&resps[i]);
+    }
+    lua_pushinteger(L, n);
+    lua_setfield(L, res, "n");
+    lua_pushinteger(L, n);
+    lua_setfield(L, errs, "n");
+    return 2;
+}
+
 /* ---- exec over WebSocket -------------------------------------------------- */
 
 static void push_exec_result(lua_State *L, const rb_k8s_ws_result *w)
@@ -801,7 +855,7 @@ static int k8s_quantity(lua_State *L)
 }
 
 static const luaL_Reg client_methods[] = {
-    {"request", client_request}, {"exec_ws", client_exec}, {"info", client_info}, {NULL, NULL}
+    {"request", client_request}, {"get_many", client_get_many}, {"exec_ws", client_exec}, {"info", client_info}, {NULL, NULL}
 };
 
 static const luaL_Reg k8slib[] = {

@@ -140,25 +140,40 @@ local function add_resources(index, list, group, version, doc)
   end
 end
 
+-- Two round trips: /api/v1 and /apis together, then every group's preferred
+-- version together (client:get_many).
+local function discovery_docs(c, paths)
+  local res, errs = c:get_many(paths)
+  if not res then return nil, errs end          -- credentials failed before anything was sent
+  local docs = {}
+  for i, p in ipairs(paths) do
+    local r = res[i]
+    if not r then return nil, errs[i] end
+    if r.status >= 400 then return nil, status_error(r, "discovery " .. p) end
+    docs[i] = decode(r.body) or {}
+  end
+  return docs
+end
+
 local function discover(c)
   local d = discovered[c]
   if d then return d end
   local index, list = {}, {}
-  local core, err = call(c, "GET", "/api/v1", nil, "discovery")
-  if not core then return nil, err end
-  add_resources(index, list, "", "v1", decode(core.body) or {})
-  local groups
-  groups, err = call(c, "GET", "/apis", nil, "discovery")
-  if not groups then return nil, err end
-  for _, g in ipairs((decode(groups.body) or {}).groups or {}) do
+  local top, err = discovery_docs(c, { "/api/v1", "/apis" })
+  if not top then return nil, err end
+  add_resources(index, list, "", "v1", top[1])
+  local paths, groups = {}, {}
+  for _, g in ipairs(top[2].groups or {}) do
     local v = g.preferredVersion ~= null and g.preferredVersion or (g.versions or {})[1]
     if v then
-      local r
-      r, err = call(c, "GET", "/apis/" .. v.groupVersion, nil, "discovery")
-      if not r then return nil, err end
-      add_resources(index, list, g.name, v.version, decode(r.body) or {})
+      paths[#paths + 1] = "/apis/" .. v.groupVersion
+      groups[#groups + 1] = { name = g.name, version = v.version }
     end
   end
+  local docs
+  docs, err = discovery_docs(c, paths)
+  if not docs then return nil, err end
+  for i, g in ipairs(groups) do add_resources(index, list, g.name, g.version, docs[i]) end
   d = { index = index, list = list }
   discovered[c] = d
   return d
