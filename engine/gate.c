@@ -21,6 +21,7 @@ static int napproved, next_approved;
 static char *audit_path, *audit_members;
 static volatile int interrupted;
 static double write_started;
+static int write_in_flight;
 
 static const char *const mode_names[] = {"free", "investigate", "plan", "apply", "load"};
 
@@ -50,13 +51,14 @@ static void free_list(rb_planned **list, int *n)
     *n = 0;
 }
 
-void rb_gate_set_mode(rb_mode m) { mode = m; }
+void rb_gate_set_mode(rb_mode m) { mode = m; write_in_flight = 0; }
 rb_mode rb_gate_mode(void) { return mode; }
 int rb_gate_plan_count(void) { return nplan; }
 const rb_planned *rb_gate_plan_at(int i) { return i >= 0 && i < nplan ? &plan[i] : NULL; }
 int rb_gate_approved_left(void) { return napproved - next_approved; }
 void rb_gate_interrupt(int on) { interrupted = on; }
 int rb_gate_interrupted(void) { return interrupted; }
+int rb_gate_write_in_flight(void) { return write_in_flight; }
 
 void rb_gate_reset(void)
 {
@@ -206,6 +208,7 @@ static rb_verdict apply_write(lua_State *L, const rb_action *a)
     next_approved++;
     audit_write(L, a, "intent", NULL);
     write_started = now_ms();
+    write_in_flight = 1;
     return RB_SEND;
 }
 
@@ -231,6 +234,7 @@ rb_verdict rb_gate(lua_State *L, const rb_action *a, rb_effect e)
 void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const char *err)
 {
     if (e != RB_WRITE || mode != RB_MODE_APPLY) return;
+    write_in_flight = 0;
     char tail[128];
     snprintf(tail, sizeof tail, ",\"ok\":%s,\"ms\":%.1f", ok ? "true" : "false", now_ms() - write_started);
     if (!ok && err) {

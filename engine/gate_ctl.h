@@ -25,5 +25,8 @@ void rb_gate_set_audit(const char *path, const char *members);
 /* Set from the SIGINT handler's hook: every later gate entry raises. */
 void rb_gate_interrupt(int on);
 int rb_gate_interrupted(void);
+/* Non-zero while a write the gate let through has not reported back: an
+ * interrupt then lets it finish (and be audited) rather than cutting it. */
+int rb_gate_write_in_flight(void);
 const char *rb_gate_mode_name(rb_mode m);
 #endif

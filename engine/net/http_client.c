@@ -2,7 +2,8 @@
  * http_client.h). One easy handle is kept for single requests and one multi
  * handle for concurrent ones, so connections are reused across calls. The
  * transfer's progress callback also checks the engine's interrupt flag, so
- * ^C aborts a long read (a CPU profile, a hung server) at once. */
+ * ^C aborts a long read (a CPU profile, a hung server) at once; a write the
+ * gate let through runs to its end (bounded by its timeout) and is audited. */
 #include "http_client.h"
 #include "gate_ctl.h"
 #include <curl/curl.h>
@@ -99,7 +100,9 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 {
     transfer *t = ud;
     (void)dltotal; (void)ultotal; (void)ulnow;
-    if (rb_gate_interrupted()) return 1;
+    /* ^C aborts a read at once; an approved write on the wire is let finish
+       so its result is known and audited */
+    if (rb_gate_interrupted() && !rb_gate_write_in_flight()) return 1;
     double elapsed = mono() - t->t0;
     tick(t, elapsed);
     if (!t->req->progress) return 0;

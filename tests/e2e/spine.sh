@@ -86,6 +86,13 @@ sleep 1.5; pkill -INT -f "runbook run $FX --step Slow read" ; wait
 grep -q '"event":"interrupted"' "$AUD" && ok "interrupted is audited" || fail "interrupted not audited"
 check "audit chain still valid after the interrupt" "$RUNBOOK" audit verify "$AUD"
 
+# SIGINT while an approved write is on the wire: it finishes, its result is audited, the run stops
+( rb run "$FX" --step "Slow write" --yes >"$T_TMP/int2.out" 2>&1; echo $? >"$T_TMP/int2.rc" ) &
+sleep 1.5; pkill -INT -f "runbook run $FX --step Slow write"; wait
+[ "$(cat "$T_TMP/int2.rc")" = 3 ] && ok "SIGINT during an approved write exits 3" || fail "SIGINT during a write: exit $(cat "$T_TMP/int2.rc")"
+[ "$(posts "/slow?s=3")" = 1 ] && ok "the write on the wire was completed, once" || fail "slow POST count $(posts "/slow?s=3")"
+grep '"event":"result"' "$AUD" | grep -F 'slow?s=3' | grep -q '"ok":true' && ok "its result is audited as ok" || fail "no ok result for the interrupted write"
+
 # --- damaged logs are reported by line
 n=$(wc -l <"$AUD")
 sed '3s/"event":"/"event":"X/' "$AUD" >"$T_TMP/t1"; expect_rc "tampered line: exit 1" 1 "$RUNBOOK" audit verify "$T_TMP/t1"
