@@ -70,6 +70,9 @@ prompt_run $'s\n'; rc=$?
 [ $rc = 0 ] && [ "$(posts /admin/cache/warmup)" = "$before" ] && ok "answering s skips the step, exit 0" || fail "answer s: rc=$rc"
 prompt_run $'q\n'; rc=$?
 [ $rc = 3 ] && [ "$(posts /admin/cache/warmup)" = "$before" ] && ok "answering q quits, exit 3" || fail "answer q: rc=$rc"
+prompt_run $'y\n'; rc=$?
+[ $rc = 0 ] && [ "$(posts /admin/cache/warmup)" = $((before + 1)) ] && ok "answering y applies once" || fail "answer y: rc=$rc"
+before=$(posts /admin/cache/warmup)
 prompt_run $'d\ny\n'; rc=$?
 [ $rc = 0 ] && [ "$(posts /admin/cache/warmup)" = $((before + 1)) ] && ok "answering d then y shows details and applies once" || fail "answer d,y: rc=$rc"
 contains "details show the arguments" "$T_TMP/pty" 'args: {"json":{"scope":"all"}}'
