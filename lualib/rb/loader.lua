@@ -9,15 +9,17 @@ local core = require "rb._core"
 
 local M = {}
 
--- ./runbooks, then $RUNBOOK_PATH, then the books installed beside the binary
--- (PREFIX/share/runbook/runbooks for PREFIX/bin/runbook, as `make install` lays them out).
+-- ./runbooks, then $RUNBOOK_PATH, then the books beside the binary:
+-- PREFIX/share/runbook/runbooks for PREFIX/bin/runbook (`make install`), or
+-- ROOT/runbooks for ROOT/build/runbook (a source tree).
 function M.search_path()
   local dirs = { "runbooks" }
   for d in (os.getenv("RUNBOOK_PATH") or ""):gmatch("[^:]+") do dirs[#dirs + 1] = d end
   local exe = core.exe()
-  local installed = exe and exe:match("^(.*)/bin/[^/]+$")
-  if installed and core.kind(installed .. "/share/runbook/runbooks") == "dir" then
-    dirs[#dirs + 1] = installed .. "/share/runbook/runbooks"
+  local prefix = exe and exe:match("^(.*)/[^/]+/[^/]+$")
+  for _, d in ipairs { prefix and prefix .. "/share/runbook/runbooks",   -- PREFIX/bin/runbook
+                       prefix and prefix .. "/runbooks" } do           -- a build tree: ROOT/build/runbook
+    if d and core.kind(d) == "dir" then dirs[#dirs + 1] = d end
   end
   return dirs
 end
