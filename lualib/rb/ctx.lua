@@ -29,6 +29,7 @@ function M.new(run, step, mode)
   return setmetatable({
     params = run.params, section = run.section.id, step = step.title, mode = mode,
     dry_run = run.dry_run, thresholds = run.thresholds or {}, _run = run, _step = step,
+    dir = (run.section.file or ""):match("^(.*)/[^/]*$") or ".",
   }, Ctx)
 end
 

@@ -972,9 +972,51 @@ function M.table(objects, opts)
   return table.concat(out, "\n") .. "\n"
 end
 
+--- client:apply(manifest, {namespace}) -> { {action, kind, name, object}, ... } | nil, err
+-- kubectl apply -f, for manifests a runbook ships: manifest is YAML or JSON
+-- text (one document holding an object or a v1 List) or a Lua table. Each
+-- object that does not exist is created (POST); one that exists gets the
+-- manifest as a merge patch (no last-applied bookkeeping: fields the manifest
+-- drops are left alone). Both are writes, dry-run in plans.
+function Client:apply(manifest, opts)
+  argcheck(type(manifest) == "table" or type(manifest) == "string", 1, "apply", "manifest (text or table) expected")
+  opts = opts_of(opts, 2, "apply")
+  if type(manifest) == "string" then
+    local v, err = require("rb.yaml").decode(manifest)
+    if not v then return nil, err end
+    manifest = v
+  end
+  local objects = manifest.kind == "List" and manifest.items or { manifest }
+  local out = {}
+  for i, obj in ipairs(objects) do
+    argcheck(type(obj) == "table" and type(obj.kind) == "string" and type(obj.metadata) == "table"
+      and type(obj.metadata.name) == "string", 1, "apply", ("object %d needs kind and metadata.name"):format(i))
+    local kind = obj.kind:lower() .. (obj.apiVersion and obj.apiVersion:match("^(.+)/[^/]+$")
+      and ("." .. obj.apiVersion:match("^(.+)/[^/]+$")) or "")
+    local o = { namespace = obj.metadata.namespace or opts.namespace }
+    local e, err = self:resource(kind)
+    if not e then return nil, err end
+    local existing, gerr = call(self, "GET", path_for(self, e, obj.metadata.name, ns_of(self, o)), nil, "apply")
+    if not existing and gerr.status ~= 404 then return nil, gerr end
+    local res
+    if existing then
+      res, err = self:patch(kind, obj.metadata.name, obj, { type = "merge", namespace = o.namespace })
+    else
+      res, err = write(self, "POST", path_for(self, e, nil, ns_of(self, o)), obj, {
+        content_type = "application/json", op = "create",
+        args = target_args(e, obj.metadata.name, ns_of(self, o), { object = obj }),
+        what = ('create %s "%s"'):format(qualified(e), obj.metadata.name),
+      })
+    end
+    if not res then return nil, err end
+    out[i] = { action = existing and "configured" or "created", kind = qualified(e), name = obj.metadata.name, object = res }
+  end
+  return out
+end
+
 -- Module-level functions: the same calls on the run's client.
 for _, fname in ipairs { "get", "describe", "logs", "top_pods", "top_nodes", "proxy_get", "rollout_status",
-  "scale", "patch", "set_env", "set_resources", "rollout_restart", "delete", "exec", "raw", "resource" } do
+  "scale", "patch", "set_env", "set_resources", "rollout_restart", "delete", "exec", "raw", "resource", "apply" } do
   local method = Client[fname]
   M[fname] = function(...)
     local c, err = run_client()

@@ -8,7 +8,9 @@ local S = rb.section {
   id = "performance-optimization", title = "Performance Optimization",
   symptoms = { "Planned tuning", "Load testing", "Setting up performance alerts" },
   params = { gogc = 100, gomaxprocs = 4, otel_profile = "high", before_pod = "load-test-before",
-    after_pod = "load-test-after", watch_samples = 3 },
+    after_pod = "load-test-after", watch_samples = 3,
+    profiling_manifest = "manifests/monitoring/profiling-config.yaml",
+    load_test_manifest = "manifests/testing/load-test-job.yaml" },
 }
 
 S:investigate("Monitor during load test", function(ctx)
@@ -52,10 +54,31 @@ S:resolve("Enable profiling endpoints", function(ctx)
   tmi.set_env(ctx, { ENABLE_PPROF = "true" })
 end, { risk = "low", description = "set ENABLE_PPROF=true (rolls the pods)", changes = { "deployment env" } })
 
+-- kubectl apply -f FILE, FILE relative to the book unless absolute
+local function apply_file(ctx, file)
+  local path = file:sub(1, 1) == "/" and file or (ctx.dir .. "/" .. file)
+  local f = assert(io.open(path, "r"))
+  local text = f:read("a")
+  f:close()
+  for _, r in ipairs(assert(k8s.apply(text, { namespace = ctx.params.namespace }))) do
+    if not r.object.planned then ctx:log(("%s/%s %s"):format(r.kind, r.name, r.action)) end
+  end
+end
+
+S:resolve("Set up continuous profiling", function(ctx)
+  apply_file(ctx, ctx.params.profiling_manifest)
+end, { risk = "low", description = "kubectl apply -f monitoring/profiling-config.yaml (the book's manifests/)",
+  changes = { "ConfigMap profiling-config" } })
+
 S:resolve("Resource Tuning", function(ctx)
   tmi.set_env(ctx, { GOGC = ctx.params.gogc, GOMAXPROCS = ctx.params.gomaxprocs,
     OTEL_PERFORMANCE_PROFILE = ctx.params.otel_profile })
 end, { risk = "medium", description = "set GOGC=100, GOMAXPROCS=4, OTEL_PERFORMANCE_PROFILE=high (rolls the pods)",
   changes = { "deployment env" } })
+
+S:resolve("Run load tests", function(ctx)
+  apply_file(ctx, ctx.params.load_test_manifest)
+end, { risk = "medium", description = "kubectl apply -f testing/load-test-job.yaml: a bounded in-cluster load test",
+  changes = { "Job load-test (traffic against the API for up to 5 minutes)" } })
 
 return S

@@ -189,9 +189,16 @@ all_off; lab_reset
 
 # --- performance-optimization: tuning
 dry_run performance-optimization --set watch_samples=1
+kube get configmap profiling-config >/dev/null 2>&1 && fail "performance-optimization: dry run created the ConfigMap" \
+    || ok "performance-optimization: --dry-run created no ConfigMap"
 expect_rc "performance-optimization: --yes exits 0" 0 rb performance-optimization --yes --set watch_samples=1
 [ "$(kube get deploy tmi-api -o jsonpath="$c.env[?(@.name==\"ENABLE_PPROF\")].value}")" = true ] && ok "performance-optimization: ENABLE_PPROF=true" || fail "ENABLE_PPROF not set"
 [ "$(kube get deploy tmi-api -o jsonpath="$c.env[?(@.name==\"GOMAXPROCS\")].value}")" = 4 ] && ok "performance-optimization: GOMAXPROCS=4" || fail "GOMAXPROCS not set"
+[ "$(kube get configmap profiling-config -o jsonpath='{.data.profiles}')" = "cpu,heap,goroutine,mutex,block" ] \
+    && ok "performance-optimization: the profiling ConfigMap is applied (kubectl)" || fail "profiling-config not applied"
+kube get job load-test >/dev/null 2>&1 && ok "performance-optimization: the load-test Job is applied (kubectl)" || fail "load-test job not applied"
+expect_rc "performance-optimization: applying again only configures" 0 rb performance-optimization --resolve-only --yes --step "Set up continuous profiling"
+contains "performance-optimization: a second apply reports configured" "$T_TMP/out" "configmaps/profiling-config configured"
 lab_reset
 
 # --- alerting rules from the same thresholds

@@ -510,6 +510,67 @@ describe("rb.k8s writes in each mode", function()
   end)
 end)
 
+describe("rb.k8s apply", function()
+  local c
+  before_each(function() reset(); c = client() end)
+
+  it("creates what is missing and merge-patches what exists, as kubectl apply -f", function()
+    local doc = [[
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata: {name: spec-cm}
+  data: {mode: one}
+- apiVersion: batch/v1
+  kind: Job
+  metadata: {name: spec-job}
+  spec:
+    template:
+      spec:
+        restartPolicy: Never
+        containers: [{name: c, image: busybox}]
+]]
+    local r = assert(c:apply(doc, { namespace = "tmi" }))
+    assert.same({ "created", "created" }, { r[1].action, r[2].action })
+    assert.equal("jobs.batch", r[2].kind)
+    assert.equal("one", assert(c:get("configmap", "spec-cm")).data.mode)
+    r = assert(c:apply(doc:gsub("mode: one", "mode: two"), { namespace = "tmi" }))
+    assert.equal("configured", r[1].action)
+    assert.equal("two", assert(c:get("configmap", "spec-cm")).data.mode)
+  end)
+
+  it("is a write: refused in investigate, dry-run in plan, sent once in apply", function()
+    local cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: spec-cm, namespace: tmi}\ndata: {a: '1'}\n"
+    gate.reset()
+    gate.set_mode("investigate")
+    local ok, err = pcall(c.apply, c, cm)
+    assert.is_false(ok)
+    assert.equal("refused", err.kind)
+    gate.set_mode("plan")
+    assert.is_true(assert(c:apply(cm))[1].object.planned)
+    local p = gate.plan()
+    assert.equal(1, #p)
+    assert.equal("create", p[1].op)
+    assert.matches('create configmaps "spec-cm" accepted', p[1].simulated, 1, true)
+    assert.is_nil((c:get("configmap", "spec-cm")))
+    gate.confirm()
+    gate.set_mode("apply")
+    assert.equal("created", assert(c:apply(cm))[1].action)
+    gate.set_mode("free")
+    gate.reset()
+    assert.equal("1", assert(c:get("configmap", "spec-cm")).data.a)
+  end)
+
+  it("says what is wrong with a manifest", function()
+    local r, err = c:apply("a: [1,")
+    assert.is_nil(r)
+    assert.equal("parse", err.kind)
+    assert.has_error(function() c:apply({ kind = "ConfigMap" }) end)
+  end)
+end)
+
 describe("rb.k8s exec", function()
   local c
   setup(function() reset(); c = client() end)
