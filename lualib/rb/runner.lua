@@ -225,7 +225,8 @@ function Run:resolve(step)
   while self:plan_and_apply(step) == "again" do end
   gate.reset()
   local r = self:record(step)
-  self.alog:event("step_end", { ok = r.ok, error = r.error, ms = r.ms, notes = r.notes }, step.title)
+  self.alog:event("step_end", { ok = r.ok, error = r.error, ms = r.ms, notes = r.notes,
+    applied = r.applied or false }, step.title)
 end
 
 function Run:exit_code()
