@@ -17,11 +17,17 @@ function M.search_path()
   for d in (os.getenv("RUNBOOK_PATH") or ""):gmatch("[^:]+") do dirs[#dirs + 1] = d end
   local exe = core.exe()
   local prefix = exe and exe:match("^(.*)/[^/]+/[^/]+$")
-  for _, d in ipairs { prefix and prefix .. "/share/runbook/runbooks",   -- PREFIX/bin/runbook
-                       prefix and prefix .. "/runbooks" } do           -- a build tree: ROOT/build/runbook
-    if d and core.kind(d) == "dir" then dirs[#dirs + 1] = d end
+  if prefix then
+    dirs[#dirs + 1] = prefix .. "/share/runbook/runbooks"   -- PREFIX/bin/runbook
+    dirs[#dirs + 1] = prefix .. "/runbooks"                 -- a build tree: ROOT/build/runbook
   end
-  return dirs
+  -- each existing directory once (./runbooks is often the build tree's own)
+  local out, seen = {}, {}
+  for _, d in ipairs(dirs) do
+    local real = core.realpath(d)
+    if real and not seen[real] and core.kind(real) == "dir" then seen[real] = true; out[#out + 1] = d end
+  end
+  return out
 end
 
 -- Runs a runbook file in a fresh sandbox; returns its value or nil, "file:line: msg".
@@ -130,6 +136,21 @@ local function known_names()
     end
   end
   return names
+end
+
+--- find_book(spec?) -> book | nil, err: spec is a book directory or a book id
+-- on the search path; without spec, the first book on the search path.
+function M.find_book(spec)
+  if spec and core.kind(spec) == "dir" then return M.load_book(spec) end
+  for _, d in ipairs(M.search_path()) do
+    if spec and core.kind(d .. "/" .. spec .. "/book.lua") == "file" then return M.load_book(d .. "/" .. spec) end
+    if not spec then
+      for _, name in ipairs(core.listdir(d) or {}) do
+        if is_book_dir(d .. "/" .. name) then return M.load_book(d .. "/" .. name) end
+      end
+    end
+  end
+  return nil, ("no book '%s' (looked in %s)"):format(spec or "", table.concat(M.search_path(), ":"))
 end
 
 --- resolve(spec) -> section | nil, err: spec is a file path or "book/section-id".

@@ -13,10 +13,15 @@ local M = {}
 local Run = {}
 Run.__index = Run
 
-local function params_for(section, overrides)
+--- params(layers, overrides) -> params | nil, err
+-- layers: tables of defaults, later ones winning (book, then section);
+-- overrides: --set strings, converted to the type of the default they
+-- replace. An override with no default is an error naming the params.
+function M.params(layers, overrides)
   local p = {}
-  for k, v in pairs(section.book and section.book.params or {}) do p[k] = v end
-  for k, v in pairs(section.params) do p[k] = v end
+  for _, layer in ipairs(layers) do
+    for k, v in pairs(layer) do p[k] = v end
+  end
   for k, v in pairs(overrides or {}) do
     local cur = p[k]
     if cur == nil then
@@ -51,7 +56,7 @@ end
 -- dry_run, yes, audit (path), output ("text"|"json"), report (path), env,
 -- out (a file handle for the human text; rb.testing captures it).
 function M.new(o)
-  local params, err = params_for(o.section, o.set)
+  local params, err = M.params({ o.section.book and o.section.book.params or {}, o.section.params }, o.set)
   if not params then return nil, err end
   if o.step then
     local found = false

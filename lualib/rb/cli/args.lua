@@ -55,6 +55,17 @@ function M.simple(argv, help)
   return pos
 end
 
+--- sets(list) -> {key = value} | nil, err: the values of a repeated --set KEY=VALUE.
+function M.sets(list)
+  local out = {}
+  for _, kv in ipairs(list or {}) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    if not k then return nil, ("--set expects KEY=VALUE (got '%s')"):format(kv) end
+    out[k] = v
+  end
+  return out
+end
+
 --- usage(err, help): prints an error and the command's help; returns 2.
 function M.usage(err, help)
   io.stderr:write("runbook: ", err, "\n\n", help)

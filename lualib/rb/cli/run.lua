@@ -40,16 +40,6 @@ local SPEC = {
   alias = { n = "namespace", h = "help" },
 }
 
-local function parse_sets(list)
-  local out = {}
-  for _, kv in ipairs(list or {}) do
-    local k, v = kv:match("^([^=]+)=(.*)$")
-    if not k then return nil, ("--set expects KEY=VALUE (got '%s')"):format(kv) end
-    out[k] = v
-  end
-  return out
-end
-
 local function targets_for(o)
   local t, err = config.load(o.config, o.env)
   if not t then return nil, err end
@@ -70,7 +60,7 @@ return function(argv)
   if o.output and o.output ~= "text" and o.output ~= "json" then
     return args.usage("--output must be text or json", HELP)
   end
-  local sets, serr = parse_sets(o.set)
+  local sets, serr = args.sets(o.set)
   if not sets then return args.usage(serr, HELP) end
   local targets, terr = targets_for(o)
   if not targets then io.stderr:write("runbook: ", terr, "\n"); return 2 end

@@ -2,6 +2,7 @@
 -- (all queries in one round trip) and ranks the sections whose indicators fire.
 local args = require "rb.cli.args"
 local loader = require "rb.loader"
+local runner = require "rb.runner"
 local config = require "rb.config"
 local thresholds = require "rb.thresholds"
 local ui = require "rb.ui"
@@ -19,27 +20,6 @@ exit: 0 nothing critical, 4 something critical, 1 Prometheus unreachable, 2 usag
 
 local SPEC = { flags = { help = true }, options = { env = true, config = true, output = true },
   ["repeat"] = { set = true }, alias = { h = "help" } }
-
-local function find_book(spec)
-  if spec and require("rb._core").kind(spec) == "dir" then return loader.load_book(spec) end
-  for _, d in ipairs(loader.search_path()) do
-    local found = loader.discover(d)
-    for _, b in ipairs(found and found.books or {}) do
-      if spec == nil or b.id == spec then return b end
-    end
-  end
-  return nil, ("no book '%s' (looked in %s)"):format(spec or "", table.concat(loader.search_path(), ":"))
-end
-
-local function params_of(book, sets)
-  local p = {}
-  for k, v in pairs(book.params) do p[k] = v end
-  for _, kv in ipairs(sets or {}) do
-    local k, v = kv:match("^([^=]+)=(.*)$")
-    if k then p[k] = tonumber(v) or v end
-  end
-  return p
-end
 
 local function print_text(book, evaluated, ranked)
   print(("triage: %s — %s"):format(book.id, book.title))
@@ -64,10 +44,14 @@ return function(argv)
   local targets, terr = config.load(o.config, o.env)
   if not targets then io.stderr:write("runbook: ", terr, "\n"); return 2 end
   rb._set_targets(targets)
-  local book, err = find_book(pos[1])
+  local book, err = loader.find_book(pos[1])
   if not book then io.stderr:write("runbook: ", err, "\n"); return 2 end
+  local sets, serr = args.sets(o.set)
+  if not sets then return args.usage(serr, HELP) end
+  local params, perr = runner.params({ book.params }, sets)
+  if not params then io.stderr:write("runbook: ", perr, "\n"); return 2 end
   local prom = require "rb.prom"
-  local ok, evaluated = pcall(thresholds.evaluate, book, prom, params_of(book, o.set))
+  local ok, evaluated = pcall(thresholds.evaluate, book, prom, params)
   if not ok then io.stderr:write("runbook: triage: ", tostring(evaluated), "\n"); return 1 end
   local ranked = thresholds.rank(book, evaluated)
   if o.output == "json" then
