@@ -22,8 +22,7 @@ end
 --- json(run) -> text
 function M.json(run)
   local d = doc(run)
-  local t = cjson.encode(d):gsub("%[%]", "[]")
-  return sys.redact(t)
+  return sys.redact(cjson.encode(d))
 end
 
 local LEVEL = { good = "good", warning = "**warning**", critical = "**CRITICAL**", unknown = "unknown" }

@@ -14,10 +14,10 @@ function M.names(book)
   return out
 end
 
---- expr(book, name, params?) -> the threshold's PromQL with {{param}} filled
-function M.expr(book, name, params)
-  local t = book.thresholds[name]
-  params = params or book.params
+--- query(thresholds, name, params) -> the threshold's PromQL with {{param}} filled
+function M.query(thresholds, name, params)
+  local t = thresholds[name]
+  if not t then error(("unknown threshold '%s'"):format(tostring(name)), 0) end
   return (t.query:gsub("{{%s*([%w_]+)%s*}}", function(k)
     local v = params[k]
     if v == nil then error(("threshold '%s': no param '%s' for its query"):format(name, k), 0) end
@@ -25,28 +25,37 @@ function M.expr(book, name, params)
   end))
 end
 
---- evaluate(book, prom, params?) -> { {name, title, value, level, err, threshold}, ... }
--- All queries go out at once (prom.query_many); a failed query is level "unknown".
-function M.evaluate(book, prom, params)
-  local names = M.names(book)
+--- max_value(result) -> the largest value of an instant vector (or a scalar's value), or nil
+function M.max_value(r)
+  if r and r.type == "scalar" then return r.value end
+  local v
+  for _, s in ipairs(r or {}) do if v == nil or s.value > v then v = s.value end end
+  return v
+end
+
+--- evaluate_some(thresholds, names, prom, params) -> { {name, title, value, level, err, threshold}, ... }
+-- All queries go out at once (prom.query_many); a failed query, or one
+-- with no series, is level "unknown" with the reason in err.
+function M.evaluate_some(thresholds, names, prom, params)
   local queries = {}
-  for i, n in ipairs(names) do queries[i] = M.expr(book, n, params) end
+  for i, n in ipairs(names) do queries[i] = M.query(thresholds, n, params) end
   local results, errs = prom.query_many(queries)
   local out = {}
   for i, n in ipairs(names) do
-    local t = book.thresholds[n]
-    local r, err = results[i], errs[i]
-    local value
-    if err then -- the query failed: unknown, with the reason
-    elseif r.type == "vector" then
-      for _, s in ipairs(r) do if value == nil or s.value > value then value = s.value end end
-      if value == nil then err = "no data" end
-    elseif r.type == "scalar" then value = r.value
-    else err = "unexpected result type " .. tostring(r.type) end
+    local t, r, err = thresholds[n], results[i], errs[i]
+    local value = not err and M.max_value(r) or nil
+    if not err and value == nil then
+      err = (r.type == "vector" or r.type == "scalar") and "no data" or ("unexpected result type " .. tostring(r.type))
+    end
     out[i] = { name = n, title = t.title or n, value = value, err = err and tostring(err), threshold = t,
       level = Ctx.classify(value, t.warn, t.crit, t.higher_is_worse ~= false) }
   end
   return out
+end
+
+--- evaluate(book, prom, params?) -> evaluate_some over every threshold of the book
+function M.evaluate(book, prom, params)
+  return M.evaluate_some(book.thresholds, M.names(book), prom, params or book.params)
 end
 
 --- rank(book, evaluated) -> sections ordered by how badly their indicators fire:
@@ -80,31 +89,36 @@ local function camel(name)
   return (name:gsub("^%l", string.upper):gsub("_(%w)", string.upper))
 end
 
+-- One alerting rule: the threshold's query compared with its warn or crit value.
+local function rule(book, n, t, expr, level)
+  local lower = t.higher_is_worse == false
+  local warn = level == "warning"
+  local cmp = warn and (lower and "<=" or ">=") or (lower and "<" or ">")
+  local bound = warn and t.warn or t.crit
+  local unit = t.unit and t.unit ~= "" and (" " .. t.unit) or ""
+  local base = t.alert or ("High" .. camel(n))
+  return {
+    alert = warn and (base .. "Warning") or base,
+    expr = ("(%s) %s %s"):format(expr, cmp, tostring(bound)), ["for"] = t["for"] or "5m",
+    labels = { severity = level, book = book.id, threshold = n },
+    annotations = {
+      summary = warn and ((t.summary or (t.title .. " high")) .. " (warning)") or (t.summary or (t.title .. " critical")),
+      description = ("%s is {{ $value }}%s (%s %s%s)"):format(t.title or n, unit,
+        warn and "warning at" or "critical above", tostring(bound), unit),
+      runbook = "runbook run " .. book.id .. "/" .. ((t.sections or {})[1] or ""),
+    },
+  }
+end
+
 --- rules(book, params?) -> a Prometheus rule-file table: one group, a warning
 -- and a critical alert per threshold (the critical one keeps the seed's name).
 function M.rules(book, params)
   local rules = {}
   for _, n in ipairs(M.names(book)) do
     local t = book.thresholds[n]
-    local expr = M.expr(book, n, params)
-    local cmp = t.higher_is_worse == false and "<" or ">"
-    local wcmp = t.higher_is_worse == false and "<=" or ">="
-    local base = t.alert or ("High" .. camel(n))
-    local unit = t.unit and t.unit ~= "" and (" " .. t.unit) or ""
-    rules[#rules + 1] = {
-      alert = base .. "Warning", expr = ("(%s) %s %s"):format(expr, wcmp, tostring(t.warn)), ["for"] = t["for"] or "5m",
-      labels = { severity = "warning", book = book.id, threshold = n },
-      annotations = { summary = (t.summary or (t.title .. " high")) .. " (warning)",
-        description = ("%s is {{ $value }}%s (warning at %s%s)"):format(t.title or n, unit, tostring(t.warn), unit),
-        runbook = "runbook run " .. book.id .. "/" .. ((t.sections or {})[1] or "") },
-    }
-    rules[#rules + 1] = {
-      alert = base, expr = ("(%s) %s %s"):format(expr, cmp, tostring(t.crit)), ["for"] = t["for"] or "5m",
-      labels = { severity = "critical", book = book.id, threshold = n },
-      annotations = { summary = t.summary or (t.title .. " critical"),
-        description = ("%s is {{ $value }}%s (critical above %s%s)"):format(t.title or n, unit, tostring(t.crit), unit),
-        runbook = "runbook run " .. book.id .. "/" .. ((t.sections or {})[1] or "") },
-    }
+    local expr = M.query(book.thresholds, n, params or book.params)
+    rules[#rules + 1] = rule(book, n, t, expr, "warning")
+    rules[#rules + 1] = rule(book, n, t, expr, "critical")
   end
   return { groups = { { name = book.id .. "-performance", rules = rules } } }
 end

@@ -6,6 +6,7 @@ local prom = require "rb.prom"
 local pg = require "rb.pg"
 local redis = require "rb.redis"
 local k8s = require "rb.k8s"
+local thresholds = require "rb.thresholds"
 
 local M = {}
 
@@ -74,27 +75,16 @@ function M.prom(ctx)
   }
 end
 
---- value_of(result) -> the largest value of an instant vector, or nil
-function M.max_value(res)
-  local v
-  for _, s in ipairs(res or {}) do if v == nil or s.value > v then v = s.value end end
-  return v
-end
+--- max_value(result) -> the largest value of an instant vector, or nil
+M.max_value = thresholds.max_value
 
 --- indicators(ctx, names) -> { [name] = value } evaluating the book's
 -- thresholds in one round trip, each turned into a check.
 function M.indicators(ctx, names)
-  local queries = {}
-  for i, n in ipairs(names) do
-    local t = assert(ctx:threshold(n), "unknown threshold " .. n)
-    queries[i] = (t.query:gsub("{{%s*([%w_]+)%s*}}", function(k) return tostring(ctx.params[k]) end))
-  end
-  local res, errs = M.prom(ctx).query_many(queries)
   local values = {}
-  for i, n in ipairs(names) do
-    local v = res[i] and M.max_value(res[i])
-    values[n] = v
-    ctx:check { threshold = n, value = v, detail = errs[i] and tostring(errs[i]) or (v == nil and "no data" or nil) }
+  for _, e in ipairs(thresholds.evaluate_some(ctx.thresholds, names, prom, ctx.params)) do
+    values[e.name] = e.value
+    ctx:check { threshold = e.name, value = e.value, detail = e.err }
   end
   return values
 end
