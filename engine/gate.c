@@ -21,7 +21,7 @@ static int napproved, next_approved;
 static char *audit_path, *audit_members;
 static volatile int interrupted;
 static double write_started;
-static int write_in_flight;
+static const rb_planned *in_flight;  /* the approved action being sent, until done */
 
 static const char *const mode_names[] = {"free", "investigate", "plan", "apply", "load"};
 
@@ -51,17 +51,18 @@ static void free_list(rb_planned **list, int *n)
     *n = 0;
 }
 
-void rb_gate_set_mode(rb_mode m) { mode = m; write_in_flight = 0; }
+void rb_gate_set_mode(rb_mode m) { mode = m; in_flight = NULL; }
 rb_mode rb_gate_mode(void) { return mode; }
 int rb_gate_plan_count(void) { return nplan; }
 const rb_planned *rb_gate_plan_at(int i) { return i >= 0 && i < nplan ? &plan[i] : NULL; }
 int rb_gate_approved_left(void) { return napproved - next_approved; }
 void rb_gate_interrupt(int on) { interrupted = on; }
 int rb_gate_interrupted(void) { return interrupted; }
-int rb_gate_write_in_flight(void) { return write_in_flight; }
+int rb_gate_write_in_flight(void) { return in_flight != NULL; }
 
 void rb_gate_reset(void)
 {
+    in_flight = NULL;
     free_list(&plan, &nplan);
     free_list(&approved, &napproved);
     capplan = 0;
@@ -70,6 +71,7 @@ void rb_gate_reset(void)
 
 void rb_gate_approve(void)
 {
+    in_flight = NULL;
     free_list(&approved, &napproved);
     approved = plan;
     napproved = nplan;
@@ -163,33 +165,31 @@ static int raise_kind(lua_State *L, const char *kind, const rb_action *a, const 
     return lua_error(L);
 }
 
-/* Appends an intent or result event for a write in apply mode. */
-static void audit_write(lua_State *L, const rb_action *a, const char *event, const char *tail)
+/* Appends an intent or result event for the approved action p, whose
+ * redacted fields were computed when the plan was recorded. */
+static void audit_write(lua_State *L, const rb_planned *p, const char *event, const char *tail)
 {
     if (!audit_path) return;
     luaL_Buffer b;
     char err[256];
-    rb_planned p;
-    fill_planned(L, a, &p);
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "\"event\":\"");
     luaL_addstring(&b, event);
     luaL_addstring(&b, "\",");
     luaL_addstring(&b, audit_members ? audit_members : "\"run\":null");
     luaL_addstring(&b, ",\"action\":{\"binding\":\"");
-    luaL_addstring(&b, p.binding);
+    luaL_addstring(&b, p->binding);
     luaL_addstring(&b, "\",\"op\":");
-    lua_pushstring(L, p.op); rb_canon_push(L, -1); lua_remove(L, -2);
+    lua_pushstring(L, p->op); rb_canon_push(L, -1); lua_remove(L, -2);
     luaL_addvalue(&b);
     luaL_addstring(&b, ",\"target\":");
-    lua_pushstring(L, p.target); rb_canon_push(L, -1); lua_remove(L, -2);
+    lua_pushstring(L, p->target); rb_canon_push(L, -1); lua_remove(L, -2);
     luaL_addvalue(&b);
     luaL_addstring(&b, ",\"args\":");
-    luaL_addstring(&b, p.args);
+    luaL_addstring(&b, p->args);
     luaL_addstring(&b, "}");
     if (tail) luaL_addstring(&b, tail);
     luaL_pushresult(&b);
-    free_planned(&p);
     size_t len;
     const char *m = lua_tolstring(L, -1, &len);
     int rc = rb_audit_append(audit_path, m, len, 1, err, sizeof err);
@@ -197,6 +197,8 @@ static void audit_write(lua_State *L, const rb_action *a, const char *event, con
     if (rc < 0) luaL_error(L, "audit: %s", err);   /* no audit, no write */
 }
 
+/* The write must be the next approved action (same digest); that action is
+ * what the intent and result events describe. */
 static rb_verdict apply_write(lua_State *L, const rb_action *a)
 {
     rb_planned p;
@@ -205,10 +207,10 @@ static rb_verdict apply_write(lua_State *L, const rb_action *a)
     free_planned(&p);
     if (!match)
         raise_kind(L, "unplanned", a, "write not in the approved plan: %s.%s %s");
-    next_approved++;
-    audit_write(L, a, "intent", NULL);
+    const rb_planned *sent = &approved[next_approved++];
+    audit_write(L, sent, "intent", NULL);
     write_started = now_ms();
-    write_in_flight = 1;
+    in_flight = sent;
     return RB_SEND;
 }
 
@@ -233,8 +235,10 @@ rb_verdict rb_gate(lua_State *L, const rb_action *a, rb_effect e)
 
 void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const char *err)
 {
-    if (e != RB_WRITE || mode != RB_MODE_APPLY) return;
-    write_in_flight = 0;
+    (void)a;
+    if (e != RB_WRITE || mode != RB_MODE_APPLY || !in_flight) return;
+    const rb_planned *sent = in_flight;
+    in_flight = NULL;
     char tail[128];
     snprintf(tail, sizeof tail, ",\"ok\":%s,\"ms\":%.1f", ok ? "true" : "false", now_ms() - write_started);
     if (!ok && err) {
@@ -244,9 +248,9 @@ void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const c
         rb_canon_push(L, -1);
         lua_remove(L, -2);
         lua_concat(L, 3);
-        audit_write(L, a, "result", lua_tostring(L, -1));
+        audit_write(L, sent, "result", lua_tostring(L, -1));
         lua_pop(L, 1);
-    } else audit_write(L, a, "result", tail);
+    } else audit_write(L, sent, "result", tail);
 }
 
 void rb_gate_finding(lua_State *L, const char *name, const char *level, const char *message)
