@@ -19,3 +19,16 @@ stop_pidfile() {
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# wait_up PIDFILE TRIES COMMAND...: run COMMAND every 0.1 s until it succeeds
+# (0), the process in PIDFILE dies or TRIES runs out (1).
+wait_up() {
+    local pidfile=$1 tries=$2 i
+    shift 2
+    for i in $(seq 1 "$tries"); do
+        "$@" && return 0
+        kill -0 "$(cat "$pidfile")" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}

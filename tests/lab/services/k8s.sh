@@ -90,13 +90,15 @@ start() {
 JSON
     "$DIR/k8s-lab" -dir "$DIR" -proxy "$DIR/proxy.json" </dev/null >"$DIR/k8s-lab.log" 2>&1 &
     echo $! >"$PIDFILE"
-    local i addr
-    for i in $(seq 1 200); do
-        if [ -s "$DIR/addr" ]; then
-            addr=$(cat "$DIR/addr")
-            if curl -sf --max-time 2 --cacert "$DIR/ca.crt" "https://$addr/__lab/healthz" >/dev/null; then
-                write_kubeconfig "https://$addr"
-                cat >"$LAB/k8s.env" <<ENV
+    if ! wait_up "$PIDFILE" 200 answers; then
+        echo "k8s-lab did not answer" >&2
+        tail -20 "$DIR/k8s-lab.log" >&2 2>/dev/null || true
+        return 1
+    fi
+    local addr
+    addr=$(cat "$DIR/addr")
+    write_kubeconfig "https://$addr"
+    cat >"$LAB/k8s.env" <<ENV
 RB_TEST_K8S_KUBECONFIG=$DIR/kubeconfig
 RB_TEST_K8S_URL=https://$addr
 RB_TEST_K8S_TOKEN_FILE=$DIR/token
@@ -104,15 +106,11 @@ RB_TEST_K8S_CA=$DIR/ca.crt
 RB_TEST_K8S_LOG=$DIR/requests.log
 RB_TEST_K8S_BIN=$DIR/k8s-lab
 ENV
-                return 0
-            fi
-        fi
-        kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "k8s-lab did not answer" >&2
-    tail -20 "$DIR/k8s-lab.log" >&2 2>/dev/null || true
-    return 1
+}
+
+# answers: the stand-in wrote its address and serves its health endpoint
+answers() {
+    [ -s "$DIR/addr" ] && curl -sf --max-time 2 --cacert "$DIR/ca.crt" "https://$(cat "$DIR/addr")/__lab/healthz" >/dev/null
 }
 
 stop() { stop_pidfile "$PIDFILE"; }

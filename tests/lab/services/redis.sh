@@ -19,7 +19,7 @@ secret() { head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
 start() {
     mkdir -p "$DIR"
-    local port pass upass i
+    local port pass upass
     port=$(free_port)
     pass=$(secret)
     upass=$(secret)
@@ -44,9 +44,12 @@ CONF
     chmod 600 "$DIR/redis.conf"
     redis-server "$DIR/redis.conf" </dev/null >/dev/null 2>&1 &
     echo $! >"$PIDFILE"
-    for i in $(seq 1 100); do
-        if REDISCLI_AUTH=$pass redis-cli -h 127.0.0.1 -p "$port" PING 2>/dev/null | grep -q PONG; then
-            cat >"$LAB/redis.env" <<ENV
+    if ! wait_up "$PIDFILE" 100 pongs "$pass" "$port"; then
+        echo "redis-server did not answer on 127.0.0.1:$port" >&2
+        tail -20 "$DIR/redis.log" >&2 2>/dev/null || true
+        return 1
+    fi
+    cat >"$LAB/redis.env" <<ENV
 RB_TEST_REDIS_URL=redis://:$pass@127.0.0.1:$port/0
 RB_TEST_REDIS_USER_URL=redis://rb:$upass@127.0.0.1:$port/0
 RB_TEST_REDIS_PORT=$port
@@ -54,14 +57,11 @@ RB_TEST_REDIS_PASSWORD=$pass
 RB_TEST_REDIS_SOCKET=$DIR/redis.sock
 RB_TEST_REDIS_PID=$(cat "$PIDFILE")
 ENV
-            return 0
-        fi
-        kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "redis-server did not answer on 127.0.0.1:$port" >&2
-    tail -20 "$DIR/redis.log" >&2 2>/dev/null || true
-    return 1
+}
+
+# pongs PASSWORD PORT: the server answers PING
+pongs() {
+    REDISCLI_AUTH=$1 redis-cli -h 127.0.0.1 -p "$2" PING 2>/dev/null | grep -q PONG
 }
 
 stop() { stop_pidfile "$PIDFILE"; }
