@@ -43,10 +43,13 @@ function M.params(layers, overrides)
   return p
 end
 
+-- --step NAME matches a title without regard to case
+local function titled(step, name) return name == nil or step.title:lower() == name:lower() end
+
 local function select_steps(section, kind, name)
   local out = {}
   for _, s in ipairs(section.steps) do
-    if s.kind == kind and (not name or s.title:lower() == name:lower()) then out[#out + 1] = s end
+    if s.kind == kind and titled(s, name) then out[#out + 1] = s end
   end
   return out
 end
@@ -60,7 +63,7 @@ function M.new(o)
   if not params then return nil, err end
   if o.step then
     local found = false
-    for _, s in ipairs(o.section.steps) do found = found or s.title:lower() == o.step:lower() end
+    for _, s in ipairs(o.section.steps) do found = found or titled(s, o.step) end
     if not found then
       local titles = {}
       for _, s in ipairs(o.section.steps) do titles[#titles + 1] = "'" .. s.title .. "'" end
