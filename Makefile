@@ -14,13 +14,14 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CJSON_A  = /usr/lib/x86_64-linux-gnu/liblua5.4-cjson.a
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -Wno-unused-parameter
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Iengine -I$(BUILD)/gen $(EXTRA_CFLAGS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Iengine -Iengine/host -I$(BUILD)/gen $(EXTRA_CFLAGS)
 LIBS     = $(filter-out -llua5.4-cjson,$(PKG_LIBS)) -lm -ldl -lpthread -Wl,-E
 
 # The core (in the binary) reads runbooks; the engine (a shared object embedded
 # in the binary, loaded on first use) holds the gate, audit and every binding.
-CORE_SRC   = engine/state.c engine/engine_load.c engine/corelib.c
-ENGINE_SRC = $(filter-out engine/main.c $(CORE_SRC),$(sort $(wildcard engine/*.c engine/core/*.c engine/bind/*.c engine/net/*.c)))
+# engine/host/ is the core; everything else under engine/ is the engine.
+CORE_SRC   = $(filter-out engine/host/main.c,$(sort $(wildcard engine/host/*.c)))
+ENGINE_SRC = $(sort $(wildcard engine/*.c engine/core/*.c engine/bind/*.c engine/net/*.c))
 CORE_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC)) $(BUILD)/gen/lualib.o $(BUILD)/gen/module_names.o
 ENGINE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC))
 LUALIB     = $(sort $(shell find lualib -name '*.lua' 2>/dev/null))
@@ -80,7 +81,7 @@ $(BUILD)/libengine.a: $(CORE_OBJ) $(ENGINE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/runbook: $(BUILD)/engine/main.o $(CORE_OBJ) $(BUILD)/gen/engine_blob.o
+$(BUILD)/runbook: $(BUILD)/engine/host/main.o $(CORE_OBJ) $(BUILD)/gen/engine_blob.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CJSON_A) -llua5.4 -lm -ldl -Wl,-E
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libengine.a tests/unit/tap.h

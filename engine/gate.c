@@ -6,6 +6,7 @@
 #include "canon.h"
 #include "errors.h"
 #include "redact.h"
+#include "world_tag.h"
 #include <lauxlib.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -21,7 +22,20 @@ static int napproved, next_approved;
 static char *audit_path, *audit_members;
 static volatile int interrupted;
 static double write_started;
-static const rb_planned *in_flight;  /* the approved action being sent, until done */
+static const rb_planned *in_flight;  /* the approved action being sent, until done (old form) */
+static int tickets_writing;          /* live tickets of applied writes */
+
+#define TICKET_LIVE 0x5449434bu
+#define TICKET_DONE 0x444f4e45u
+struct rb_ticket {
+    unsigned magic;                  /* TICKET_LIVE until done */
+    rb_effect effect;
+    rb_verdict verdict;
+    rb_mode mode;                    /* the mode the call was decided in */
+    const rb_planned *approved;      /* an applied write: the action matched */
+    double started;
+};
+static char ticket_mt_key;
 
 static const char *const mode_names[] = {"free", "investigate", "plan", "apply", "load"};
 
@@ -53,12 +67,21 @@ static void free_list(rb_planned **list, int *n)
 
 void rb_gate_set_mode(rb_mode m) { mode = m; in_flight = NULL; }
 rb_mode rb_gate_mode(void) { return mode; }
+
+/* The mode that applies to a call made from L: a world's own mode for
+ * runbook code, the engine's mode for the engine's own code. */
+static rb_mode mode_for(lua_State *L)
+{
+    rb_world_tag *t = rb_world_tag_of(L);
+    return t ? (rb_mode)t->mode : mode;
+}
+rb_mode rb_gate_mode_of(lua_State *L) { return mode_for(L); }
 int rb_gate_plan_count(void) { return nplan; }
 const rb_planned *rb_gate_plan_at(int i) { return i >= 0 && i < nplan ? &plan[i] : NULL; }
 int rb_gate_approved_left(void) { return napproved - next_approved; }
 void rb_gate_interrupt(int on) { interrupted = on; }
 int rb_gate_interrupted(void) { return interrupted; }
-int rb_gate_write_in_flight(void) { return in_flight != NULL; }
+int rb_gate_write_in_flight(void) { return in_flight != NULL || tickets_writing > 0; }
 
 void rb_gate_reset(void)
 {
@@ -135,6 +158,10 @@ static void fill_planned(lua_State *L, const rb_action *a, rb_planned *p)
     p->simulable = 1;
 }
 
+/* An interrupt stops every send except an applied write already decided:
+ * it finishes and its result is audited. */
+static int interrupted_blocks(const rb_ticket *t) { return interrupted && !t->approved; }
+
 static void record(lua_State *L, const rb_action *a)
 {
     if (nplan == capplan) {
@@ -149,7 +176,7 @@ static void record(lua_State *L, const rb_action *a)
 
 void rb_gate_simulated(lua_State *L, const char *what)
 {
-    if (mode != RB_MODE_PLAN || nplan == 0) return;
+    if (mode_for(L) != RB_MODE_PLAN || nplan == 0) return;
     rb_planned *p = &plan[nplan - 1];
     free(p->simulated);
     p->simulated = what ? dup_redacted(what, strlen(what)) : NULL;
@@ -214,12 +241,15 @@ static rb_verdict apply_write(lua_State *L, const rb_action *a)
     return RB_SEND;
 }
 
-rb_verdict rb_gate(lua_State *L, const rb_action *a, rb_effect e)
+static rb_verdict decide(lua_State *L, const rb_action *a, rb_effect e, rb_mode m)
 {
     if (interrupted) raise_kind(L, "interrupted", a, "interrupted before %s.%s %s");
-    if (mode == RB_MODE_LOAD) raise_kind(L, "refused", a, "no I/O while loading a runbook: %s.%s %s");
+    if (m == RB_MODE_LOAD)
+        raise_kind(L, "refused", a, rb_world_tag_of(L)
+                   ? "no I/O outside a step (loading, between steps, finalizers): %s.%s %s"
+                   : "no I/O while loading a runbook: %s.%s %s");
     if (e == RB_READ) return RB_SEND;
-    switch (mode) {
+    switch (m) {
     case RB_MODE_INVESTIGATE:
         raise_kind(L, "refused", a, "write refused in investigate: %s.%s %s");
         return RB_SIMULATE;
@@ -233,14 +263,76 @@ rb_verdict rb_gate(lua_State *L, const rb_action *a, rb_effect e)
     }
 }
 
-void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const char *err)
+rb_verdict rb_gate(lua_State *L, const rb_action *a, rb_effect e) { return decide(L, a, e, mode_for(L)); }
+
+static void audit_result(lua_State *L, const rb_planned *sent, double started, int ok, const char *err);
+
+void rb_ticket_done(lua_State *L, rb_ticket *t, int ok, const char *err)
 {
-    (void)a;
-    if (e != RB_WRITE || mode != RB_MODE_APPLY || !in_flight) return;
-    const rb_planned *sent = in_flight;
-    in_flight = NULL;
+    if (!t || t->magic != TICKET_LIVE) return;
+    t->magic = TICKET_DONE;
+    if (!t->approved) return;
+    tickets_writing--;
+    if (in_flight == t->approved) in_flight = NULL;
+    audit_result(L, t->approved, t->started, ok, err);
+}
+
+/* __close and __gc: a ticket never reported (the binding raised) is a failed call. */
+static int ticket_close(lua_State *L)
+{
+    rb_ticket *t = lua_touserdata(L, 1);
+    if (t && t->magic == TICKET_LIVE) rb_ticket_done(L, t, 0, "the call raised before it completed");
+    return 0;
+}
+
+rb_ticket *rb_gate_open(lua_State *L, const rb_action *a, rb_effect e)
+{
+    rb_mode m = mode_for(L);
+    luaL_checkstack(L, 4, "gate");
+    rb_ticket *t = lua_newuserdatauv(L, sizeof *t, 0);
+    memset(t, 0, sizeof *t);
+    t->magic = TICKET_DONE;            /* born closed (nothing to report) until decided */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ticket_mt_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 3);
+        lua_pushcfunction(L, ticket_close);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, ticket_close);
+        lua_setfield(L, -2, "__gc");
+        lua_pushliteral(L, "rb.Ticket");
+        lua_setfield(L, -2, "__metatable");
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &ticket_mt_key);
+    }
+    lua_setmetatable(L, -2);
+    lua_toclose(L, -1);
+    t->verdict = decide(L, a, e, m);
+    t->effect = e;
+    t->mode = m;
+    t->magic = TICKET_LIVE;
+    if (e == RB_WRITE && m == RB_MODE_APPLY) {
+        t->approved = in_flight;        /* apply_write matched and audited the intent */
+        t->started = write_started;
+        tickets_writing++;
+    }
+    return t;
+}
+
+int rb_ticket_simulate(const rb_ticket *t) { return t && t->verdict == RB_SIMULATE; }
+int rb_ticket_sendable(const rb_ticket *t)
+{
+    return t && t->magic == TICKET_LIVE && t->verdict == RB_SEND && !interrupted_blocks(t);
+}
+
+void rb_ticket_simulated(lua_State *L, rb_ticket *t, const char *what)
+{
+    if (t && t->mode == RB_MODE_PLAN) rb_gate_simulated(L, what);
+}
+
+static void audit_result(lua_State *L, const rb_planned *sent, double started, int ok, const char *err)
+{
     char tail[128];
-    snprintf(tail, sizeof tail, ",\"ok\":%s,\"ms\":%.1f", ok ? "true" : "false", now_ms() - write_started);
+    snprintf(tail, sizeof tail, ",\"ok\":%s,\"ms\":%.1f", ok ? "true" : "false", now_ms() - started);
     if (!ok && err) {
         lua_pushstring(L, tail);
         lua_pushliteral(L, ",\"error\":");
@@ -251,6 +343,15 @@ void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const c
         audit_write(L, sent, "result", lua_tostring(L, -1));
         lua_pop(L, 1);
     } else audit_write(L, sent, "result", tail);
+}
+
+void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const char *err)
+{
+    (void)a;
+    if (e != RB_WRITE || mode_for(L) != RB_MODE_APPLY || !in_flight) return;
+    const rb_planned *sent = in_flight;
+    in_flight = NULL;
+    audit_result(L, sent, write_started, ok, err);
 }
 
 void rb_gate_finding(lua_State *L, const char *name, const char *level, const char *message)

@@ -38,11 +38,30 @@ typedef struct {
                              identifies the call's arguments, or 0 for none */
 } rb_action;
 
+/* Tickets. rb_gate_open() decides the call (raising when it is refused) and
+ * pushes a ticket: a to-be-closed userdata (lua_toclose) that must stay on
+ * the stack until the binding returns. Transports (engine/net/) take the
+ * ticket as an argument and send nothing unless rb_ticket_sendable() holds,
+ * so no byte leaves the process without the gate's word. rb_ticket_done()
+ * reports the outcome (audits `result` for an applied write); a ticket that
+ * is closed without it (the binding raised) reports failure itself, so the
+ * result event is never lost and the in-flight state is always cleared. */
+typedef struct rb_ticket rb_ticket;
+rb_ticket *rb_gate_open(lua_State *L, const rb_action *a, rb_effect e);
+int rb_ticket_simulate(const rb_ticket *t);   /* plan-mode write: simulate, send nothing */
+int rb_ticket_sendable(const rb_ticket *t);   /* issued, verdict send, not yet done */
+void rb_ticket_simulated(lua_State *L, rb_ticket *t, const char *what);
+void rb_ticket_done(lua_State *L, rb_ticket *t, int ok, const char *err);
+
+/* Older form, kept while bindings move to tickets: rb_gate() decides without
+ * a ticket; rb_gate_done() reports. */
 rb_verdict rb_gate(lua_State *L, const rb_action *a, rb_effect e);
 void rb_gate_simulated(lua_State *L, const char *what);
 void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const char *err);
 
 rb_mode rb_gate_mode(void);
+/* The mode for a call made from L (a runbook world's mode, or the engine's). */
+rb_mode rb_gate_mode_of(lua_State *L);
 
 /* Records a finding (level "warning" or "critical") in the audit log of the
  * current run, e.g. "TLS verification disabled"; no-op outside a run. */
