@@ -6,24 +6,9 @@ local Ctx = {}
 Ctx.__index = Ctx
 Ctx.__name = "rb.Ctx"
 
-local LEVEL_ORDER = { good = 1, unknown = 2, warning = 3, critical = 4 }
-M.LEVEL_ORDER = LEVEL_ORDER
-
---- classify(value, warn, crit, higher_is_worse) -> "good" | "warning" | "critical" | "unknown"
--- Higher is worse: critical when value > crit, warning when value >= warn
--- (the seed's table: "< 500ms good, 500ms - 2s warning, > 2s critical").
--- Lower is worse: critical when value < crit, warning when value <= warn.
-function M.classify(value, warn, crit, higher_is_worse)
-  if type(value) ~= "number" or value ~= value then return "unknown" end
-  if higher_is_worse == false then
-    if crit and value < crit then return "critical" end
-    if warn and value <= warn then return "warning" end
-    return "good"
-  end
-  if crit and value > crit then return "critical" end
-  if warn and value >= warn then return "warning" end
-  return "good"
-end
+local level = require "rb.level"
+M.LEVEL_ORDER = level.ORDER
+M.classify = level.classify
 
 function M.new(run, step, mode)
   return setmetatable({
@@ -51,7 +36,7 @@ function Ctx:check(c)
   if f.value ~= nil and type(f.value) ~= "number" then
     error(("ctx:check '%s': value must be a number (got %s)"):format(f.name, type(f.value)), 2)
   end
-  f.level = M.classify(f.value, f.warn, f.crit, f.higher_is_worse)
+  f.level = level.classify(f.value, f.warn, f.crit, f.higher_is_worse)
   f.detail = c.detail
   self._run:finding(self._step, f, self.mode)
   return f.level

@@ -2,7 +2,7 @@
 -- (with {{param}} placeholders filled from the book's params), evaluation
 -- against Prometheus in one round trip (triage), and Prometheus alerting
 -- rules (export-alerts).
-local Ctx = require "rb.ctx"
+local level = require "rb.level"
 
 local M = {}
 
@@ -48,7 +48,7 @@ function M.evaluate_some(thresholds, names, prom, params)
       err = (r.type == "vector" or r.type == "scalar") and "no data" or ("unexpected result type " .. tostring(r.type))
     end
     out[i] = { name = n, title = t.title or n, value = value, err = err and tostring(err), threshold = t,
-      level = Ctx.classify(value, t.warn, t.crit, t.higher_is_worse ~= false) }
+      level = level.classify(value, t.warn, t.crit, t.higher_is_worse ~= false) }
   end
   return out
 end
@@ -68,7 +68,7 @@ function M.rank(book, evaluated)
         local s = by_id[sid] or { id = sid, level = "good", score = 0, reasons = {} }
         by_id[sid] = s
         s.score = s.score + (e.level == "critical" and 10 or 1)
-        if Ctx.LEVEL_ORDER[e.level] > Ctx.LEVEL_ORDER[s.level] then s.level = e.level end
+        if level.ORDER[e.level] > level.ORDER[s.level] then s.level = e.level end
         s.reasons[#s.reasons + 1] = e.title
       end
     end
