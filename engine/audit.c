@@ -1,5 +1,6 @@
 /* audit.c — append to and verify the hash-chained audit log (see audit.h). */
 #include "audit.h"
+#include "core/safefile.h"
 #include "redact.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -50,17 +51,45 @@ static void chain_hash(const char *prev, const char *body, size_t len, char out[
     out[64] = 0;
 }
 
-static int mkdirs_for(const char *path)
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t left)
 {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0700) < 0 && errno != EEXIST) return -1;
-        *p = '/';
+    unsigned char c = s[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+             : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (n == 0 || n > left) return 0;
+    unsigned char lo = 0x80, hi = 0xbf;  /* the second byte's range */
+    if (c == 0xe0) lo = 0xa0;
+    else if (c == 0xed) hi = 0x9f;
+    else if (c == 0xf0) lo = 0x90;
+    else if (c == 0xf4) hi = 0x8f;
+    if (n > 1 && (s[1] < lo || s[1] > hi)) return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+/* Every byte that is not part of well-formed UTF-8 becomes \\xHH in the
+ * JSON text (once decoded: a backslash, x and two hex digits), so each line
+ * is strict UTF-8 JSON and the byte stays visible. Such bytes can only stand
+ * inside JSON strings (the members are JSON text). Returns a malloc'd copy,
+ * or NULL when out of memory. */
+static char *escape_invalid_utf8(const char *s, size_t len, size_t *outlen)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t bad = 0;
+    for (size_t i = 0, k; i < len; i += k ? k : 1)
+        if (!(k = utf8_seq(u + i, len - i))) bad++;
+    char *out = malloc(len + 4 * bad + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0, k; i < len; i += k ? k : 1) {
+        if ((k = utf8_seq(u + i, len - i))) { memcpy(o, s + i, k); o += k; }
+        else o += sprintf(o, "\\\\x%02x", u[i]);
     }
-    return 0;
+    *o = 0;
+    *outlen = (size_t)(o - out);
+    return out;
 }
 
 /* Reads the file's last line into a malloc'd buffer (NULL if the file is empty). */
@@ -146,18 +175,16 @@ static int append_locked(int fd, const char *members, size_t len, int sync, char
 
 int rb_audit_append(const char *path, const char *members, size_t len, int sync, char *err, size_t errsz)
 {
-    size_t rlen;
-    char *red = rb_redact(members, len, &rlen);
-    if (!red) { snprintf(err, errsz, "out of memory"); return -1; }
-    int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 && errno == ENOENT && mkdirs_for(path) == 0)
-        fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    int rc = -1;
-    if (fd < 0) snprintf(err, errsz, "cannot open audit file %s: %s", path, strerror(errno));
-    else if (flock(fd, LOCK_EX) < 0) snprintf(err, errsz, "flock %s: %s", path, strerror(errno));
-    else rc = append_locked(fd, red, rlen, sync, err, errsz);
-    if (fd >= 0) close(fd);
+    size_t n;
+    char *red = rb_redact(members, len, &n), *clean = red ? escape_invalid_utf8(red, n, &n) : NULL;
     free(red);
+    if (!clean) { snprintf(err, errsz, "out of memory"); return -1; }
+    int fd = rb_safefile_open(path, RB_SAFE_RDAPPEND, 1, "audit file", err, errsz);
+    int rc = -1;
+    if (fd >= 0 && flock(fd, LOCK_EX) < 0) snprintf(err, errsz, "flock %s: %s", path, strerror(errno));
+    else if (fd >= 0) rc = append_locked(fd, clean, n, sync, err, errsz);
+    if (fd >= 0) close(fd);
+    free(clean);
     return rc;
 }
 

@@ -14,7 +14,10 @@
 
 /* Appends an event whose members (JSON text without braces, e.g.
  * "\"run\":\"x\",\"event\":\"run_start\"") follow seq and ts. The members are
- * redacted before writing. Creates the file (0600) and its directories.
+ * redacted, and bytes that are not UTF-8 escaped (\\xHH), before writing.
+ * Opens the file with rb_safefile_open (core/safefile.h): creates it (0600)
+ * and its directories (0700); refuses symbolic links, files owned by another
+ * user or writable by group/others, and planted directory links.
  * Returns 0, or -1 with a message in err. */
 int rb_audit_append(const char *path, const char *members, size_t len, int sync,
                     char *err, size_t errsz);
