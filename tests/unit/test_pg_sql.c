@@ -88,6 +88,65 @@ static void deny(void)
     denied("SELECT x FROM t WHERE pg_advisory_ = 1", "");
 }
 
+/* The bypasses: spellings the server resolves to the same function. */
+static void resolved_spellings(void)
+{
+    denied("SELECT U&\"pg_terminate\\005Fbackend\"(1)", "pg_terminate_backend");
+    denied("SELECT u&\"\\0070g_terminate_backend\"(1)", "pg_terminate_backend");
+    denied("SELECT U&\"pg_terminate\\+00005Fbackend\"(1)", "pg_terminate_backend");
+    denied("SELECT U&\"pg_terminate!005Fbackend\" UESCAPE '!' (1)", "pg_terminate_backend");
+    denied("SELECT U&\"pg_terminate!005Fbackend\"\n  uescape\t'!'(1)", "pg_terminate_backend");
+    denied("SELECT pg_catalog.U&\"pg_cancel\\005fbackend\"(1)", "pg_cancel_backend");
+    denied("SELECT \"pg_catalog\".\"pg_terminate_backend\"(1)", "pg_terminate_backend");
+    denied("SELECT PG_CATALOG . PG_TERMINATE_BACKEND (1)", "pg_terminate_backend");
+    denied("SELECT U&'pg_terminate_backend(1)'", "");
+    denied("SELECT U&\"PG_TERMINATE_BACKEND\"(1)", "");
+    denied("SELECT U&\"bad\\zz\"(1)", "");
+    denied("SELECT * FROM public.dblink_exec('dbname=x', 'UPDATE t SET a = 1')", "dblink_exec");
+    denied("SELECT brin_summarize_new_values('i'::regclass)", "brin_summarize_new_values");
+    denied("SELECT gin_clean_pending_list('i')", "gin_clean_pending_list");
+    denied("SELECT brin_summarize_range('i', 0)", "brin_summarize_range");
+    denied("SELECT postgres_fdw_disconnect_all()", "postgres_fdw_disconnect_all");
+    denied("SELECT pg_advisory_xact_lock_shared(1)", "pg_advisory_xact_lock_shared");
+    denied("SELECT setval('s', 1)", "setval");
+    denied("SELECT lo_from_bytea(0, 'x')", "lo_from_bytea");
+    denied("SELECT pg_switch_wal()", "pg_switch_wal");
+    denied("SELECT pg_rotate_logfile()", "pg_rotate_logfile");
+    denied("SELECT pg_stat_statements_reset()", "pg_stat_statements_reset");
+}
+
+static void on_call(void *ud, const char *name, size_t len)
+{
+    char *acc = ud;
+    strncat(acc, name, len);
+    strcat(acc, " ");
+}
+
+static void calls_and_explain(void)
+{
+    char acc[256] = "";
+    const char *plan = "Function Scan on public.dblink_exec\n  Output: dblink_exec\n"
+                       "  Function Call: dblink_exec('dbname=x'::text, 'UPDATE f(1)'::text)\n"
+                       "  Filter: (\"My\"(a) > U&\"r\\0061ndom\"())";
+    int n = rb_pg_sql_each_call(plan, strlen(plan), on_call, acc);
+    TAP_EQ_INT(n, 3, "three calls in the plan (literals skipped)");
+    TAP_EQ_STR(acc, "dblink_exec My random ", "names as the server resolves them");
+    rb_pg_sql_info in = scan("EXPLAIN (ANALYZE, COSTS OFF) SELECT f()");
+    TAP_OK(in.explain_analyze, "EXPLAIN (ANALYZE ...) runs the statement");
+    TAP_EQ_STR("SELECT f()" , scan("EXPLAIN (ANALYZE, COSTS OFF) SELECT f()").explain_at
+               + "EXPLAIN (ANALYZE, COSTS OFF) SELECT f()", "the explained statement");
+    in = scan("explain analyse verbose SELECT 1");
+    TAP_OK(in.explain_analyze, "EXPLAIN ANALYSE VERBOSE runs it");
+    TAP_EQ_INT((long)in.explain_at, 24, "... and it starts after the words");
+    in = scan("EXPLAIN SELECT analyze_me()");
+    TAP_OK(!in.explain_analyze, "plain EXPLAIN does not run it");
+    TAP_OK(rb_pg_sql_allowlist_sorted(), "the volatile allow-list is sorted");
+    TAP_OK(rb_pg_sql_volatile_allowed("pg_blocking_pids") && rb_pg_sql_volatile_allowed("clock_timestamp"),
+           "read-only diagnostics are allowed");
+    TAP_OK(!rb_pg_sql_volatile_allowed("dblink_exec") && !rb_pg_sql_volatile_allowed("pg_terminate_backend")
+           && !rb_pg_sql_volatile_allowed("nextval"), "effects are not");
+}
+
 static void simulable(void)
 {
     rb_pg_sql_info in = scan("UPDATE t SET a = $1 WHERE id = $2");
@@ -158,6 +217,8 @@ int main(void)
     statements();
     verbs();
     deny();
+    resolved_spellings();
+    calls_and_explain();
     simulable();
     values();
     errors();
