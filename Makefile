@@ -1,36 +1,59 @@
-# runbook — build, test, demo. `make` builds build/runbook; `make test` runs
-# every suite against a lab started on 127.0.0.1 and ends with "N passed, N failed".
+# runbook — build, test, demo. `make` builds build/runbook and build/engine.so;
+# `make demo` and `make test` first install what is missing (`make deps`), then
+# build, in one invocation; `make test` ends with "N passed, N failed".
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
-PKGS     = lua5.4 lua5.4-cjson libcurl hiredis yaml-0.1 libpq openssl zlib
+PKGS     = lua5.4 libcurl hiredis yaml-0.1 libpq openssl zlib
 DEPS_DEB = liblua5.4-dev lua5.4 lua-cjson lua-cjson-dev lua-busted libcurl4-openssl-dev libpq-dev \
            postgresql libhiredis-dev redis-server libyaml-dev zlib1g-dev libssl-dev prometheus golang-go \
            pkg-config tmux clang libclang-rt-14-dev python3 curl jq iproute2 procps util-linux
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# liblua5.4-cjson.a is linked in whole so the binary needs no cjson.so at run time.
-CJSON_A  = /usr/lib/x86_64-linux-gnu/liblua5.4-cjson.a
+
+# What the installed packages say (pkg-config, the compiler's library path) is
+# asked the first time a recipe needs it, never while this file is parsed: on a
+# fresh machine the packages are only there once `make deps` has run, and demo
+# and test run it before they re-invoke make. $(call once,VAR,COMMAND,ERRVAR)
+# runs COMMAND once, keeps its output in VAR, and stops with the message in
+# variable ERRVAR if COMMAND fails.
+NOPE := __runbook_probe_failed__
+once = $(eval $(1) := $$(shell $(2) 2>/dev/null || echo $(NOPE)))$(if $(findstring $(NOPE),$($(1))),$(error $($(3))))$($(1))
+PKG_ERR   = pkg-config cannot find what runbook builds against ($(PKGS)): \
+            $(shell pkg-config --print-errors --exists $(PKGS) 2>&1 | head -3) — run `make deps`
+PKG_CFLAGS = $(call once,PKG_CFLAGS,pkg-config --cflags $(PKGS),PKG_ERR)
+PKG_LIBS   = $(call once,PKG_LIBS,pkg-config --libs $(PKGS),PKG_ERR)
+# lua-cjson is linked in whole from its archive, so the binary needs no cjson.so.
+CJSON_ERR  = liblua5.4-cjson.a not found by $(CC) -print-file-name (package lua-cjson-dev) — run `make deps`
+CJSON_A    = $(call once,CJSON_A,$(CC) -print-file-name=liblua5.4-cjson.a | grep /,CJSON_ERR)
+
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -Wno-unused-parameter
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Iengine -Iengine/host -I$(BUILD)/gen $(EXTRA_CFLAGS)
-LIBS     = $(filter-out -llua5.4-cjson,$(PKG_LIBS)) -lm -ldl -lpthread -Wl,-E
+# -fvisibility=hidden: engine.so exports only its entry (RB_ENGINE_EXPORT in engine.h).
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -fvisibility=hidden -MMD -MP \
+             $(PKG_CFLAGS) -Iengine -Iengine/host -I$(BUILD)/gen $(EXTRA_CFLAGS)
+# The engine names every library it uses (dpkg-shlibdeps, SBOM scanners see them);
+# sanitizer builds leave the runtime's symbols to the binary (asan clears this).
+ENGINE_LDFLAGS ?= -Wl,--no-undefined
 
-# The core (in the binary) reads runbooks; the engine (a shared object embedded
-# in the binary, loaded on first use) holds the gate, audit and every binding.
-# engine/host/ is the core; everything else under engine/ is the engine.
-CORE_SRC   = $(filter-out engine/host/main.c,$(sort $(wildcard engine/host/*.c)))
+# The host (engine/host/, in the binary) reads runbooks; the engine (every other
+# directory under engine/, build/engine.so, loaded from a file beside the binary
+# on first use) holds the gate, audit and every binding. Wildcards: a new file
+# is picked up without an edit here.
+HOST_SRC   = $(sort $(wildcard engine/host/*.c))
 ENGINE_SRC = $(sort $(wildcard engine/*.c engine/core/*.c engine/bind/*.c engine/net/*.c))
-CORE_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC)) $(BUILD)/gen/lualib.o $(BUILD)/gen/module_names.o
+HOST_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(filter-out engine/host/main.c,$(HOST_SRC))) \
+             $(BUILD)/gen/lualib.o $(BUILD)/gen/module_names.o
 ENGINE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC))
 LUALIB     = $(sort $(shell find lualib -name '*.lua' 2>/dev/null))
 BIND_SRC   = $(sort $(wildcard engine/bind/*.c))
 UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# Unit tests that drive a Lua state (they include "state.h") need the engine's
+# entry, hence every binding; the others link only the objects they call.
+UNIT_LUA   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(shell grep -l '"state.h"' $(UNIT_SRC) /dev/null))
 
-.PHONY: all deps test demo install clean asan lab lab-down fuzz bench check-deps
-all: $(BUILD)/runbook
+.PHONY: all deps test demo install clean asan lab lab-down fuzz bench units check-build
+all: $(BUILD)/runbook $(BUILD)/engine.so
 
 deps:
 	@missing=""; for p in $(DEPS_DEB); do \
@@ -41,9 +64,9 @@ deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "deps: all present"; fi
 
-$(BUILD)/%.o: %.c $(wildcard engine/*.h engine/*/*.h) | $(BUILD)/gen/preload.h
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # lualib/ compiled into the binary as Lua bytecode (luac5.4, debug info kept
 # for file:line in messages), one C array per file (tools/embed.c).
@@ -65,37 +88,51 @@ $(BUILD)/gen/module_names.c: $(BIND_SRC) tools/gen-preload.sh
 	@mkdir -p $(dir $@)
 	sh tools/gen-preload.sh names $(BIND_SRC) > $@
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
-	$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
-
-$(BUILD)/engine.so: $(ENGINE_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -o $@ $^ $(filter-out -llua5.4,$(LIBS)) -llua5.4
-$(BUILD)/gen/engine_blob.o: $(BUILD)/engine.so
-	printf '.section .rodata\n.global rb_engine_blob\n.global rb_engine_blob_end\n.balign 64\nrb_engine_blob:\n.incbin "%s"\nrb_engine_blob_end:\n.section .note.GNU-stack,"",@progbits\n' $< > $(BUILD)/gen/engine_blob.s
-	$(CC) -c $(BUILD)/gen/engine_blob.s -o $@
-
-# entry.c includes the generated module table: a new binding must rebuild it.
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+# entry.c includes the generated module table (the .d file knows it only after
+# the first build).
 $(BUILD)/engine/entry.o: $(BUILD)/gen/preload.h
 
-# Unit tests link core and engine statically.
-$(BUILD)/libengine.a: $(CORE_OBJ) $(ENGINE_OBJ)
+$(BUILD)/engine.so: $(ENGINE_OBJ)
+	$(CC) $(ALL_CFLAGS) -shared $(ENGINE_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
+$(BUILD)/runbook: $(BUILD)/engine/host/main.o $(HOST_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CJSON_A) -llua5.4 -lm -ldl
+
+# Unit tests link archives (members are pulled only for the symbols a test
+# uses) and --as-needed, so a parser's test carries no binding and no libcurl.
+$(BUILD)/libhost.a: $(HOST_OBJ)
+$(BUILD)/libengine.a: $(ENGINE_OBJ)
+$(BUILD)/libhost.a $(BUILD)/libengine.a:
 	@rm -f $@
 	ar rcs $@ $^
-
-$(BUILD)/runbook: $(BUILD)/engine/host/main.o $(CORE_OBJ) $(BUILD)/gen/engine_blob.o
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CJSON_A) -llua5.4 -lm -ldl -Wl,-E
-
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libengine.a tests/unit/tap.h
+$(UNIT_LUA): UNIT_LDFLAGS = -Wl,-u,rb_engine
+$(UNIT_BIN): $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libengine.a $(BUILD)/libhost.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< -Wl,--whole-archive $(BUILD)/libengine.a -Wl,--no-whole-archive $(CJSON_A) $(LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(UNIT_LDFLAGS) -Wl,--start-group $(BUILD)/libengine.a $(BUILD)/libhost.a \
+	    -Wl,--end-group -Wl,--as-needed $(CJSON_A) $(PKG_LIBS) -lm -ldl -lpthread
+units: $(UNIT_BIN)
 
-test: all $(UNIT_BIN)
+-include $(patsubst %.o,%.d,$(HOST_OBJ) $(ENGINE_OBJ) $(BUILD)/engine/host/main.o) \
+         $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%.d,$(UNIT_SRC))
+
+# demo and test install what is missing, then re-invoke make, which computes
+# the flags from the packages now present.
+test: deps
+	@$(MAKE) --no-print-directory all units
 	@RB_BUILD=$(BUILD) bash tests/run
 
-asan:
-	$(MAKE) BUILD=build-asan CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
-
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@bash tools/demo.sh
+
+# The fresh-machine check (tests/build/fresh_machine.sh): demo and test on a
+# copy of the tree with pkg-config, dpkg-query and apt-get stubbed.
+check-build: all
+	@RB_BUILD=$(BUILD) bash tests/run build
+
+asan:
+	$(MAKE) BUILD=build-asan CC=clang ENGINE_LDFLAGS= \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 lab: all
 	@bash tests/lab/up.sh
@@ -106,11 +143,14 @@ fuzz:
 	@bash tests/fuzz/run.sh
 
 bench: all
-	@for b in bench/*.sh; do echo "== $$b"; bash $$b || exit 1; done
+	@for b in bench/*.sh; do echo "== $$b"; RB_BUILD=$(BUILD) bash $$b || exit 1; done
 
+# PREFIX/bin/runbook finds PREFIX/lib/runbook/engine.so from its own path.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/runbook
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/runbook $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/runbook
 	install -m 0755 $(BUILD)/runbook $(DESTDIR)$(PREFIX)/bin/runbook
+	install -m 0644 $(BUILD)/engine.so $(DESTDIR)$(PREFIX)/lib/runbook/engine.so
 	[ ! -f docs/runbook.1 ] || install -m 0644 docs/runbook.1 $(DESTDIR)$(PREFIX)/share/man/man1/runbook.1
 	cp -R runbooks $(DESTDIR)$(PREFIX)/share/runbook/
 

@@ -1,73 +1,94 @@
-/* engine_load.c — loads the engine shared object embedded in the binary
- * (engine.h). The bytes are written to an anonymous memfd and dlopen'ed
- * through /proc/self/fd, so the binary stays one file that runs from any
- * directory; where /proc is missing a private temporary file is used. When
- * the engine is linked statically (unit tests), its entry is used directly. */
+/* engine_load.c — finds and loads the engine shared object (engine.h) from
+ * the file installed beside the binary: PREFIX/lib/runbook/engine.so for
+ * PREFIX/bin/runbook, else engine.so in the binary's own directory (a source
+ * tree: build/runbook and build/engine.so). The binary's path is read from
+ * /proc/self/exe, which the kernel gives with every symlink resolved, so a
+ * link to the binary elsewhere still finds the engine of the real install.
+ * dlopen with RTLD_NOW: a library the engine needs that is missing fails
+ * here, at the first use of a binding, with dlopen's message naming it, not
+ * later in the middle of a step. Loading from a file on disk lets debuggers,
+ * sanitizers, perf and packaging tools see the engine and what it links.
+ * When the engine is linked statically (unit tests), its entry is used. */
 #include "engine.h"
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 extern const rb_engine_entry rb_engine __attribute__((weak));
-extern const unsigned char rb_engine_blob[] __attribute__((weak));
-extern const unsigned char rb_engine_blob_end[] __attribute__((weak));
 
 static const rb_engine_entry *loaded;
 
-static int write_all(int fd, const unsigned char *p, size_t n)
+/* The directory of the running binary into dir (no trailing slash). */
+static int exe_dir(char *dir, size_t n)
 {
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
+    ssize_t len = readlink("/proc/self/exe", dir, n - 1);
+    if (len <= 0 || (size_t)len >= n - 1) return -1;
+    dir[len] = '\0';
+    char *slash = strrchr(dir, '/');
+    if (!slash) return -1;
+    *slash = '\0';
     return 0;
 }
 
-/* Returns a dlopen handle for the embedded bytes, or NULL. */
-static void *open_blob(char *err, size_t errsz)
+/* The engine's path into path: the first candidate that exists. On failure
+ * err names every place looked at. */
+static int find_engine(char *path, size_t n, char *err, size_t errsz)
 {
-    size_t n = (size_t)(rb_engine_blob_end - rb_engine_blob);
-    char path[64];
-    int fd = memfd_create("runbook-engine", MFD_CLOEXEC);
-    int tmp = 0;
-    if (fd >= 0) snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    if (fd < 0 || access(path, R_OK) != 0) {
-        if (fd >= 0) close(fd);
-        const char *dir = getenv("TMPDIR");
-        snprintf(path, sizeof path, "%s/runbook-engine.XXXXXX", dir && strlen(dir) < 30 ? dir : "/tmp");
-        fd = mkstemp(path);
-        tmp = 1;
+    char dir[PATH_MAX];
+    if (exe_dir(dir, sizeof dir) != 0) {
+        snprintf(err, errsz, "cannot find the engine library: /proc/self/exe is unreadable");
+        return -1;
     }
-    if (fd < 0 || write_all(fd, rb_engine_blob, n) < 0) {
-        snprintf(err, errsz, "cannot stage the engine library");
-        if (fd >= 0) close(fd);
+    char prefix[PATH_MAX];
+    snprintf(prefix, sizeof prefix, "%s", dir);
+    char *slash = strrchr(prefix, '/');
+    if (slash) *slash = '\0';            /* PREFIX/bin -> PREFIX ("/bin" -> "") */
+    char installed[PATH_MAX + 32], beside[PATH_MAX + 16];
+    snprintf(installed, sizeof installed, "%s/lib/runbook/engine.so", prefix);
+    snprintf(beside, sizeof beside, "%s/engine.so", dir);
+    const char *cand[] = {installed, beside};
+    for (size_t i = 0; i < sizeof cand / sizeof *cand; i++) {
+        if (access(cand[i], F_OK) == 0 && strlen(cand[i]) < n) {
+            snprintf(path, n, "%s", cand[i]);
+            return 0;
+        }
+    }
+    snprintf(err, errsz, "engine library not found: looked for %s and %s "
+             "(build it with `make`, or install with `make install`)", installed, beside);
+    return -1;
+}
+
+static const rb_engine_entry *open_engine(const char *path, char *err, size_t errsz)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(err, errsz, "cannot load the engine library: %s", dlerror());
         return NULL;
     }
-    void *h = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
-    if (!h) snprintf(err, errsz, "cannot load the engine: %s", dlerror());
-    if (tmp) unlink(path);
-    close(fd);
-    return h;
+    const rb_engine_entry *en = dlsym(h, "rb_engine");
+    if (!en) {
+        snprintf(err, errsz, "%s is not a runbook engine (no rb_engine symbol)", path);
+        dlclose(h);
+        return NULL;
+    }
+    if (en->abi != RB_ENGINE_ABI) {
+        snprintf(err, errsz, "%s is built for another runbook (engine interface %d, this binary %d): "
+                 "install the binary and the engine together", path, en->abi, RB_ENGINE_ABI);
+        dlclose(h);
+        return NULL;
+    }
+    return en;
 }
 
 const rb_engine_entry *rb_engine_get(char *err, size_t errsz)
 {
     if (loaded) return loaded;
     if (&rb_engine) return loaded = &rb_engine;
-    if (!rb_engine_blob || !rb_engine_blob_end) {
-        snprintf(err, errsz, "this binary has no engine library");
-        return NULL;
-    }
-    void *h = open_blob(err, errsz);
-    if (!h) return NULL;
-    loaded = dlsym(h, "rb_engine");
-    if (!loaded) snprintf(err, errsz, "engine library has no entry point");
-    return loaded;
+    char path[PATH_MAX];
+    if (find_engine(path, sizeof path, err, errsz) != 0) return NULL;
+    return loaded = open_engine(path, err, errsz);
 }
 
 int rb_engine_loaded(void) { return loaded != NULL; }
