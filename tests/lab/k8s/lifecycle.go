@@ -1,8 +1,9 @@
 // lifecycle.go: what happens to the real process behind stand-in pods when a
-// cluster would replace them. The tmi-api pods proxy to one local process
-// (the TMI simulator); deleting such a pod, or changing its deployment's pod
-// template (set env, set resources, rollout restart), restarts that process's
-// state (POST /admin/restart) after applying the template's env (POST
+// cluster would replace them. Each tmi-api pod proxies to its own local
+// process (a TMI simulator, slots.go); deleting such a pod restarts its
+// process's state (POST /admin/restart) for the replacement, and changing its
+// deployment's pod template (set env, set resources, rollout restart)
+// restarts every process of the pool (POST /admin/restart) after applying the template's env (POST
 // /admin/config?K=V), so a resolve step's effect shows on the real process
 // as it would after a real rollout. Pods without a proxy mapping are left alone.
 package main
@@ -14,9 +15,11 @@ import (
 	"time"
 )
 
-// backendPort is the local port a pod's first container port proxies to, or 0.
+// backendPort is the local port a pod's first container port proxies to
+// (its slot's, for a pool), or 0. The caller holds s.store.mu.
 func (s *Server) backendPort(pod obj) int {
-	return s.lookupProxy("pods", pod, firstPort("pods", pod))
+	s.assignSlotsLocked()
+	return s.lookupProxy("pods", pod, firstPort("pods", pod), s.slotOf("pods", pod))
 }
 
 // templatePod is a pod-shaped view of a deployment's template, for lookups.
@@ -52,10 +55,8 @@ func (s *Server) templateChanged(cur, next obj) {
 	if mstr(next, "kind") != "Deployment" || jsonEqual(mmap(cur, "spec", "template"), mmap(next, "spec", "template")) {
 		return
 	}
-	port := s.backendPort(templatePod(next))
-	if port == 0 {
-		return
-	}
+	pod := templatePod(next)
+	ports := s.resolvePorts(s.proxyTarget("pods", pod, firstPort("pods", pod)))
 	q := url.Values{}
 	for _, c := range mlist(next, "spec", "template", "spec", "containers") {
 		for _, e := range mlist(c, "env") {
@@ -65,5 +66,7 @@ func (s *Server) templateChanged(cur, next obj) {
 		}
 		break
 	}
-	notifyBackend(port, "/admin/config?"+q.Encode(), "/admin/restart")
+	for _, port := range ports { /* a rollout replaces every pod: each backend of the pool */
+		notifyBackend(port, "/admin/config?"+q.Encode(), "/admin/restart")
+	}
 }

@@ -5,7 +5,7 @@
 // answers discovery, Table, patch, scale, dryRun, metrics, proxy and
 // WebSocket exec requests, and appends one JSON line per request to a log.
 //
-//	k8s-lab -dir STATE [-proxy proxy.json]
+//	k8s-lab -dir STATE [-proxy proxy.json] [-pod-targets FILE]
 //	k8s-lab -echo ADDRFILE
 //
 // The first writes STATE/{ca,server,client}.{crt,key}, STATE/token,
@@ -45,6 +45,7 @@ type Server struct {
 	proxies proxyConfig
 	faultMu sync.Mutex
 	fault   fault
+	slots   slotTable
 }
 
 // fault is what /__lab/fault sets for every API request until cleared:
@@ -265,6 +266,7 @@ func main() {
 	dir := flag.String("dir", "", "state directory (certificates, token, request log, addr)")
 	proxyFile := flag.String("proxy", "", "JSON map of pod/service names to 127.0.0.1 ports for .../proxy/")
 	echoAddr := flag.String("echo", "", "run the echo backend instead, writing its address to this file")
+	podTargets := flag.String("pod-targets", "", "keep this Prometheus file_sd file listing each proxied pod (slots.go)")
 	flag.Parse()
 	if *echoAddr != "" {
 		log.Fatal(runEcho(*echoAddr))
@@ -310,6 +312,9 @@ func main() {
 		ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(io.Discard, "", 0)}
 	if err := writeFileAtomic(filepath.Join(*dir, "addr"), []byte(s.addr), 0644); err != nil {
 		log.Fatal(err)
+	}
+	if *podTargets != "" {
+		go s.keepPodTargets(*podTargets)
 	}
 	log.Printf("k8s-lab listening on https://%s", s.addr)
 	log.Fatal(srv.Serve(tls.NewListener(ln, tlsCfg)))

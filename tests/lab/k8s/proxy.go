@@ -3,8 +3,9 @@
 // POST /__lab/proxy) is {"pods"|"services": {NAME-or-app-label: {PORT-or-"*":
 // TARGET}}}, TARGET being a local port number, an http://127.0.0.1:PORT URL,
 // "$VAR" (looked up when a request comes, in LABDIR/*.env then the
-// environment, so services started after this one can be named) or a list
-// of these (the first that resolves wins). An unmapped or unresolved backend
+// environment, so services started after this one can be named; a value
+// that is a comma list is a pool: each pod gets its own backend, slots.go) or
+// a list of these (the first that resolves wins). An unmapped or unresolved backend
 // answers 503 like a dead one.
 package main
 
@@ -50,14 +51,27 @@ func (s *Server) envValue(name string) string {
 	return os.Getenv(name)
 }
 
-// resolvePort turns a TARGET into a 127.0.0.1 port; 0 when it does not resolve.
-func (s *Server) resolvePort(v interface{}) int {
+// portOf is the 127.0.0.1 port of one backend ("http://127.0.0.1:P", "127.0.0.1:P", "P"), or 0.
+func portOf(t string) int {
+	for _, prefix := range []string{"http://127.0.0.1:", "127.0.0.1:", ""} {
+		if strings.HasPrefix(t, prefix) {
+			if p, err := strconv.Atoi(strings.TrimRight(strings.TrimPrefix(t, prefix), "/")); err == nil && p > 0 {
+				return p
+			}
+		}
+	}
+	return 0
+}
+
+// resolvePorts turns a TARGET into its pool of 127.0.0.1 ports (one port
+// unless it names a comma list); nil when it does not resolve.
+func (s *Server) resolvePorts(v interface{}) []int {
 	switch t := v.(type) {
 	case float64:
-		return int(t)
+		return []int{int(t)}
 	case []interface{}:
 		for _, x := range t {
-			if p := s.resolvePort(x); p > 0 {
+			if p := s.resolvePorts(x); len(p) > 0 {
 				return p
 			}
 		}
@@ -65,15 +79,24 @@ func (s *Server) resolvePort(v interface{}) int {
 		if strings.HasPrefix(t, "$") {
 			t = s.envValue(t[1:])
 		}
-		for _, prefix := range []string{"http://127.0.0.1:", "127.0.0.1:", ""} {
-			if strings.HasPrefix(t, prefix) {
-				if p, err := strconv.Atoi(strings.TrimRight(strings.TrimPrefix(t, prefix), "/")); err == nil && p > 0 {
-					return p
-				}
+		var out []int
+		for _, b := range splitPool(t) {
+			if p := portOf(b); p > 0 {
+				out = append(out, p)
 			}
 		}
+		return out
 	}
-	return 0
+	return nil
+}
+
+// resolvePort is the port of slot (modulo the pool's size) of a TARGET, or 0.
+func (s *Server) resolvePort(v interface{}, slot int) int {
+	ps := s.resolvePorts(v)
+	if len(ps) == 0 {
+		return 0
+	}
+	return ps[slot%len(ps)]
 }
 
 func (s *Server) addProxies(add proxyConfig) {
@@ -94,20 +117,25 @@ func (s *Server) addProxies(add proxyConfig) {
 	}
 }
 
-// lookupProxy finds the local port for an object and a port (number or name).
-func (s *Server) lookupProxy(plural string, o obj, port string) int {
+// proxyTarget finds the TARGET for an object and a port (number or name), or nil.
+func (s *Server) proxyTarget(plural string, o obj, port string) interface{} {
 	s.proxyMu.Lock()
 	defer s.proxyMu.Unlock()
 	for _, key := range []string{name(o), labelsOf(o)["app"]} {
 		ports := s.proxies[plural][key]
 		if v, ok := ports[port]; ok && key != "" {
-			return s.resolvePort(v)
+			return v
 		}
 		if v, ok := ports["*"]; ok && key != "" {
-			return s.resolvePort(v)
+			return v
 		}
 	}
-	return 0
+	return nil
+}
+
+// lookupProxy finds the local port for an object, a port and a pool slot (slots.go).
+func (s *Server) lookupProxy(plural string, o obj, port string, slot int) int {
+	return s.resolvePort(s.proxyTarget(plural, o, port), slot)
 }
 
 func firstPort(plural string, o obj) string {
@@ -167,7 +195,8 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request, body []byte, t ta
 	if port == "" {
 		port = firstPort(t.res.plural, o)
 	}
-	local := s.lookupProxy(t.res.plural, o, port)
+	s.assignSlots()
+	local := s.lookupProxy(t.res.plural, o, port, s.slotOf(t.res.plural, o))
 	if local == 0 {
 		ip := mstr(o, "status", "podIP")
 		if t.res.plural == "services" {

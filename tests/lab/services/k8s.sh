@@ -7,9 +7,11 @@
 #   k8s.sh start LABDIR   writes LABDIR/k8s/{ca,client}.{crt,key}, token,
 #                         kubeconfig (contexts "lab": bearer token, current;
 #                         "lab-cert": client certificate; "lab-tokenfile":
-#                         tokenFile), proxy.json (pods tmi-api and service
-#                         tmi-api-service to the TMI simulator, resolved from
-#                         LABDIR/*.env when a request comes) and LABDIR/k8s.env:
+#                         tokenFile), proxy.json (each tmi-api pod to its own
+#                         TMI simulator process, service tmi-api-service to all
+#                         of them, resolved from LABDIR/*.env when a request
+#                         comes), pod-targets.json (Prometheus file_sd: each
+#                         tmi-api pod's simulator, label pod) and LABDIR/k8s.env:
 #                           RB_TEST_K8S_KUBECONFIG  kubeconfig above
 #                           RB_TEST_K8S_URL         https://127.0.0.1:PORT
 #                           RB_TEST_K8S_TOKEN_FILE  the bearer token
@@ -82,13 +84,13 @@ start() {
     rm -f "$DIR/addr"
     build
     cat >"$DIR/proxy.json" <<'JSON'
-{"pods": {"tmi-api": {"8080": "$RB_TEST_TMISIM_URL", "http": "$RB_TEST_TMISIM_URL",
-                      "6060": ["$RB_TEST_TMISIM_PPROF_URL", "$RB_TEST_PPROF_URL"],
-                      "pprof": ["$RB_TEST_TMISIM_PPROF_URL", "$RB_TEST_PPROF_URL"]}},
- "services": {"tmi-api-service": {"80": "$RB_TEST_TMISIM_URL", "http": "$RB_TEST_TMISIM_URL",
-                                  "6060": ["$RB_TEST_TMISIM_PPROF_URL", "$RB_TEST_PPROF_URL"]}}}
+{"pods": {"tmi-api": {"8080": "$RB_TEST_TMISIM_URLS", "http": "$RB_TEST_TMISIM_URLS",
+                      "6060": ["$RB_TEST_TMISIM_PPROF_URLS", "$RB_TEST_PPROF_URL"],
+                      "pprof": ["$RB_TEST_TMISIM_PPROF_URLS", "$RB_TEST_PPROF_URL"]}},
+ "services": {"tmi-api-service": {"80": "$RB_TEST_TMISIM_URLS", "http": "$RB_TEST_TMISIM_URLS",
+                                  "6060": ["$RB_TEST_TMISIM_PPROF_URLS", "$RB_TEST_PPROF_URL"]}}}
 JSON
-    "$DIR/k8s-lab" -dir "$DIR" -proxy "$DIR/proxy.json" </dev/null >"$DIR/k8s-lab.log" 2>&1 &
+    "$DIR/k8s-lab" -dir "$DIR" -proxy "$DIR/proxy.json" -pod-targets "$DIR/pod-targets.json" </dev/null >"$DIR/k8s-lab.log" 2>&1 &
     echo $! >"$PIDFILE"
     if ! wait_up "$PIDFILE" 200 answers; then
         echo "k8s-lab did not answer" >&2

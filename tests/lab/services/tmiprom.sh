@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # tmiprom.sh start|stop LABDIR — a real Prometheus 2.42 scraping the TMI
-# simulator every second, for the TMI runbook's end-to-end tests and the
-# rehearsal lab (the rb.prom specs use prom.sh's backfilled server instead).
-# The simulator writes its scrape target to LABDIR/tmisim/prom-targets.json
-# when it is up; file_sd picks it up whenever that happens, so the start
-# order of the two does not matter. Writes LABDIR/tmiprom.env:
+# simulator every second, each tmi-api pod as its own target (label pod), for
+# the TMI runbook's end-to-end tests and the rehearsal lab (the rb.prom specs
+# use prom.sh's backfilled server instead). The Kubernetes stand-in keeps
+# LABDIR/k8s/pod-targets.json (file_sd) in step with its pods and their
+# simulator processes, as kubernetes_sd would; file_sd picks changes up, so
+# the start order does not matter. Writes LABDIR/tmiprom.env:
 #   RB_TEST_TMIPROM_URL   the Prometheus base URL
 set -eu
 . "$(dirname "$0")/../lib.sh"
@@ -19,7 +20,7 @@ start() {
     PORT=$(free_port)
     printf '%s\n' "global:" "  scrape_interval: 1s" "  evaluation_interval: 1s" "scrape_configs:" \
         "  - job_name: tmi-api" \
-        "    file_sd_configs: [{files: [\"$LAB/tmisim/prom-targets.json\"], refresh_interval: 1s}]" \
+        "    file_sd_configs: [{files: [\"$LAB/k8s/pod-targets.json\"], refresh_interval: 1s}]" \
         >"$DIR/prometheus.yml"
     prometheus --config.file="$DIR/prometheus.yml" --storage.tsdb.path="$DIR/data" \
         --web.listen-address="127.0.0.1:$PORT" >"$DIR/prometheus.log" 2>&1 &

@@ -23,6 +23,7 @@ const cachePrefix = "tmisim:threat_model:"
 const modelColumns = "id, name, description, owner, status, created_at, updated_at"
 
 type app struct {
+	podsFile string // -pods-file (pods.go)
 	reg      *registry
 	db       *pgPool
 	redis    *redisClient

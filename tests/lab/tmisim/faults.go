@@ -1,5 +1,6 @@
 // faults.go — the fault switchboard: POST /admin/faults/{name}?on=1|0[&for=S]
-// [&param=value...], POST /admin/faults/all?on=0 and GET /admin/faults. Each
+// [&param=value...][&pod=NAME|all], POST /admin/faults/all?on=0 and GET
+// /admin/faults (pod=: pods.go). Each
 // fault runs in its own goroutine under a context that ends when it is
 // switched off or when its duration (at most -fault-max) passes; the fault's
 // body cleans up before the switch reports it off. State is also exported as
@@ -194,6 +195,10 @@ func (a *app) listFaults(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) switchFault(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/admin/faults/")
+	if pod := r.URL.Query().Get("pod"); pod != "" && r.Method == http.MethodPost {
+		a.forwardToPods(w, r, pod)
+		return
+	}
 	if name == "all" && r.Method == http.MethodPost && r.URL.Query().Get("on") == "0" {
 		a.faults.stopAll() /* what a pod restart would do */
 		a.listFaults(w, r)

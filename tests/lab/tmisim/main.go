@@ -26,7 +26,8 @@ import (
 
 type options struct {
 	addr, pprofAddr, addrFile, pgDSN, pgDatabase, pgUser, pgPassword, redisURL, rolePassword string
-	init                                                                                     bool
+	podsFile                                                                                 string
+	init, pgExporter                                                                         bool
 	seedRows, dbMaxConns, cacheTTL                                                           int
 	slowQuery, faultMax                                                                      time.Duration
 	loadRPS                                                                                  float64
@@ -42,6 +43,8 @@ func parseFlags() options {
 	flag.StringVar(&o.pgUser, "pg-user", "", "role the API connects as (empty keeps the DSN's; -init's work uses the DSN's)")
 	flag.StringVar(&o.pgPassword, "pg-password", os.Getenv("TMISIM_PG_PASSWORD"), "password of -pg-user (env TMISIM_PG_PASSWORD)")
 	flag.StringVar(&o.redisURL, "redis-url", os.Getenv("TMISIM_REDIS_URL"), "Redis URL (env TMISIM_REDIS_URL)")
+	flag.StringVar(&o.podsFile, "pods-file", "", "file_sd list of the pods' simulators (pod=NAME on a fault switch)")
+	flag.BoolVar(&o.pgExporter, "pg-exporter", false, "also export pg_stat_activity / pg_stat_user_tables metrics")
 	flag.BoolVar(&o.init, "init", false, "create database, role tmi, table threat_models and seed rows if missing")
 	flag.IntVar(&o.seedRows, "seed-rows", 5000, "rows -init puts in an empty threat_models")
 	flag.StringVar(&o.rolePassword, "role-password", "tmi", "password -init gives a new role tmi")
@@ -106,6 +109,10 @@ func run(o options) error {
 	registerProcessMetrics(reg, redis)
 	a := newApp(reg, newPGPool(cfg, o.dbMaxConns, o.slowQuery, reg), redis, o.cacheTTL)
 	a.faults = newFaultSet(a, o.faultMax, append(processFaults(), pgFaults()...))
+	a.podsFile = o.podsFile
+	if o.pgExporter {
+		reg.add(&pgExporter{cfg: cfg})
+	}
 	a.settingsFromEnv()
 	if err := a.loadMaxID(); err != nil {
 		return fmt.Errorf("database %s: %v", cfg.Database, err)
