@@ -21,12 +21,10 @@
 #include "core/pg_value.h"
 #include "errors.h"
 #include "gate.h"
-#include "gate_ctl.h"
+#include "net/pg_conn.h"
 #include "redact.h"
 #include <lauxlib.h>
 #include <libpq-fe.h>
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,13 +60,6 @@ typedef struct {
 
 /* ---- small utilities ---------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void secret(const char *s)
 {
     if (s && *s) rb_redact_add(s, strlen(s));
@@ -89,78 +80,16 @@ static pgconn *check_conn(lua_State *L)
     return pc;
 }
 
-/* ---- transport: waiting with a deadline --------------------------------- */
+/* ---- transport (net/pg_conn.c) ------------------------------------------ */
 
-enum { IO_OK = 0, IO_TIMEOUT = -1, IO_CONN = -2, IO_INTERRUPTED = -3 };
-
-/* Waits until the socket is ready for `events` or the deadline passes; wakes
- * every 200 ms to notice the engine's interrupt flag (SIGINT). */
-static int wait_socket(PGconn *c, short events, double deadline)
-{
-    for (;;) {
-        if (rb_gate_interrupted()) return IO_INTERRUPTED;
-        double left = deadline - now_s();
-        if (left <= 0) return IO_TIMEOUT;
-        struct pollfd p = { PQsocket(c), events, 0 };
-        if (p.fd < 0) return IO_CONN;
-        int ms = left > 0.2 ? 200 : (int)(left * 1000) + 1;
-        int r = poll(&p, 1, ms);
-        if (r > 0) return IO_OK;
-        if (r < 0 && errno != EINTR) return IO_CONN;
-    }
-}
-
-/* Flushes what libpq has buffered and reads until a result can be taken
- * without blocking. */
-static int await(PGconn *c, double deadline)
-{
-    for (;;) {
-        if (PQstatus(c) == CONNECTION_BAD) return IO_CONN;
-        int f = PQflush(c);
-        if (f < 0) return IO_CONN;
-        if (f == 0 && !PQisBusy(c)) return IO_OK;
-        int w = wait_socket(c, (short)(POLLIN | (f ? POLLOUT : 0)), deadline);
-        if (w) return w;
-        if (!PQconsumeInput(c)) return IO_CONN;
-    }
-}
-
-/* The first result of the next command (the rest are dropped); *out NULL if
- * there is none. A command ends at a NULL result, a pipeline at its sync. If
- * the connection breaks after an error arrived, that error is the answer: it
- * says why (e.g. 57P01, the backend was terminated). */
-static int next_result(PGconn *c, double deadline, PGresult **out)
-{
-    PGresult *first = NULL;
-    for (;;) {
-        int w = await(c, deadline);
-        if (w == IO_CONN && !first) first = PQgetResult(c);   /* e.g. FATAL 57P01, then EOF */
-        if (w) {
-            if (first && w == IO_CONN) break;
-            PQclear(first);
-            return w;
-        }
-        PGresult *r = PQgetResult(c);
-        if (!r) break;
-        if (first) { PQclear(r); continue; }
-        first = r;
-        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) break;
-    }
-    *out = first;
-    return IO_OK;
-}
+enum { IO_OK = RB_PG_OK, IO_TIMEOUT = RB_PG_ETIMEOUT, IO_CONN = RB_PG_ECONN, IO_INTERRUPTED = RB_PG_EINTR };
 
 /* Gives up on a connection whose state is unknown (client timeout, interrupt,
  * broken socket): a statement may still run, so cancel it first. */
 static void drop_conn(pgconn *pc, const char *why)
 {
     if (!pc->pg) return;
-    if (PQstatus(pc->pg) != CONNECTION_BAD && PQtransactionStatus(pc->pg) == PQTRANS_ACTIVE) {
-        PGcancel *cn = PQgetCancel(pc->pg);
-        char buf[256];
-        if (cn) { PQcancel(cn, buf, sizeof buf); PQfreeCancel(cn); }
-    }
-    PQfinish(pc->pg);
+    rb_pg_conn_drop(pc->pg);
     pc->pg = NULL;
     snprintf(pc->lost, sizeof pc->lost, "%s", why);
 }
@@ -453,33 +382,33 @@ static double call_timeout(const pgconn *pc, const call *c)
     return c->timeout > 0 ? c->timeout : pc->stmt_timeout;
 }
 
-static int send_params(PGconn *g, const char *sql, const call *c)
+static int send_params(const rb_ticket *t, PGconn *g, const char *sql, const call *c)
 {
-    return PQsendQueryParams(g, sql, c ? c->nparams : 0, NULL, c ? c->values : NULL, NULL, NULL, 0);
+    return rb_pg_conn_send(t, g, sql, c ? c->nparams : 0, c ? c->values : NULL);
 }
 
 /* ---- query: BEGIN READ ONLY; [SET LOCAL statement_timeout]; sql; ROLLBACK --- */
 
 /* Runs sql (with c's parameters) in a read-only transaction that is rolled
  * back, all pipelined into one round trip. Pushes the result table, or nil, err. */
-static int run_read_only(lua_State *L, pgconn *pc, const char *sql, const call *c)
+static int run_read_only(lua_State *L, const rb_ticket *t, pgconn *pc, const char *sql, const call *c)
 {
     PGconn *g = pc->pg;
-    double limit = call_timeout(pc, c) + CLIENT_GRACE, deadline = now_s() + limit;
+    double limit = call_timeout(pc, c) + CLIENT_GRACE, deadline = rb_pg_now() + limit;
     char set_timeout[64];
-    int ok = PQenterPipelineMode(g) && send_params(g, "BEGIN READ ONLY", NULL);
+    int ok = PQenterPipelineMode(g) && send_params(t, g, "BEGIN READ ONLY", NULL);
     int ncmd = 3, user = 1;
     if (ok && c->timeout > 0) {
         snprintf(set_timeout, sizeof set_timeout, "SET LOCAL statement_timeout = %.0f", c->timeout * 1000);
-        ok = send_params(g, set_timeout, NULL);
+        ok = send_params(t, g, set_timeout, NULL);
         ncmd = 4, user = 2;
     }
-    ok = ok && send_params(g, sql, c) && send_params(g, "ROLLBACK", NULL) && PQpipelineSync(g);
+    ok = ok && send_params(t, g, sql, c) && send_params(t, g, "ROLLBACK", NULL) && rb_pg_conn_sync(t, g);
     if (!ok) return io_fail(L, pc, IO_CONN, limit);
     PGresult *mine = NULL, *bad = NULL;
     for (int i = 0; i <= ncmd; i++) {          /* ncmd commands and the sync */
         PGresult *r;
-        int w = next_result(g, deadline, &r);
+        int w = rb_pg_conn_next_result(t, g, deadline, &r);
         if (w) { PQclear(mine); PQclear(bad); return io_fail(L, pc, w, limit); }
         if (!r) continue;
         if (i == user) mine = r;
@@ -492,7 +421,7 @@ static int run_read_only(lua_State *L, pgconn *pc, const char *sql, const call *
         PQexitPipelineMode(g);
         if (PQtransactionStatus(g) != PQTRANS_IDLE) {   /* an error skipped our ROLLBACK */
             PGresult *r = NULL;
-            int w = send_params(g, "ROLLBACK", NULL) ? next_result(g, deadline, &r) : IO_CONN;
+            int w = send_params(t, g, "ROLLBACK", NULL) ? rb_pg_conn_next_result(t, g, deadline, &r) : IO_CONN;
             PQclear(r);
             if (w) { PQclear(mine); PQclear(bad); return io_fail(L, pc, w, limit); }
         }
@@ -511,11 +440,11 @@ static int run_read_only(lua_State *L, pgconn *pc, const char *sql, const call *
 
 /* ---- exec: one statement outside any transaction block ------------------ */
 
-static int run_one(lua_State *L, pgconn *pc, const char *sql, const call *c, double limit)
+static int run_one(lua_State *L, const rb_ticket *t, pgconn *pc, const char *sql, const call *c, double limit)
 {
     PGresult *r = NULL;
-    if (!send_params(pc->pg, sql, c)) return io_fail(L, pc, IO_CONN, limit);
-    int w = next_result(pc->pg, now_s() + limit, &r);
+    if (!send_params(t, pc->pg, sql, c)) return io_fail(L, pc, IO_CONN, limit);
+    int w = rb_pg_conn_next_result(t, pc->pg, rb_pg_now() + limit, &r);
     if (w) return io_fail(L, pc, w, limit);
     if (!r) return io_fail(L, pc, IO_CONN, limit);
     if (!result_ok(r)) return result_fail(L, pc, r);
@@ -527,20 +456,20 @@ static int run_one(lua_State *L, pgconn *pc, const char *sql, const call *c, dou
 
 /* SET name = value (ours, never user text) for the session; 1 on success,
  * else 0 with nil, err pushed. */
-static int set_guc(lua_State *L, pgconn *pc, const char *name, const char *value)
+static int set_guc(lua_State *L, const rb_ticket *t, pgconn *pc, const char *name, const char *value)
 {
     char sql[96];
     snprintf(sql, sizeof sql, "SET %s = %s", name, value);
-    if (run_one(L, pc, sql, NULL, DEFAULT_CONNECT_TIMEOUT + CLIENT_GRACE) != 1) return 0;
+    if (run_one(L, t, pc, sql, NULL, DEFAULT_CONNECT_TIMEOUT + CLIENT_GRACE) != 1) return 0;
     lua_pop(L, 1);
     return 1;
 }
 
-static int set_timeout(lua_State *L, pgconn *pc, double secs)
+static int set_timeout(lua_State *L, const rb_ticket *t, pgconn *pc, double secs)
 {
     char ms[32];
     snprintf(ms, sizeof ms, "%.0f", secs * 1000);
-    return set_guc(L, pc, "statement_timeout", ms);
+    return set_guc(L, t, pc, "statement_timeout", ms);
 }
 
 /* The read session: every statement's own transaction is READ ONLY, as the
@@ -555,14 +484,14 @@ static int session_read_only(const pgconn *pc)
 /* Runs the statement read-write, then puts the session back to read-only (and
  * the default timeout). If that fails the connection is dropped: a session
  * whose state is unknown is not used for reads. */
-static int run_exec(lua_State *L, pgconn *pc, const call *c)
+static int run_exec(lua_State *L, const rb_ticket *t, pgconn *pc, const call *c)
 {
-    if (!set_guc(L, pc, "default_transaction_read_only", "off")) return 2;
-    int n = (c->timeout > 0 && !set_timeout(L, pc, c->timeout))
-        ? 2 : run_one(L, pc, c->sql, c, call_timeout(pc, c) + CLIENT_GRACE);
+    if (!set_guc(L, t, pc, "default_transaction_read_only", "off")) return 2;
+    int n = (c->timeout > 0 && !set_timeout(L, t, pc, c->timeout))
+        ? 2 : run_one(L, t, pc, c->sql, c, call_timeout(pc, c) + CLIENT_GRACE);
     if (!pc->pg) return n;
-    if (!set_guc(L, pc, "default_transaction_read_only", "on")
-        || (c->timeout > 0 && !set_timeout(L, pc, pc->stmt_timeout))) {
+    if (!set_guc(L, t, pc, "default_transaction_read_only", "on")
+        || (c->timeout > 0 && !set_timeout(L, t, pc, pc->stmt_timeout))) {
         lua_pop(L, 2);
         drop_conn(pc, "could not make the session read-only again after exec");
     }
@@ -576,7 +505,7 @@ static int lost_fail(lua_State *L, pgconn *pc)
     return fail(L, "conn", pc->target, *pc->lost ? pc->lost : "connection lost");
 }
 
-/* Text of the call error for rb_gate_done: the message of the error at top. */
+/* Text of the call error for rb_ticket_done: the message of the error at top. */
 static const char *top_error(lua_State *L, int nret)
 {
     if (nret != 2) return NULL;
@@ -584,6 +513,132 @@ static const char *top_error(lua_State *L, int nret)
     const char *m = lua_tostring(L, -1);
     lua_pop(L, 1);   /* the string stays referenced by the error table */
     return m ? m : "error";
+}
+
+/* ---- what the server says a query calls --------------------------------- */
+
+/* The connection's user value: a table {checked = {[sql] = true},
+ * volatile = {[proname] = true} | nil, allow = {[proname] = true}}. */
+static void push_state(lua_State *L, const char *field)
+{
+    lua_getiuservalue(L, 1, 1);
+    lua_getfield(L, -1, field);
+    lua_remove(L, -2);
+}
+
+/* exec may have created or replaced functions: learn them again. */
+static void forget_checks(lua_State *L)
+{
+    lua_getiuservalue(L, 1, 1);
+    lua_newtable(L);
+    lua_setfield(L, -2, "checked");
+    lua_pushnil(L);
+    lua_setfield(L, -2, "volatile");
+    lua_pop(L, 1);
+}
+
+/* Pushes the "QUERY PLAN" lines of the EXPLAIN result at res as one text. */
+static const char *push_plan_text(lua_State *L, int res)
+{
+    lua_Integer n = luaL_len(L, res);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (i > 1) luaL_addchar(&b, '\n');
+        lua_geti(L, res, i);
+        lua_getfield(L, -1, "QUERY PLAN");
+        lua_remove(L, -2);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+/* Learns the names of every volatile function the server knows (once per
+ * connection, again after an exec). Pushes nothing on success, else leaves
+ * nil, err on the stack and returns 0. */
+static int learn_volatile(lua_State *L, const rb_ticket *t, pgconn *pc)
+{
+    static const call none;
+    if (run_read_only(L, t, pc, "SELECT DISTINCT p.proname::text AS name FROM pg_catalog.pg_proc p "
+                                 "WHERE p.provolatile = 'v'", &none) != 1) return 0;
+    int res = lua_gettop(L);
+    lua_Integer n = luaL_len(L, res);
+    lua_getiuservalue(L, 1, 1);
+    lua_createtable(L, 0, (int)n);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, res, i);
+        lua_getfield(L, -1, "name");
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -4);
+        lua_pop(L, 1);
+    }
+    lua_setfield(L, -2, "volatile");
+    lua_settop(L, res - 1);
+    return 1;
+}
+
+typedef struct { lua_State *L; int vol, allow; char found[64]; } call_scan;
+
+static void on_plan_call(void *ud, const char *name, size_t len)
+{
+    call_scan *cs = ud;
+    if (cs->found[0] || len >= sizeof cs->found) return;
+    lua_pushlstring(cs->L, name, len);
+    const char *nm = lua_tostring(cs->L, -1);
+    int bad = lua_rawget(cs->L, cs->vol) != LUA_TNIL && !rb_pg_sql_volatile_allowed(nm);
+    lua_pop(cs->L, 1);
+    if (bad) {
+        lua_pushlstring(cs->L, name, len);
+        bad = lua_rawget(cs->L, cs->allow) == LUA_TNIL;
+        lua_pop(cs->L, 1);
+    }
+    if (bad) { memcpy(cs->found, name, len); cs->found[len] = '\0'; }
+}
+
+/* Asks the server which functions the statement calls: EXPLAIN (VERBOSE)
+ * shows every call left after planning (views expanded), and pg_proc says
+ * which are volatile. A volatile function outside the allow-lists raises;
+ * a statement that passed is remembered by its text. Returns 1 to go on, or
+ * 0 with nil, err pushed (the EXPLAIN failed: the query would fail too). */
+static int server_check(lua_State *L, const rb_ticket *t, pgconn *pc, const call *c)
+{
+    const char *stmt = c->sql;
+    if (strcmp(c->info.verb, "show") == 0) return 1;
+    if (strcmp(c->info.verb, "explain") == 0) {
+        if (!c->info.explain_analyze) return 1;      /* plain EXPLAIN runs nothing */
+        stmt = c->sql + c->info.explain_at;
+    }
+    int base = lua_gettop(L);
+    push_state(L, "checked");
+    lua_getfield(L, -1, c->sql);
+    int known = lua_toboolean(L, -1);
+    lua_settop(L, base);
+    if (known) return 1;
+    push_state(L, "volatile");
+    int have = !lua_isnil(L, -1);
+    lua_settop(L, base);
+    if (!have && !learn_volatile(L, t, pc)) return 0;
+    const char *explain = lua_pushfstring(L, "EXPLAIN (VERBOSE, COSTS OFF) %s", stmt);
+    if (run_read_only(L, t, pc, explain, c) != 1) return 0;
+    size_t len;
+    const char *plan = push_plan_text(L, lua_gettop(L));
+    len = lua_rawlen(L, -1);
+    call_scan cs = { L, 0, 0, "" };
+    push_state(L, "volatile");
+    cs.vol = lua_gettop(L);
+    push_state(L, "allow");
+    cs.allow = lua_gettop(L);
+    rb_pg_sql_each_call(plan, len, on_plan_call, &cs);
+    if (cs.found[0])
+        luaL_error(L, "query: refused: %s() is volatile (it may change something: the server's catalog "
+                      "says so) and is not on the allow-list of read-only functions (use conn:exec, or "
+                      "connect with allow_functions; docs/lua/pg.md)", cs.found);
+    push_state(L, "checked");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, c->sql);
+    lua_settop(L, base);
+    return 1;
 }
 
 /* conn:query(sql, ...) -> res | nil, err */
@@ -600,39 +655,33 @@ static int conn_query(lua_State *L)
                       "(use conn:exec)", c.info.denied);
     pc->nnotices = 0;
     rb_action a = {"pg", "query", pc->target, 2};
-    rb_gate(L, &a, RB_READ);
+    rb_ticket *t = rb_gate_open(L, &a, RB_READ);
     bind_params(L, &c);
     int n;
     if (!pc->pg) n = lost_fail(L, pc);
+    else if (!server_check(L, t, pc, &c)) n = 2;
     else if (c.timeout == 0 && session_read_only(pc))
-        n = run_one(L, pc, c.sql, &c, pc->stmt_timeout + CLIENT_GRACE);
-    else n = run_read_only(L, pc, c.sql, &c);
-    rb_gate_done(L, &a, RB_READ, n == 1, top_error(L, n));
+        n = run_one(L, t, pc, c.sql, &c, pc->stmt_timeout + CLIENT_GRACE);
+    else n = run_read_only(L, t, pc, c.sql, &c);
+    rb_ticket_done(L, t, n == 1, top_error(L, n));
     return n;
 }
 
-/* Plan mode: EXPLAIN the statement in a rolled-back read-only transaction and
- * show the plan; what cannot be explained is labelled "cannot be simulated". */
-static int simulate(lua_State *L, pgconn *pc, const call *c)
+/* Plan mode: EXPLAIN the statement in a rolled-back read-only transaction
+ * (a read, with its own ticket) and show the plan; what cannot be explained
+ * is labelled "cannot be simulated". */
+static int simulate(lua_State *L, rb_ticket *w, pgconn *pc, const call *c)
 {
     if (rb_pg_sql_simulable(&c->info) && pc->pg) {
+        rb_action a = {"pg", "explain", pc->target, 0};
+        rb_ticket *t = rb_gate_open(L, &a, RB_READ);
         const char *explain = lua_pushfstring(L, "EXPLAIN %s", c->sql);
-        if (run_read_only(L, pc, explain, c) != 1) return 2;   /* invalid: the plan fails */
-        int res = lua_gettop(L);
-        lua_Integer n = luaL_len(L, res);
-        luaL_Buffer b;
-        luaL_buffinit(L, &b);
-        for (lua_Integer i = 1; i <= n; i++) {
-            if (i > 1) luaL_addchar(&b, '\n');
-            lua_geti(L, res, i);
-            lua_getfield(L, -1, "QUERY PLAN");
-            lua_remove(L, -2);
-            luaL_addvalue(&b);
-        }
-        luaL_pushresult(&b);
-        rb_gate_simulated(L, lua_tostring(L, -1));
+        int n = run_read_only(L, t, pc, explain, c);
+        rb_ticket_done(L, t, n == 1, top_error(L, n));
+        if (n != 1) return 2;   /* invalid: the plan fails */
+        rb_ticket_simulated(L, w, push_plan_text(L, lua_gettop(L)));
     } else {
-        rb_gate_simulated(L, NULL);
+        rb_ticket_simulated(L, w, NULL);
     }
     char cmd[sizeof c->info.verb];
     for (size_t i = 0; i < sizeof cmd; i++)
@@ -663,11 +712,16 @@ static int conn_exec(lua_State *L)
     }
     pc->nnotices = 0;
     rb_action a = {"pg", "exec", pc->target, lua_gettop(L)};
-    rb_verdict v = rb_gate(L, &a, RB_WRITE);
+    rb_ticket *t = rb_gate_open(L, &a, RB_WRITE);
     bind_params(L, &c);
-    if (v == RB_SIMULATE) return simulate(L, pc, &c);
-    int n = pc->pg ? run_exec(L, pc, &c) : lost_fail(L, pc);
-    rb_gate_done(L, &a, RB_WRITE, n == 1, top_error(L, n));
+    if (rb_ticket_simulate(t)) {
+        int n = simulate(L, t, pc, &c);
+        rb_ticket_done(L, t, n == 1, NULL);
+        return n;
+    }
+    int n = pc->pg ? run_exec(L, t, pc, &c) : lost_fail(L, pc);
+    forget_checks(L);
+    rb_ticket_done(L, t, n == 1, top_error(L, n));
     return n;
 }
 
@@ -819,43 +873,64 @@ static void describe(const conn_opts *o, char *out, size_t outsz)
     if (defs) PQconninfoFree(defs);
 }
 
-/* Drives PQconnectPoll with poll() until connected or the deadline: libpq's own
- * connect_timeout does not apply to nonblocking connects. */
-static int connect_wait(PGconn *g, double deadline)
-{
-    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-    for (;;) {
-        if (st == PGRES_POLLING_OK) return IO_OK;
-        if (st == PGRES_POLLING_FAILED) return IO_CONN;
-        int w = wait_socket(g, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
-        if (w) return w;
-        st = PQconnectPoll(g);
-    }
-}
-
 /* Pushes the new connection (born closed, then filled) or nil, err. */
-static int open_conn(lua_State *L, const conn_opts *o, const char *shown)
+static int open_conn(lua_State *L, const rb_ticket *t, const conn_opts *o, const char *shown, int allow)
 {
-    pgconn *pc = lua_newuserdatauv(L, sizeof *pc, 0);
+    pgconn *pc = lua_newuserdatauv(L, sizeof *pc, 1);
     memset(pc, 0, sizeof *pc);
     pc->closed = 1;
     luaL_setmetatable(L, CONN_MT);
+    lua_createtable(L, 0, 3);
+    lua_pushvalue(L, allow);
+    lua_setfield(L, -2, "allow");
+    lua_newtable(L);
+    lua_setfield(L, -2, "checked");
+    lua_setiuservalue(L, -2, 1);
     snprintf(pc->target, sizeof pc->target, "%s", shown);
-    PGconn *g = PQconnectStartParams(o->kw, o->val, o->expand);
+    int w;
+    PGconn *g = rb_pg_conn_start(t, o->kw, o->val, o->expand, o->connect_timeout, &w);
+    if (!g && w == IO_INTERRUPTED) return fail(L, "interrupted", shown, "interrupted");
     if (!g) return fail(L, "conn", shown, "out of memory");
     pc->pg = g;
     pc->closed = 0;
-    secret(PQpass(g));
-    int w = PQstatus(g) == CONNECTION_BAD ? IO_CONN : connect_wait(g, now_s() + o->connect_timeout);
-    secret(PQpass(g));        /* a password found in ~/.pgpass or a service file */
-    if (w == IO_OK && PQsetnonblocking(g, 1) != 0) w = IO_CONN;
+    secret(PQpass(g));        /* also a password found in ~/.pgpass or a service file */
     if (w) return io_fail(L, pc, w, o->connect_timeout);
     PQsetNoticeReceiver(g, on_notice, pc);
     snprintf(pc->target, sizeof pc->target, "%s:%s/%s", PQhost(g), PQport(g), PQdb(g));
     pc->stmt_timeout = o->stmt_timeout;
-    if (!set_timeout(L, pc, o->stmt_timeout)
-        || !set_guc(L, pc, "default_transaction_read_only", "on")) return 2;
+    if (!set_timeout(L, t, pc, o->stmt_timeout)
+        || !set_guc(L, t, pc, "default_transaction_read_only", "on")) return 2;
     return 1;
+}
+
+/* opts.allow_functions = {"name", ...}: volatile functions a team knows to
+ * only read, added to the built-in allow-list for this connection. A name
+ * the guard denies (pg_terminate_backend, dblink_exec, ...) is refused.
+ * Pushes the set {[name] = true}. */
+static int read_allow(lua_State *L, int opts)
+{
+    lua_newtable(L);
+    int set = lua_gettop(L);
+    if (opts == 0 || lua_getfield(L, opts, "allow_functions") == LUA_TNIL) {
+        if (opts) lua_pop(L, 1);
+        return set;
+    }
+    if (!lua_istable(L, -1)) luaL_error(L, "connect: allow_functions must be a list of function names");
+    lua_Integer n = luaL_len(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        size_t len;
+        lua_geti(L, -1, i);
+        const char *name = lua_tolstring(L, -1, &len);
+        if (lua_type(L, -1) != LUA_TSTRING || len == 0 || len > 63)
+            luaL_error(L, "connect: allow_functions[%d] must be a function name (1 to 63 bytes)", (int)i);
+        if (rb_pg_sql_denied_name(name, len, 1))
+            luaL_error(L, "connect: allow_functions[%d]: %s has side effects; it cannot be allowed in "
+                          "a read", (int)i, name);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, set);
+    }
+    lua_pop(L, 1);
+    return set;
 }
 
 /* pg.connect(dsn | table [, opts]) -> conn | nil, err
@@ -881,11 +956,12 @@ static int pg_connect(lua_State *L)
     o.stmt_timeout = opt_seconds(L, opts, "statement_timeout", DEFAULT_STATEMENT_TIMEOUT);
     add_kw(L, &o, "fallback_application_name", "runbook");
     secret(getenv("PGPASSWORD"));
+    int allow = read_allow(L, opts);
     describe(&o, shown, sizeof shown);
     rb_action a = {"pg", "connect", shown, 0};
-    rb_gate(L, &a, RB_READ);
-    int n = open_conn(L, &o, shown);
-    rb_gate_done(L, &a, RB_READ, n == 1, top_error(L, n));
+    rb_ticket *t = rb_gate_open(L, &a, RB_READ);
+    int n = open_conn(L, t, &o, shown, allow);
+    rb_ticket_done(L, t, n == 1, top_error(L, n));
     return n;
 }
 

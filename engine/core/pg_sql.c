@@ -98,7 +98,7 @@ static const char *const volatile_allowed[] = {
     "pg_ls_waldir", "pg_notification_queue_usage", "pg_partition_ancestors", "pg_partition_tree",
     "pg_prepared_xact", "pg_relation_size", "pg_safe_snapshot_blocking_pids", "pg_sequence_last_value",
     "pg_show_all_file_settings", "pg_show_replication_origin_status", "pg_sleep", "pg_sleep_for",
-    "pg_sleep_until", "pg_stat_file", "pg_stat_get_recovery_prefetch",
+    "pg_sleep_until", "pg_stat_clear_snapshot", "pg_stat_file", "pg_stat_force_next_flush", "pg_stat_get_recovery_prefetch",
     "pg_stat_get_xact_blocks_fetched", "pg_stat_get_xact_blocks_hit", "pg_stat_get_xact_function_calls",
     "pg_stat_get_xact_function_self_time", "pg_stat_get_xact_function_total_time",
     "pg_stat_get_xact_numscans", "pg_stat_get_xact_tuples_deleted", "pg_stat_get_xact_tuples_fetched",

@@ -4,7 +4,8 @@
 #
 #   pg.sh start LABDIR   initdb into LABDIR/pg/data, start on 127.0.0.1:PORT with
 #                        every statement logged to LABDIR/pg/statements.log,
-#                        create role `rb` (SCRAM password) and database `rbtest`,
+#                        create role `rb` (SCRAM password) and database `rbtest`
+#                        (with the dblink extension, for the read-guard specs),
 #                        write LABDIR/pg.env
 #   pg.sh stop  LABDIR   pg_ctl stop -m immediate (idempotent)
 #
@@ -60,6 +61,8 @@ GRANT pg_monitor, pg_signal_backend TO rb;
 GRANT ALTER SYSTEM ON PARAMETER work_mem, shared_buffers TO rb;
 \connect rbtest
 GRANT EXECUTE ON FUNCTION pg_reload_conf() TO rb;
+-- an extension with effects that a read must not reach (security_pg_spec)
+CREATE EXTENSION dblink;
 SQL
     cat >"$LAB/pg.env" <<ENV
 RB_TEST_PG_DSN=postgresql://rb:$pass@127.0.0.1:$port/rbtest
