@@ -14,7 +14,9 @@
 #include <string.h>
 #include <time.h>
 
-static rb_mode mode = RB_MODE_FREE;
+/* The engine's own mode: closed (no I/O) until a command opens it; only
+ * `runbook lua` (the operator's own script) sets free. */
+static rb_mode mode = RB_MODE_LOAD;
 static rb_planned *plan;            /* recorded in plan mode */
 static int nplan, capplan;
 static rb_planned *approved;        /* what the operator confirmed */

@@ -6,5 +6,7 @@
 #ifndef RB_SIGNALS_H
 #define RB_SIGNALS_H
 #include <lua.h>
-void rb_signals_install(lua_State *L);
+/* L: the engine's state; active_world: where the core keeps the runbook world
+ * running now (NULL if none), whose hook is armed too. */
+void rb_signals_install(lua_State *L, lua_State *volatile *active_world);
 #endif

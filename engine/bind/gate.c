@@ -2,6 +2,7 @@
  * Engine-private: the section sandbox refuses to load it, so a runbook cannot
  * change its own mode or approve its own plan. */
 #include "gate_ctl.h"
+#include "world_tag.h"
 #include <lauxlib.h>
 #include <string.h>
 
@@ -70,6 +71,8 @@ static const luaL_Reg gatelib[] = {
 
 int luaopen_rb__gate(lua_State *L)
 {
+    /* never served to a runbook world (world.c); refuse even if asked */
+    if (rb_world_tag_of(L)) return luaL_error(L, "rb._gate is the engine's");
     luaL_newlib(L, gatelib);
     return 1;
 }

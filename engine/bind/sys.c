@@ -96,7 +96,7 @@ static int sys_install_signals(lua_State *L)
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
     main = lua_tothread(L, -1);
     lua_pop(L, 1);
-    rb_signals_install(main);
+    rb_signals_install(main, lua_touserdata(L, 1));   /* rb._world.active_slot() or nil */
     return 0;
 }
 

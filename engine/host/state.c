@@ -12,6 +12,8 @@
 #include "embedded.h"
 #include "engine.h"
 #include "corelib.h"
+#include "world.h"
+#include "world_tag.h"
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 int luaopen_cjson(lua_State *L);
 
 static char real_modules_key;
+static char engine_init_key;
 
 static const rb_lualib_entry *find_lua(const char *name)
 {
@@ -55,10 +58,14 @@ static int load_lua_part(lua_State *L, const char *name)
 static const rb_engine_entry *engine(lua_State *L)
 {
     char err[512];
-    int first = !rb_engine_loaded();
     const rb_engine_entry *en = rb_engine_get(err, sizeof err);
     if (!en) luaL_error(L, "%s", err);
-    if (first) en->init(L);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &engine_init_key) == LUA_TNIL) {   /* once per state */
+        en->init(L);
+        lua_pushboolean(L, 1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &engine_init_key);
+    }
+    lua_pop(L, 1);
     return en;
 }
 
@@ -143,6 +150,10 @@ static int embedded_loader(lua_State *L)
 static int embedded_searcher(lua_State *L)
 {
     const char *name = luaL_checkstring(L, 1);
+    if (rb_world_tag_of(L) && !rb_world_serves(name)) {
+        lua_pushfstring(L, "module '%s' is not available in a runbook world", name);
+        return 1;
+    }
     if (!has_c(name) && !find_lua(name)) {
         lua_pushfstring(L, "no module '%s' in the runbook binary", name);
         return 1;
@@ -152,11 +163,18 @@ static int embedded_searcher(lua_State *L)
     return 2;
 }
 
-static void install_searcher(lua_State *L)
+/* The embedded searcher goes second, after package.preload. The engine's own
+ * state keeps Lua's file searchers after it (`runbook lua` scripts, busted);
+ * a runbook world has none: it loads only what the binary embeds and serves. */
+static void install_searcher(lua_State *L, int keep_files)
 {
     lua_getglobal(L, "package");
     lua_getfield(L, -1, "searchers");
-    int n = (int)luaL_len(L, -1);
+    int n = keep_files ? (int)luaL_len(L, -1) : 1;
+    for (int i = (int)luaL_len(L, -1); i > n; i--) {
+        lua_pushnil(L);
+        lua_rawseti(L, -2, i);
+    }
     for (int i = n; i >= 2; i--) {
         lua_rawgeti(L, -1, i);
         lua_rawseti(L, -2, i + 1);
@@ -167,8 +185,14 @@ static void install_searcher(lua_State *L)
     luaL_getsubtable(L, -1, "preload");
     lua_pushcfunction(L, luaopen_cjson);
     lua_setfield(L, -2, "cjson");
-    lua_pushcfunction(L, rb_open_core);
-    lua_setfield(L, -2, "rb._core");
+    lua_pushcfunction(L, rb_open_base);
+    lua_setfield(L, -2, "rb._base");
+    if (keep_files) {
+        lua_pushcfunction(L, rb_open_core);
+        lua_setfield(L, -2, "rb._core");
+        lua_pushcfunction(L, rb_open_world);
+        lua_setfield(L, -2, "rb._world");
+    }
     lua_pop(L, 2);
 }
 
@@ -176,11 +200,66 @@ lua_State *rb_state_new(void)
 {
     lua_State *L = luaL_newstate();
     if (!L) return NULL;
+    memset(lua_getextraspace(L), 0, LUA_EXTRASPACE);   /* not a runbook world */
     luaL_openlibs(L);
     lua_newtable(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &real_modules_key);
-    install_searcher(L);
+    install_searcher(L, 1);
     return L;
+}
+
+/* Sets t[name] = nil for each name; t at the top of the stack. */
+static void drop_fields(lua_State *L, const char *const *names)
+{
+    for (; *names; names++) {
+        lua_pushnil(L);
+        lua_setfield(L, -2, *names);
+    }
+}
+
+/* A runbook world's state: Lua's libraries minus io and everything that
+ * reaches files or processes, and a module searcher restricted to what
+ * world.c serves. Its extra space points at tag (world_tag.h). */
+lua_State *rb_world_state_new(rb_world_tag *tag, lua_Alloc alloc, void *ud)
+{
+    static const luaL_Reg libs[] = {
+        {LUA_GNAME, luaopen_base}, {LUA_LOADLIBNAME, luaopen_package}, {LUA_COLIBNAME, luaopen_coroutine},
+        {LUA_TABLIBNAME, luaopen_table}, {LUA_STRLIBNAME, luaopen_string}, {LUA_MATHLIBNAME, luaopen_math},
+        {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_OSLIBNAME, luaopen_os}, {LUA_DBLIBNAME, luaopen_debug}, {NULL, NULL}
+    };
+    static const char *const base_drop[] = {"dofile", "loadfile", NULL};
+    static const char *const os_drop[] = {"execute", "exit", "remove", "rename", "tmpname", "setlocale", NULL};
+    static const char *const pkg_drop[] = {"loadlib", "searchpath", NULL};
+    lua_State *L = lua_newstate(alloc, ud);
+    if (!L) return NULL;
+    *(rb_world_tag **)lua_getextraspace(L) = tag;
+    for (const luaL_Reg *l = libs; l->name; l++) {
+        luaL_requiref(L, l->name, l->func, 1);
+        lua_pop(L, 1);
+    }
+    lua_pushglobaltable(L);
+    drop_fields(L, base_drop);
+    lua_pop(L, 1);
+    lua_getglobal(L, "os");
+    drop_fields(L, os_drop);
+    lua_pop(L, 1);
+    lua_getglobal(L, "package");
+    drop_fields(L, pkg_drop);
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "path");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "cpath");
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &real_modules_key);
+    install_searcher(L, 0);
+    return L;
+}
+
+/* Loads the embedded Lua file of module name as a chunk (not run); 0 if none. */
+int rb_state_load_embedded(lua_State *L, const char *name)
+{
+    return load_lua_part(L, name);
 }
 
 /* Message handler: __tostring of error objects, traceback, redaction. */

@@ -1,60 +1,96 @@
--- rb.ctx — the object a step function receives: params, check, note, log.
--- Each step gets a fresh ctx; what it records goes to its run (rb.runner).
-local M = {}
-
-local Ctx = {}
-Ctx.__index = Ctx
-Ctx.__name = "rb.Ctx"
-
+-- rb.ctx — the engine's side of the ctx a step function receives.
+--
+-- The step runs in its runbook world (engine/host/world.c); there, ctx is a
+-- table of plain data (params, section, step, mode, dry_run, thresholds)
+-- whose methods forward copies of their arguments to the sink built here,
+-- which validates them and records what the step reports in its run
+-- (rb.runner). Misuse raises in the step, at the step's own line.
 local level = require "rb.level"
+
+local M = {}
 M.LEVEL_ORDER = level.ORDER
 M.classify = level.classify
 
-function M.new(run, step, mode)
-  return setmetatable({
-    params = run.params, section = run.section.id, step = step.title, mode = mode,
-    dry_run = run.dry_run, thresholds = run.thresholds or {}, _run = run, _step = step,
-    dir = (run.section.file or ""):match("^(.*)/[^/]*$") or ".",
-  }, Ctx)
+local CHECK_FIELDS = { name = true, value = true, warn = true, crit = true, unit = true,
+  higher_is_worse = true, threshold = true, detail = true }
+local EXPECT_FIELDS = { name = true, ok = true, level = true, detail = true }
+
+local function misuse(fmt, ...) error(fmt:format(...), 0) end
+
+local function known_fields(t, fields, what)
+  for k in pairs(t) do
+    if not fields[k] then
+      local names = {}
+      for n in pairs(fields) do names[#names + 1] = n end
+      table.sort(names)
+      misuse("%s: unknown field '%s' (fields are: %s)", what, tostring(k), table.concat(names, ", "))
+    end
+  end
 end
 
---- ctx:check{name, value, warn, crit, unit?, higher_is_worse? = true, threshold?}
+--- spec(run, step, mode) -> the data the world turns into the step's ctx
+function M.spec(run, step, mode)
+  return {
+    params = run.params, section = run.section.id, step = step.title, mode = mode,
+    dry_run = run.dry_run, thresholds = run.thresholds or {},
+  }
+end
+
+-- ctx:check{name, value, warn, crit, unit?, higher_is_worse? = true, threshold?, detail?}
 -- threshold names an entry of the book's thresholds for warn/crit/unit.
--- Returns the level. Misuse raises.
-function Ctx:check(c)
-  if type(c) ~= "table" then error("ctx:check expects a table", 2) end
-  local t = c.threshold and self.thresholds[c.threshold]
-  if c.threshold and not t then error(("unknown threshold '%s'"):format(c.threshold), 2) end
+local function check(run, step, mode, c)
+  if type(c) ~= "table" then misuse("ctx:check expects a table") end
+  known_fields(c, CHECK_FIELDS, "ctx:check")
+  local t = c.threshold and run.thresholds[c.threshold]
+  if c.threshold and not t then misuse("ctx:check: unknown threshold '%s'", tostring(c.threshold)) end
   t = t or {}
   local f = {
     name = c.name or t.title or c.threshold, value = c.value,
     warn = c.warn or t.warn, crit = c.crit or t.crit, unit = c.unit or t.unit,
-    higher_is_worse = c.higher_is_worse, threshold = c.threshold,
+    higher_is_worse = c.higher_is_worse, threshold = c.threshold, detail = c.detail,
   }
   if f.higher_is_worse == nil then f.higher_is_worse = t.higher_is_worse ~= false end
-  if type(f.name) ~= "string" then error("ctx:check needs a name", 2) end
+  if type(f.name) ~= "string" then misuse("ctx:check needs a name") end
+  if f.warn == nil and f.crit == nil then
+    misuse("ctx:check '%s': give warn and/or crit (or a threshold); use ctx:expect for a yes/no check", f.name)
+  end
   if f.value ~= nil and type(f.value) ~= "number" then
-    error(("ctx:check '%s': value must be a number (got %s)"):format(f.name, type(f.value)), 2)
+    misuse("ctx:check '%s': value must be a number (got %s)", f.name, type(f.value))
   end
   f.level = level.classify(f.value, f.warn, f.crit, f.higher_is_worse)
-  f.detail = c.detail
-  self._run:finding(self._step, f, self.mode)
+  run:finding(step, f, mode)
   return f.level
 end
 
---- ctx:note(text): a remark kept in the report and the step's audit event.
-function Ctx:note(text)
-  self._run:note(self._step, tostring(text), self.mode)
+-- ctx:expect{name, ok, level = "critical" | "warning", detail?}: a yes/no check.
+-- ok == nil (could not tell) is "unknown", never good.
+local function expect(run, step, mode, c)
+  if type(c) ~= "table" then misuse("ctx:expect expects a table") end
+  known_fields(c, EXPECT_FIELDS, "ctx:expect")
+  if type(c.name) ~= "string" then misuse("ctx:expect needs a name") end
+  if c.ok ~= nil and type(c.ok) ~= "boolean" then misuse("ctx:expect '%s': ok must be true, false or nil", c.name) end
+  local bad = c.level or "critical"
+  if bad ~= "critical" and bad ~= "warning" then misuse("ctx:expect '%s': level must be critical or warning", c.name) end
+  local f = { name = c.name, value = c.ok, detail = c.detail, boolean = true,
+    level = c.ok == nil and "unknown" or c.ok and "good" or bad }
+  run:finding(step, f, mode)
+  return f.level
 end
 
---- ctx:log(...): prints its arguments (tostring, tab-separated) under the step.
-function Ctx:log(...)
-  local parts = table.pack(...)
-  for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-  self._run:log(self._step, table.concat(parts, "\t", 1, parts.n), self.mode)
+--- sink(run, step, mode) -> the functions the step's ctx methods call
+function M.sink(run, step, mode)
+  return {
+    check = function(c) return check(run, step, mode, c) end,
+    expect = function(c) return expect(run, step, mode, c) end,
+    note = function(text) run:note(step, tostring(text), mode) end,
+    log = function(...)
+      local parts = table.pack(...)
+      for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+      run:log(step, table.concat(parts, "\t", 1, parts.n), mode)
+    end,
+    chart = function(c) return run:chart(step, c, mode) end,
+    threshold = function(name) return run.thresholds[name] end,
+  }
 end
-
---- ctx:threshold(name) -> the book's threshold table or nil
-function Ctx:threshold(name) return self.thresholds[name] end
 
 return M

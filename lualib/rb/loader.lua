@@ -1,10 +1,11 @@
 -- rb.loader — finds and loads runbooks: section files, books (a directory
 -- with book.lua), and `book/section-id` names on the search path (./runbooks,
--- then $RUNBOOK_PATH, a colon list). Files run in the sandbox with the gate in
--- "load" mode, so loading never does I/O. Errors name file:line.
-local rb = require "rb"
-local sandbox = require "rb.sandbox"
-local gate = require "rb._gate"
+-- then $RUNBOOK_PATH, a colon list). Each book (or loose section file) is
+-- loaded into a runbook world of its own (rb._world, engine/host/world.c):
+-- what comes back is plain data, step functions as handles into that world.
+-- Loading does no I/O (the world refuses every binding call outside a step).
+-- Errors name file:line.
+local world = require "rb._world"
 local core = require "rb._core"
 
 local M = {}
@@ -30,49 +31,44 @@ function M.search_path()
   return out
 end
 
--- Runs a runbook file in a fresh sandbox; returns its value or nil, "file:line: msg".
--- Files of a book can require the book's lib/ modules.
-local function run_file(path)
-  local dir = path:match("^(.*)/[^/]+$") or "."
-  local libdir = core.kind(dir .. "/book.lua") == "file" and (dir .. "/lib") or nil
-  local chunk, err = loadfile(path, "t", sandbox.env { libdir = libdir })
-  if not chunk then return nil, err end
-  -- no I/O while loading: bindings raise when touched (rb._core), and if the
-  -- engine is already loaded the gate refuses every call too
-  local gated = core.engine_loaded()
-  local before = gated and gate.mode()
-  if gated then gate.set_mode("load") end
-  core.loading(true)
-  local ok, res = xpcall(chunk, function(e)
-    if type(e) == "table" then e = tostring(e) end
-    return tostring(e)
-  end)
+local function dir_of(path) return path:match("^(.*)/[^/]+$") or "." end
+
+-- A new world for a book directory (its lib/ modules loadable) or for the
+-- directory of a loose section file.
+local function new_world(dir, is_book)
+  return world.new { root = dir, lib = is_book and core.kind(dir .. "/lib") == "dir" }
+end
+
+-- Runs a runbook file in world w; returns its value (copied) and kind, or nil, "file:line: msg".
+local function run_file(w, path)
+  core.loading(true)   -- a binding touched now says "only inside steps"
+  local v, kind = w:load(path)
   core.loading(false)
-  if gated then gate.set_mode(before) end
-  if not ok then return nil, res end
-  return res
+  return v, kind
 end
 
 --- load_section(path, book?) -> section | nil, err
 function M.load_section(path, book)
-  local s, err = run_file(path)
-  if s == nil and err then return nil, err end
-  if getmetatable(s) ~= rb.Section then
+  local w = book and book.world or new_world(dir_of(path), false)
+  local s, kind = run_file(w, path)
+  if s == nil then return nil, kind end
+  if kind ~= "section" then
     return nil, ("%s: did not return a section (end the file with `return S`, S = rb.section{...})"):format(path)
   end
-  s.file, s.book = path, book
+  s.file, s.book, s.world = path, book, w
   return s
 end
 
 --- load_book(dir) -> book (with .sections, .dir) | nil, err
 function M.load_book(dir)
   local path = dir .. "/book.lua"
-  local b, err = run_file(path)
-  if b == nil and err then return nil, err end
-  if getmetatable(b) ~= rb.Book then
+  local w = new_world(dir, true)
+  local b, kind = run_file(w, path)
+  if b == nil then return nil, kind end
+  if kind ~= "book" then
     return nil, ("%s: did not return a book (end the file with `return rb.book{...}`)"):format(path)
   end
-  b.dir, b.file, b.sections = dir, path, {}
+  b.dir, b.file, b.sections, b.world = dir, path, {}, w
   for _, id in ipairs(b.section_ids) do
     local f = dir .. "/" .. id .. ".lua"
     if core.kind(f) ~= "file" then

@@ -1,7 +1,8 @@
 -- rb — the authoring API (DESIGN §3): rb.section, rb.book, rb.secret,
 -- rb.target. Sections declare steps; the runner (rb.runner) runs them with a
 -- ctx (rb.ctx). Misuse raises with the caller's file:line.
-local sys = require "rb._sys"
+local base = require "rb._base"
+local secret = require "rb._secret"
 
 local rb = { _VERSION = "runbook 0.1.0" }
 
@@ -106,18 +107,18 @@ end
 --- rb.secret(s): registers s with the redactor; returns s.
 function rb.secret(s)
   argcheck(type(s) == "string", 2, "rb.secret expects a string")
-  sys.add_secret(s)
+  secret.add(s)
   return s
 end
 
 --- rb.sleep(seconds): waits (a SIGINT ends the wait and stops the run).
 function rb.sleep(seconds)
   argcheck(type(seconds) == "number" and seconds >= 0, 2, "rb.sleep expects a number of seconds")
-  sys.sleep_ms(seconds * 1000)
+  base.sleep_ms(seconds * 1000)
 end
 
--- Targets of the current run (--env/--config, else environment variables).
-local targets = {}
+-- Targets of the current run (--env/--config, else environment variables),
+-- kept by the engine (rb._base) so every runbook world reads the same ones.
 local ENV_FALLBACK = {
   prometheus = "PROMETHEUS_URL", postgres = "DATABASE_URL", redis = "REDIS_URL",
   kubeconfig = "KUBECONFIG", kube_context = "KUBE_CONTEXT", namespace = "KUBE_NAMESPACE",
@@ -126,12 +127,13 @@ local ENV_FALLBACK = {
 --- rb.target(name) -> value | nil: a target of the current environment.
 function rb.target(name)
   argcheck(type(name) == "string", 2, "rb.target expects a name")
-  local v = targets[name]
+  local v = base.target(name)
   if v == nil and ENV_FALLBACK[name] then v = os.getenv(ENV_FALLBACK[name]) end
   return v
 end
 
--- Engine side: the runner installs the targets of --env/--config.
-function rb._set_targets(t) targets = t or {} end
+-- Engine side: the runner installs the targets of --env/--config (refused
+-- from runbook code, which sees rb without its _-prefixed fields anyway).
+function rb._set_targets(t) base.set_targets(t or {}) end
 
 return rb

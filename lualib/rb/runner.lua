@@ -133,6 +133,14 @@ function Run:note(step, text, mode)
   self.out:note(text)
 end
 
+--- a step's chart: {title, series = { {name?, points = {{t, v}, ...}} } | points, unit?, warn?, crit?}
+function Run:chart(step, c, mode)
+  if type(c) ~= "table" or type(c.title) ~= "string" then error("ctx:chart needs a table with a title", 0) end
+  local r = self:record(step)
+  r.charts = r.charts or {}
+  r.charts[#r.charts + 1] = c
+end
+
 function Run:log(step, text, mode)
   local r = self:record(step)
   r.logs[#r.logs + 1] = text
@@ -150,16 +158,17 @@ local function errmsg(e)
   return e.message or tostring(e)
 end
 
--- Runs one pass of a step in a gate mode; returns ok, err.
+-- Runs one pass of a step in its runbook world, in a gate mode the world
+-- holds only for this call; returns ok, err (err: a plain table).
 function Run:call(step, mode)
-  gate.set_mode(mode)
   gate.set_audit(self.audit_path, self.alog:context(step.title))
   local t0 = sys.clock_ms()
-  local ok, e = xpcall(step.fn, handler, Ctx.new(self, step, mode))
-  gate.set_mode("free")
+  local ok, e = self.section.world:call(step.fn, mode, Ctx.spec(self, step, mode), Ctx.sink(self, step, mode))
   gate.set_audit(nil, nil)
   self:record(step).ms = (self:record(step).ms or 0) + (sys.clock_ms() - t0)
-  if not ok and (e.kind == "interrupted" or gate.interrupted()) then error(e, 0) end
+  -- only the gate says whether the run was interrupted: an error table from
+  -- runbook code that calls itself "interrupted" is just an error
+  if not ok and gate.interrupted() then error(e, 0) end
   return ok, e
 end
 
@@ -260,13 +269,12 @@ end
 
 --- run:execute() -> exit status
 function Run:execute()
-  sys.install_signals()
+  sys.install_signals(require("rb._world").active_slot())
   self.started = sys.time()
   self.alog:event("run_start", { mode = self.o.investigate_only and "investigate-only" or
     self.o.resolve_only and "resolve-only" or "full", params = self.params })
   self.out:run_header(self)
   local ok, e = xpcall(function() self:body() end, handler)
-  gate.set_mode("free")
   if not ok then
     if e.kind == "interrupted" or gate.interrupted() then
       self.interrupted = true

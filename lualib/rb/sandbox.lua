@@ -1,64 +1,124 @@
--- rb.sandbox — the environment runbook files run in: Lua's standard library
--- minus process control and code loading from files (no os.execute, os.exit,
--- io.popen, dofile, loadfile; load in text mode only), a require that serves
--- rb.* modules but not the engine-private rb._*, and strict globals (reading
--- or assigning an undeclared global raises).
+-- rb.sandbox — the environments runbook files run in. This file runs inside a
+-- runbook world (engine/host/world.c), once, before any runbook file: it is
+-- engine code, and nothing of it is reachable from runbook code (no debug
+-- library, no upvalue access, protected metatables).
+--
+-- A runbook file gets a fresh globals table whose __index is BASE: a safe,
+-- read-only view of the standard library (no io, no os.execute/exit/remove/
+-- rename/tmpname, no loadfile/dofile, no binary chunks, no string.dump) plus
+-- print (redacted, through the engine). Reading or assigning an undeclared
+-- global raises. `require` serves the public modules (rb.modules.PUBLIC) as
+-- read-only views and the book's own lib/ modules. Metatables of engine
+-- objects can be neither read nor changed; __gc finalizers (code that would
+-- run outside a step) are refused.
+local priv = ...          -- from world.c: load_lib, print, stderr, public
 local M = {}
 
-local SAFE = { "assert", "error", "ipairs", "next", "pairs", "pcall", "print", "rawequal",
-  "rawget", "rawlen", "rawset", "select", "setmetatable", "getmetatable", "tonumber",
-  "tostring", "type", "xpcall", "collectgarbage", "_VERSION",
-  "string", "table", "math", "utf8", "coroutine" }
-local OS_SAFE = { "clock", "date", "difftime", "getenv", "time", "tmpname" }
-local IO_SAFE = { "open", "lines", "read", "write", "type", "stdout", "stderr", "stdin", "close" }
+local rawget, rawset, getmt, setmt, type, error, pairs, next, tostring, select =
+  rawget, rawset, getmetatable, setmetatable, type, error, pairs, next, tostring, select
 
-local function copy_fields(src, names)
+-- Module code in the world may write progress lines to stderr; nothing else of io exists.
+io = { stderr = { write = function(self, ...) priv.stderr(...) return self end } }   -- luacheck: ignore
+
+-- Read-only views ----------------------------------------------------------
+local views = setmt({}, { __mode = "k" })     -- real table -> its view
+local is_view = setmt({}, { __mode = "k" })   -- view -> true
+
+local function hidden(k)
+  return type(k) == "string" and k:sub(1, 1) == "_" and k ~= "_VERSION"
+end
+
+local view
+local function view_of(t)
+  local mt = {
+    __index = function(_, k)
+      if hidden(k) then return nil end
+      return view(t[k])
+    end,
+    __newindex = function(_, k)
+      error(("attempt to change '%s' of a read-only module"):format(tostring(k)), 2)
+    end,
+    __pairs = function()
+      local iter, st, ctl = pairs(t)
+      local function step(_, k)
+        local v
+        repeat k, v = iter(st, k) until k == nil or not hidden(k)
+        if k ~= nil then return k, view(v) end
+      end
+      return step, nil, ctl
+    end,
+    __len = function() return #t end,
+    __metatable = "read-only",
+  }
+  return setmt({}, mt)
+end
+
+function view(t)
+  if type(t) ~= "table" or is_view[t] then return t end
+  local v = views[t]
+  if not v then
+    v = view_of(t)
+    views[t], is_view[v] = v, true
+  end
+  return v
+end
+
+local function only(src, names)
   local t = {}
-  for _, k in ipairs(names) do t[k] = src[k] end
+  for _, k in pairs(names) do t[k] = src[k] end
   return t
 end
 
--- A book's own modules: NAME -> <book>/lib/NAME.lua ('.' -> '/'), loaded once
--- per book in a sandbox of their own.
-local book_modules = {}
+-- Metatables ------------------------------------------------------------
+local owned = setmt({}, { __mode = "k" })   -- metatables runbook code set itself
 
-local function book_require(libdir, name)
-  local cache = book_modules[libdir] or {}
-  book_modules[libdir] = cache
-  if cache[name] ~= nil then return cache[name] end
-  local path = libdir .. "/" .. name:gsub("%.", "/") .. ".lua"
-  local f = io.open(path, "r")
-  if not f then return nil end
-  f:close()
-  local chunk, err = loadfile(path, "t", M.env { libdir = libdir })
-  if not chunk then error(err, 0) end
-  local v = chunk(name)
-  cache[name] = v == nil and true or v
-  return cache[name]
+local function sb_getmetatable(v)
+  local mt = getmt(v)
+  if type(mt) == "table" and not owned[mt] then return nil end
+  return mt
 end
 
-local function make_require(libdir)
-  return function(name)
-    if type(name) ~= "string" then error("require expects a module name", 2) end
-    if name:match("^rb%._") then error(("module '%s' is engine-private"):format(name), 2) end
-    if name == "rb" or name:match("^rb%.") or name == "cjson" then return require(name) end
-    local std = { string = string, table = table, math = math, utf8 = utf8, coroutine = coroutine }
-    if std[name] then return std[name] end
-    if libdir and name:match("^[%w_.]+$") then
-      local v = book_require(libdir, name)
-      if v ~= nil then return v end
+local function sb_setmetatable(t, mt)
+  if type(t) ~= "table" then error("bad argument #1 to 'setmetatable' (table expected)", 2) end
+  if is_view[t] then error("attempt to change a read-only module", 2) end
+  local cur = getmt(t)
+  if cur ~= nil and not owned[cur] then error("cannot change a protected metatable", 2) end
+  if mt ~= nil then
+    if type(mt) ~= "table" then error("bad argument #2 to 'setmetatable' (nil or table expected)", 2) end
+    if rawget(mt, "__gc") ~= nil then
+      error("__gc is not allowed in runbooks: a finalizer would run outside any step", 2)
     end
-    error(("module '%s' is not available to runbooks (rb.* modules, cjson%s are)"):format(name,
-      libdir and (", and the book's lib/*.lua") or ""), 2)
+    owned[mt] = true
   end
+  return setmt(t, mt)
 end
 
--- What every environment sees: built once, read through __index (copying the
--- standard library into each file's environment cost more than parsing it).
-local BASE = copy_fields(_G, SAFE)
-BASE.os = copy_fields(os, OS_SAFE)
-BASE.io = copy_fields(io, IO_SAFE)
-BASE.debug = { traceback = debug.traceback }
+local function sb_rawset(t, k, v)
+  if is_view[t] then error("attempt to change a read-only module", 2) end
+  return rawset(t, k, v)
+end
+
+local GC_OPTS = { count = true, collect = true, step = true }
+local function sb_collectgarbage(opt, ...)
+  if opt ~= nil and not GC_OPTS[opt] then
+    error(("collectgarbage('%s') is not available to runbooks"):format(tostring(opt)), 2)
+  end
+  return collectgarbage(opt, ...)
+end
+
+-- BASE: what every runbook file sees -------------------------------------
+local BASE = {
+  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
+  rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = sb_rawset, select = select,
+  tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall, _VERSION = _VERSION,
+  getmetatable = sb_getmetatable, setmetatable = sb_setmetatable,
+  collectgarbage = sb_collectgarbage, print = priv.print,
+  string = view(only(string, { "byte", "char", "find", "format", "gmatch", "gsub", "len", "lower",
+    "match", "rep", "reverse", "sub", "upper", "pack", "packsize", "unpack" })),
+  table = view(table), math = view(math), utf8 = view(utf8), coroutine = view(coroutine),
+  os = view(only(os, { "clock", "date", "difftime", "getenv", "time" })),
+  debug = view({ traceback = debug.traceback }),
+}
 
 local function strict_index(_, k)
   local v = BASE[k]
@@ -70,18 +130,49 @@ local function strict_newindex(_, k)
   error(("assignment to undeclared global '%s' (use local)"):format(tostring(k)), 2)
 end
 
-local STRICT = { __index = strict_index, __newindex = strict_newindex }
+local STRICT = { __index = strict_index, __newindex = strict_newindex, __metatable = "globals" }
 
---- env{libdir?} -> a fresh strict environment table for one runbook file;
--- libdir: the book's lib/ directory, whose modules `require` can load.
-function M.env(opts)
-  local env = { require = make_require(opts and opts.libdir) }
-  env.load = function(chunk, name, mode, e)
-    if mode ~= nil and mode ~= "t" then error("load: only text chunks are allowed in runbooks", 2) end
-    return load(chunk, name, "t", e or env)
+-- require ---------------------------------------------------------------
+local PUBLIC = {}
+for _, name in pairs(priv.public) do PUBLIC[name] = true end
+local real_require = require
+local lib_cache = {}
+
+local env
+
+local function sb_require(name)
+  if type(name) ~= "string" then error("require expects a module name", 2) end
+  if PUBLIC[name] then return view(real_require(name)) end
+  local v = lib_cache[name]
+  if v ~= nil then return v end
+  if name:match("^[%w_][%w_.]*$") and not name:match("^rb%.") then
+    local chunk, err = priv.load_lib(name)
+    if err then error(err, 0) end
+    if chunk then
+      v = chunk(name)
+      if v == nil then v = true end
+      lib_cache[name] = v
+      return v
+    end
   end
-  env._G = env
-  return setmetatable(env, STRICT)
+  local list = {}
+  for n in pairs(PUBLIC) do list[#list + 1] = n end
+  table.sort(list)
+  error(("module '%s' is not available to runbooks (they may require %s, and the book's lib/*.lua)")
+    :format(name, table.concat(list, ", ")), 2)
 end
 
+--- env() -> a fresh strict globals table for one runbook file
+function env()
+  local e = { require = sb_require }
+  e.load = function(chunk, name, mode, fenv)
+    if mode ~= nil and mode ~= "t" then error("load: only text chunks are allowed in runbooks", 2) end
+    return load(chunk, name, "t", fenv or e)
+  end
+  e._G = e
+  return setmt(e, STRICT)
+end
+
+M.env = env
+M.view = view
 return M

@@ -30,7 +30,10 @@ return function(args)
   local a = { [0] = file == "-e" and "-e" or file }
   for i = first, #args do a[#a + 1] = args[i] end
   _G.arg = a
-  require("rb._sys").install_signals()
+  require("rb._sys").install_signals(require("rb._world").active_slot())
+  -- the operator's own script: its binding calls are not gated by a runner
+  -- (sections it runs through rb.testing still run in worlds of their own)
+  require("rb._gate").set_mode("free")
   -- a script that raises exits 1 (2 is for usage and load errors)
   local results = table.pack(xpcall(chunk, function(e)
     local msg = type(e) == "string" and e or tostring(e)

@@ -1,0 +1,29 @@
+/* xfer.h — copies plain data from one lua_State to another.
+ *
+ * Runbook code runs in a world of its own (world.c); nothing but data crosses
+ * between it and the engine: nil, booleans, numbers, strings and tables of
+ * those. Tables are read raw (no metamethod of the source runs), shared or
+ * cyclic tables are copied once per path and refused when cyclic, and a copy
+ * is bounded in depth and size so a hostile value cannot exhaust the engine.
+ * A function is refused unless the caller gives an on_function hook, which
+ * pushes a stand-in (world.c pushes an opaque handle for step functions). */
+#ifndef RB_XFER_H
+#define RB_XFER_H
+#include <lua.h>
+
+#define RB_XFER_MAX_DEPTH 64
+#define RB_XFER_MAX_NODES 200000
+
+typedef struct {
+    /* pushes onto `to` a stand-in for the function at index idx of `from`;
+       returns 0 to refuse it */
+    int (*on_function)(void *ud, lua_State *from, int idx, lua_State *to);
+    void *ud;
+    int nodes;          /* values copied so far */
+    char err[160];      /* why a copy failed */
+} rb_xfer;
+
+/* Pushes onto `to` a copy of the value at index idx of `from`; returns 1, or
+ * 0 with x->err set (nothing pushed). Raises only on memory errors of `to`. */
+int rb_xfer_copy(rb_xfer *x, lua_State *from, int idx, lua_State *to);
+#endif
