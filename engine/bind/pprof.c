@@ -1,57 +1,36 @@
 /* bind/pprof.c — rb.pprof: Go profiles and goroutine dumps read by the engine.
  *
- *   pprof.parse(bytes)        -> Profile | nil, err{kind = "parse"}
+ *   pprof.parse(bytes, {max_bytes, max_samples, max_memory})
+ *                             -> Profile | nil, err{kind = "parse"}
  *   pprof.goroutines(text|fn|file) -> {total, debug, groups = {...}} | nil, err{kind = "parse"}
  *   Profile:top{n, by, sample_type, node_fraction}, :total(type), :sample_types(),
  *   :info(), :labels{sample_type}, :diff(other, {sample_type, n}),
- *   :flamegraph(path, {sample_type, title}), :close()
+ *   :flamegraph{sample_type, title} -> SVG text, :close()
  *
  * The decoding, aggregation and SVG are the pure C of core/pprof*.c and
  * core/goroutine.c; this file only moves their structs into Lua values.
  * Fetching (pprof.fetch) is Lua in lualib/rb/pprof.lua on rb.http, which
- * passes the gate itself. Only :flamegraph does I/O here (a local file): it
- * goes through the gate as a read, since it changes nothing that is observed.
- * C results that live across calls which may raise are boxed (Box) so an
- * error cannot leak them. */
+ * holds the gate's ticket itself. Nothing here does I/O: a flame graph is
+ * returned as text, never written to a path (a local write is a side effect
+ * runbook code does not get). C memory that lives across calls which may
+ * raise is held in a to-be-closed box (box.h), freed on return or raise. */
 #include "core/goroutine.h"
 #include "core/pprof.h"
 #include "core/pprof_flame.h"
 #include "core/pprof_top.h"
+#include "box.h"
 #include "errors.h"
-#include "gate.h"
-#include <errno.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PROFILE_MT "rb.pprof.Profile"
-#define BOX_MT     "rb.pprof.Box"
 #define DEFAULT_NODE_FRACTION 0.005  /* go tool pprof -nodefraction */
 
 typedef struct { rb_pprof *p; } Profile;
 
-/* ---- boxes: C memory owned by a userdata until handed over -------------- */
-
-typedef struct { void (*free)(void *); void *ptr; } Box;
-
-static int box_gc(lua_State *L)
-{
-    Box *b = luaL_checkudata(L, 1, BOX_MT);
-    if (b->ptr)
-        b->free(b->ptr);
-    b->ptr = NULL;
-    return 0;
-}
-
-static Box *box_new(lua_State *L, void (*fn)(void *))
-{
-    Box *b = lua_newuserdatauv(L, sizeof *b, 0);
-    b->free = fn;
-    b->ptr = NULL;
-    luaL_setmetatable(L, BOX_MT);
-    return b;
-}
+/* ---- what boxes free --------------------------------------------------- */
 
 static void table_free(void *t)
 {
@@ -145,27 +124,41 @@ static lua_Number opt_field_num(lua_State *L, int opts, const char *k, lua_Numbe
 /* Aggregates into a boxed table left on the stack. */
 static rb_pprof_table *aggregate(lua_State *L, const rb_pprof *p, int type)
 {
-    Box *b = box_new(L, table_free);
-    rb_pprof_table *t = calloc(1, sizeof *t);
-    if (!t || !rb_pprof_aggregate(p, type, t)) {
-        free(t);
-        luaL_error(L, "rb.pprof: out of memory");
-    }
-    b->ptr = t;
+    rb_box *b = rb_box_push(L, table_free);
+    rb_pprof_table *t = b->ptr = calloc(1, sizeof *t);
+    if (!t || !rb_pprof_aggregate(p, type, t))
+        luaL_error(L, "rb.pprof: out of memory");  /* the box frees t */
     return t;
 }
 
 /* ---- module functions --------------------------------------------------- */
 
+/* opts.k as a positive size, else def. */
+static size_t opt_size(lua_State *L, int opts, const char *k, size_t def)
+{
+    lua_Number v = opt_field_num(L, opts, k, (lua_Number)def);
+    if (!(v >= 1 && v <= 1e15))
+        luaL_argerror(L, opts, lua_pushfstring(L, "%s must be a positive number", k));
+    return (size_t)v;
+}
+
+/* parse(bytes, {max_bytes, max_samples, max_memory}) */
 static int pp_parse(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    rb_pprof_limits lim = {
+        opt_size(L, 2, "max_bytes", RB_PPROF_MAX_BYTES),
+        opt_size(L, 2, "max_samples", RB_PPROF_MAX_SAMPLES),
+        opt_size(L, 2, "max_memory", RB_PPROF_MAX_MEMORY),
+    };
     Profile *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->p = NULL;  /* born closed */
     luaL_setmetatable(L, PROFILE_MT);
-    char err[256];
-    u->p = rb_pprof_parse(s, len, err, sizeof err);
+    char err[512];
+    u->p = rb_pprof_parse_limited(s, len, &lim, err, sizeof err);
     if (!u->p)
         return rb_error_return(L, "parse", "pprof: %s", err);
     return 1;
@@ -230,7 +223,7 @@ static int feed_reader(lua_State *L, rb_gor_parser *p)
     if (fh) {
         if (!fh->closef)
             return luaL_argerror(L, 1, "file is closed");
-        Box *b = box_new(L, free);
+        rb_box *b = rb_box_push(L, free);
         size_t cap = 1 << 20, n;
         char *buf = b->ptr = malloc(cap);
         if (!buf)
@@ -264,11 +257,10 @@ static int pp_goroutines(lua_State *L)
     int t = lua_type(L, 1);
     if (t != LUA_TFUNCTION && !luaL_testudata(L, 1, LUA_FILEHANDLE))
         luaL_argexpected(L, t == LUA_TSTRING, 1, "dump text, reader function or file");
-    Box *b = box_new(L, parser_discard);
-    rb_gor_parser *p = rb_gor_new();
+    rb_box *b = rb_box_push(L, parser_discard);
+    rb_gor_parser *p = b->ptr = rb_gor_new();
     if (!p)
         return luaL_error(L, "rb.pprof: out of memory");
-    b->ptr = p;
     if (t == LUA_TSTRING) {
         size_t n;
         const char *s = lua_tolstring(L, 1, &n);
@@ -277,12 +269,10 @@ static int pp_goroutines(lua_State *L)
         feed_reader(L, p);
     }
     char err[256];
-    b->ptr = NULL;
-    rb_gor_dump *d = rb_gor_finish(p, err, sizeof err);
+    rb_box *db = rb_box_push(L, dump_free);  /* before finish: pushing may raise */
+    rb_gor_dump *d = db->ptr = rb_gor_finish(rb_box_take(b), err, sizeof err);
     if (!d)
         return rb_error_return(L, "parse", "goroutine dump: %s", err);
-    Box *db = box_new(L, dump_free);
-    db->ptr = d;
     return push_dump(L, d);
 }
 
@@ -481,7 +471,7 @@ static int prof_diff(lua_State *L)
         return luaL_argerror(L, 2, lua_pushfstring(L, "the other profile has no sample type '%s'", name));
     lua_Integer n = (lua_Integer)opt_field_num(L, 3, "n", 0);
     rb_pprof_table *xa = aggregate(L, a, ta), *xb = aggregate(L, b, tb);
-    Box *db = box_new(L, delta_free);
+    rb_box *db = rb_box_push(L, delta_free);
     rb_pprof_delta *d;
     size_t nd;
     if (!rb_pprof_diff(xa, xb, &d, &nd))
@@ -507,36 +497,35 @@ static int prof_diff(lua_State *L)
     return 1;
 }
 
-/* flamegraph(path, {sample_type, title}) -> true | nil, err{kind = "io"} */
+/* flamegraph{sample_type, title} -> SVG text. It writes no file: a runbook
+ * that wants the picture puts it in a report or a finding; a path argument
+ * (the old form) is refused with that explanation. */
 static int prof_flamegraph(lua_State *L)
 {
     rb_pprof *p = check_profile(L, 1)->p;
-    const char *path = luaL_checkstring(L, 2);
-    if (!lua_isnoneornil(L, 3))
-        luaL_checktype(L, 3, LUA_TTABLE);
-    int type = opt_type(L, p, 3, 3);
+    if (lua_type(L, 2) == LUA_TSTRING)
+        return luaL_argerror(L, 2, "flamegraph writes no file: it returns the SVG text "
+                             "(Profile:flamegraph{sample_type, title})");
+    if (!lua_isnoneornil(L, 2))
+        luaL_checktype(L, 2, LUA_TTABLE);
+    int type = opt_type(L, p, 2, 2);
     const char *title = rb_pprof_str(p, p->sample_types.v[type].type);
-    if (lua_istable(L, 3)) {
-        lua_getfield(L, 3, "title");
+    if (lua_istable(L, 2)) {
+        lua_getfield(L, 2, "title");
         title = luaL_optstring(L, -1, title);
     }
-    rb_action a = { "pprof", "flamegraph", path, 0 };
-    rb_gate(L, &a, RB_READ);
-    char err[256] = "";
-    FILE *f = fopen(path, "w");
-    int ok = f != NULL;
+    rb_box *b = rb_box_push(L, free);
+    char err[256] = "", *svg = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&svg, &n);
     if (!f)
-        snprintf(err, sizeof err, "%s", strerror(errno));
-    else
-        ok = rb_pprof_flamegraph(p, type, title, f, err, sizeof err);
-    if (f && fclose(f) != 0 && ok) {
-        ok = 0;
-        snprintf(err, sizeof err, "%s", strerror(errno));
-    }
-    rb_gate_done(L, &a, RB_READ, ok, ok ? NULL : err);
+        return luaL_error(L, "rb.pprof: out of memory");
+    int ok = rb_pprof_flamegraph(p, type, title, f, err, sizeof err);  /* pure C: cannot raise */
+    ok = fclose(f) == 0 && ok;
+    b->ptr = svg;
     if (!ok)
-        return rb_error_return(L, "io", "flamegraph %s: %s", path, err);
-    lua_pushboolean(L, 1);
+        return luaL_error(L, "rb.pprof.flamegraph: %s", err[0] ? err : "out of memory");
+    lua_pushlstring(L, svg, n);
     return 1;
 }
 
@@ -578,10 +567,6 @@ static const luaL_Reg pprof_lib[] = {
 
 int luaopen_rb_pprof(lua_State *L)
 {
-    luaL_newmetatable(L, BOX_MT);
-    lua_pushcfunction(L, box_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
     luaL_newmetatable(L, PROFILE_MT);
     luaL_setfuncs(L, profile_meta, 0);
     luaL_newlib(L, profile_methods);

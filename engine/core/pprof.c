@@ -16,23 +16,28 @@
 #include <string.h>
 #include <zlib.h>
 
-/* Ceiling on the inflated size: a profile is tens of MB; a gzip bomb is not one. */
-#define MAX_INFLATED ((size_t)1 << 31)
 #define WINDOW_MIN   (64 * 1024)
 
 /* ---- growable arrays ---------------------------------------------------- */
 
-static int vec_reserve(void **v, size_t *cap, size_t need, size_t elem)
+/* The capacity (doubling from cap, at least 16) that holds need; 0 on overflow. */
+static size_t next_cap(size_t cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return 1;
-    size_t ncap = *cap ? *cap : 16;
+    size_t ncap = cap ? cap : 16;
     while (ncap < need) {
         if (ncap > SIZE_MAX / 2 / elem)
             return 0;
         ncap *= 2;
     }
-    void *nv = realloc(*v, ncap * elem);
+    return ncap;
+}
+
+static int vec_reserve(void **v, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 1;
+    size_t ncap = next_cap(*cap, need, elem);
+    void *nv = ncap ? realloc(*v, ncap * elem) : NULL;
     if (!nv)
         return 0;
     *v = nv;
@@ -40,9 +45,54 @@ static int vec_reserve(void **v, size_t *cap, size_t need, size_t elem)
     return 1;
 }
 
+/* ---- decoder state and the memory budget -------------------------------- */
+
+typedef struct {
+    rb_pprof *p;
+    char *err;
+    size_t errlen;
+    rb_pprof_limits lim;
+    size_t mem;           /* bytes of decoded arrays allocated so far */
+} dec;
+
+static int fail(dec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(dec *d, const char *fmt, ...)
+{
+    if (d->err[0])
+        return 0;  /* keep the first, most specific reason */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->err, d->errlen, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+/* Charges `bytes` of decoded memory to the budget (limits.max_memory). */
+static int charge(dec *d, size_t bytes)
+{
+    if (bytes > d->lim.max_memory - d->mem)
+        return fail(d, "decoding needs more than %zu bytes of memory (max_memory): not a profile "
+                    "this engine will hold; raise max_memory if it is genuine", d->lim.max_memory);
+    d->mem += bytes;
+    return 1;
+}
+
+/* vec_reserve with the growth charged to the budget before it is allocated. */
+static int grow(dec *d, void **v, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 1;
+    size_t ncap = next_cap(*cap, need, elem);
+    if (!ncap)
+        return fail(d, "out of memory");
+    if (!charge(d, (ncap - *cap) * elem))
+        return 0;
+    return vec_reserve(v, cap, need, elem) || fail(d, "out of memory");
+}
+
 /* Appends one zeroed element; evaluates to a pointer to it or NULL. */
-#define VEC_PUSH(vec) \
-    (vec_reserve((void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof *(vec).v) \
+#define VEC_PUSH(d, vec) \
+    (grow(d, (void **)&(vec).v, &(vec).cap, (vec).n + 1, sizeof *(vec).v) \
          ? memset(&(vec).v[(vec).n++], 0, sizeof *(vec).v) : NULL)
 
 /* ---- protobuf wire cursor ----------------------------------------------- */
@@ -121,11 +171,11 @@ static int pb_int(pb *c, int wire, int64_t *out)
 }
 
 /* Appends the integers of a packed run to an array of 8-byte integers. */
-static int pb_packed(pb *sub, void **v, size_t *n, size_t *cap)
+static int pb_packed(dec *d, pb *sub, void **v, size_t *n, size_t *cap)
 {
     while (sub->p < sub->end) {
         uint64_t x;
-        if (!pb_varint(sub, &x) || !vec_reserve(v, cap, *n + 1, sizeof x))
+        if (!pb_varint(sub, &x) || !grow(d, v, cap, *n + 1, sizeof x))
             return 0;
         memcpy((char *)*v + *n * sizeof x, &x, sizeof x);
         (*n)++;
@@ -134,7 +184,7 @@ static int pb_packed(pb *sub, void **v, size_t *n, size_t *cap)
 }
 
 /* A repeated integer field: one unpacked element or a packed run. */
-static int pb_repeated(pb *c, int wire, void **v, size_t *n, size_t *cap)
+static int pb_repeated(dec *d, pb *c, int wire, void **v, size_t *n, size_t *cap)
 {
     pb sub = *c;
     if (wire == WT_VARINT) {
@@ -147,29 +197,11 @@ static int pb_repeated(pb *c, int wire, void **v, size_t *n, size_t *cap)
     } else if (wire != WT_LEN || !pb_bytes(c, &sub)) {
         return 0;
     }
-    return pb_packed(&sub, v, n, cap);
+    return pb_packed(d, &sub, v, n, cap);
 }
-#define PB_REPEATED(c, w, vec) pb_repeated(c, w, (void **)&(vec).v, &(vec).n, &(vec).cap)
+#define PB_REPEATED(d, c, w, vec) pb_repeated(d, c, w, (void **)&(vec).v, &(vec).n, &(vec).cap)
 
 /* ---- messages ----------------------------------------------------------- */
-
-typedef struct {
-    rb_pprof *p;
-    char *err;
-    size_t errlen;
-} dec;
-
-static int fail(dec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(dec *d, const char *fmt, ...)
-{
-    if (d->err[0])
-        return 0;  /* keep the first, most specific reason */
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(d->err, d->errlen, fmt, ap);
-    va_end(ap);
-    return 0;
-}
 
 /* Walks the fields of a message; `on` decodes the ones it knows (returns 1
  * when handled, 0 on error, -1 to have the field skipped). */
@@ -214,19 +246,19 @@ static int on_sample(dec *d, pb *c, uint32_t f, int w, void *obj)
     rb_pprof *p = d->p;
     rb_pprof_sample *s = obj;
     if (f == 1) {
-        if (!PB_REPEATED(c, w, p->sample_locs)) return 0;
+        if (!PB_REPEATED(d, c, w, p->sample_locs)) return 0;
         s->nloc = p->sample_locs.n - s->loc_off;
         return 1;
     }
     if (f == 2) {
-        if (!PB_REPEATED(c, w, p->sample_vals)) return 0;
+        if (!PB_REPEATED(d, c, w, p->sample_vals)) return 0;
         s->nval = p->sample_vals.n - s->val_off;
         return 1;
     }
     if (f == 3) {
         pb sub;
         rb_pprof_label *l;
-        if (w != WT_LEN || !pb_bytes(c, &sub) || !(l = VEC_PUSH(p->labels)))
+        if (w != WT_LEN || !pb_bytes(c, &sub) || !(l = VEC_PUSH(d, p->labels)))
             return 0;
         s->nlabel = p->labels.n - s->label_off;
         return walk(d, &sub, on_label, l, "label");
@@ -253,7 +285,7 @@ static int on_location(dec *d, pb *c, uint32_t f, int w, void *obj)
     case 4: {
         pb sub;
         rb_pprof_line *ln;
-        if (w != WT_LEN || !pb_bytes(c, &sub) || !(ln = VEC_PUSH(p->lines)))
+        if (w != WT_LEN || !pb_bytes(c, &sub) || !(ln = VEC_PUSH(d, p->lines)))
             return 0;
         l->nline = p->lines.n - l->line_off;
         return walk(d, &sub, on_line, ln, "line");
@@ -289,11 +321,12 @@ static int on_mapping(dec *d, pb *c, uint32_t f, int w, void *obj)
     }
 }
 
-static int add_string(rb_pprof *p, pb *s)
+static int add_string(dec *d, pb *s)
 {
+    rb_pprof *p = d->p;
     size_t n = (size_t)(s->end - s->p);
-    if (!VEC_PUSH(p->str_off) ||
-        !vec_reserve((void **)&p->str_buf.v, &p->str_buf.cap, p->str_buf.n + n + 1, 1))
+    if (!VEC_PUSH(d, p->str_off) ||
+        !grow(d, (void **)&p->str_buf.v, &p->str_buf.cap, p->str_buf.n + n + 1, 1))
         return 0;
     p->str_off.v[p->str_off.n - 1] = p->str_buf.n;
     if (n)
@@ -305,7 +338,7 @@ static int add_string(rb_pprof *p, pb *s)
 
 /* A message-typed top-level field: appends an element and decodes into it. */
 #define SUBMSG(vec, fn, what, init) do {                                \
-        void *e_ = VEC_PUSH(vec);                                       \
+        void *e_ = VEC_PUSH(d, vec);                                    \
         if (!e_) return fail(d, "out of memory");                       \
         init;                                                           \
         return walk(d, &sub, fn, e_, what);                             \
@@ -324,7 +357,7 @@ static int top_field(dec *d, pb *c, uint32_t f, int w)
         case 9:  p->time_nanos = v; break;
         case 10: p->duration_nanos = v; break;
         case 12: p->period = v; break;
-        case 13: if (!VEC_PUSH(p->comments)) return fail(d, "out of memory");
+        case 13: if (!VEC_PUSH(d, p->comments)) return fail(d, "out of memory");
                  p->comments.v[p->comments.n - 1] = v; break;
         case 14: p->default_sample_type = v; break;
         default: break;
@@ -339,7 +372,11 @@ static int top_field(dec *d, pb *c, uint32_t f, int w)
     if (!pb_bytes(c, &sub)) return fail(d, "truncated profile field %u", f);
     switch (f) {
     case 1: SUBMSG(p->sample_types, on_vtype, "sample_type", (void)0);
-    case 2: SUBMSG(p->samples, on_sample, "sample", {
+    case 2:
+        if (p->samples.n >= d->lim.max_samples)
+            return fail(d, "more than %zu samples (max_samples): not a profile this engine will "
+                        "hold; raise max_samples if it is genuine", d->lim.max_samples);
+        SUBMSG(p->samples, on_sample, "sample", {
                 rb_pprof_sample *s_ = e_;
                 s_->loc_off = p->sample_locs.n;
                 s_->val_off = p->sample_vals.n;
@@ -348,9 +385,9 @@ static int top_field(dec *d, pb *c, uint32_t f, int w)
     case 4: SUBMSG(p->locs, on_location, "location",
                 ((rb_pprof_loc *)e_)->line_off = p->lines.n);
     case 5: SUBMSG(p->funcs, on_function, "function", (void)0);
-    case 6: return add_string(p, &sub) ? 1 : fail(d, "out of memory");
+    case 6: return add_string(d, &sub) ? 1 : fail(d, "out of memory");
     case 11: return walk(d, &sub, on_vtype, &p->period_type, "period_type");
-    case 13: return pb_packed(&sub, (void **)&p->comments.v, &p->comments.n, &p->comments.cap)
+    case 13: return pb_packed(d, &sub, (void **)&p->comments.v, &p->comments.n, &p->comments.cap)
                || fail(d, "bad comment list");
     default: return 1;  /* unknown: already consumed */
     }
@@ -421,8 +458,9 @@ static int src_fill(src *s, size_t need, dec *d)
         size_t got = room - s->z.avail_out;
         s->end += got;
         s->total += got;
-        if (s->total > MAX_INFLATED)
-            return fail(d, "inflated profile larger than %zu bytes", MAX_INFLATED);
+        if (s->total > d->lim.max_bytes)
+            return fail(d, "inflated profile larger than %zu bytes (max_bytes): a gzip bomb or not a "
+                        "profile this engine will hold; raise max_bytes if it is genuine", d->lim.max_bytes);
         if (rc == Z_STREAM_END)
             s->zend = 1;
         else if (rc == Z_BUF_ERROR || (rc == Z_OK && got == 0 && s->z.avail_in == 0))
@@ -452,8 +490,9 @@ static int decode(dec *d, src *s)
             if (!pb_varint(&c, &n))
                 return fail(d, "bad length at byte %zu", s->pos);
             size_t lenlen = (size_t)(c.p - (s->win + s->pos)) - hdr;
-            if (n > MAX_INFLATED)
-                return fail(d, "field %u claims %llu bytes", f, (unsigned long long)n);
+            if (n > d->lim.max_bytes)
+                return fail(d, "field %u claims %llu bytes, more than max_bytes (%zu)", f,
+                            (unsigned long long)n, d->lim.max_bytes);
             size_t whole = hdr + lenlen + (size_t)n;
             if (!src_fill(s, whole, d))
                 return 0;
@@ -474,11 +513,13 @@ static int decode(dec *d, src *s)
 /* id -> array index, open addressing; ids are never 0 (0 marks a free slot). */
 typedef struct { uint64_t *key; size_t *val; size_t mask; } idmap;
 
-static int idmap_init(idmap *m, size_t n)
+static int idmap_init(dec *d, idmap *m, size_t n)
 {
     size_t cap = 16;
     while (cap < n * 2)
         cap *= 2;
+    if (!charge(d, cap * (sizeof *m->key + sizeof *m->val)))
+        return 0;
     m->mask = cap - 1;
     m->key = calloc(cap, sizeof *m->key);
     m->val = calloc(cap, sizeof *m->val);
@@ -533,7 +574,7 @@ static int check_strs(dec *d, const char *what, size_t n, const int64_t *idx)
 
 /* Builds the id map of one table; ids must be non-zero and unique. */
 #define BUILD_IDMAP(m, vec, what) do {                                          \
-        if (!idmap_init(&(m), (vec).n)) { ok = fail(d, "out of memory"); goto out; } \
+        if (!idmap_init(d, &(m), (vec).n)) { ok = fail(d, "out of memory"); goto out; } \
         for (size_t i_ = 0; i_ < (vec).n; i_++)                                 \
             if (!(vec).v[i_].id || !idmap_put(&(m), (vec).v[i_].id, i_)) {      \
                 ok = fail(d, "%s id %llu is zero or repeated", what,            \
@@ -617,7 +658,17 @@ out:
 
 /* ---- API ---------------------------------------------------------------- */
 
+const rb_pprof_limits rb_pprof_default_limits = {
+    RB_PPROF_MAX_BYTES, RB_PPROF_MAX_SAMPLES, RB_PPROF_MAX_MEMORY
+};
+
 rb_pprof *rb_pprof_parse(const void *data, size_t len, char *err, size_t errlen)
+{
+    return rb_pprof_parse_limited(data, len, &rb_pprof_default_limits, err, errlen);
+}
+
+rb_pprof *rb_pprof_parse_limited(const void *data, size_t len, const rb_pprof_limits *lim,
+                                 char *err, size_t errlen)
 {
     char dummy[1];
     if (!err || !errlen) {
@@ -626,13 +677,14 @@ rb_pprof *rb_pprof_parse(const void *data, size_t len, char *err, size_t errlen)
     }
     err[0] = '\0';
     rb_pprof *p = calloc(1, sizeof *p);
-    dec d = { p, err, errlen };
+    dec d = { p, err, errlen, *lim, sizeof *p };
     if (!p) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (len == 0) {
-        fail(&d, "empty input (not a profile)");
+    if (len == 0 || len > lim->max_bytes) {
+        if (len) fail(&d, "profile of %zu bytes, more than max_bytes (%zu)", len, lim->max_bytes);
+        else fail(&d, "empty input (not a profile)");
         rb_pprof_free(p);
         return NULL;
     }

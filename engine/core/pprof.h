@@ -50,9 +50,27 @@ typedef struct rb_pprof {
     size_t input_bytes;            /* decompressed size of the message */
 } rb_pprof;
 
-/* Parses gzip-compressed or raw profile.proto bytes. Returns NULL and writes a
- * one-line reason into err (errlen bytes) on malformed input or no memory. */
+/* Bounds on the work hostile input can cause. A real Go profile is a few MB
+ * inflated, tens of thousands of samples, tens of MB decoded; the defaults
+ * leave an order of magnitude of room. max_memory counts every decoded array
+ * and index (what the decoder allocates, beyond the input and one field's
+ * inflate window), so peak memory is about max_memory + the largest field. */
+typedef struct {
+    size_t max_bytes;    /* inflated message (and raw input) size */
+    size_t max_samples;  /* Sample messages */
+    size_t max_memory;   /* decoded arrays and id maps */
+} rb_pprof_limits;
+#define RB_PPROF_MAX_BYTES   ((size_t)32 << 20)
+#define RB_PPROF_MAX_SAMPLES ((size_t)1000000)
+#define RB_PPROF_MAX_MEMORY  ((size_t)128 << 20)
+extern const rb_pprof_limits rb_pprof_default_limits;
+
+/* Parses gzip-compressed or raw profile.proto bytes within the default
+ * limits. Returns NULL and writes a one-line reason into err (errlen bytes)
+ * on malformed input, a limit passed (the reason names it), or no memory. */
 rb_pprof *rb_pprof_parse(const void *data, size_t len, char *err, size_t errlen);
+rb_pprof *rb_pprof_parse_limited(const void *data, size_t len, const rb_pprof_limits *lim,
+                                 char *err, size_t errlen);
 void rb_pprof_free(rb_pprof *p);
 
 /* String idx of the table (parse guarantees idx is in range for every index it stored). */

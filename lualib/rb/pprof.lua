@@ -52,11 +52,19 @@ local function describe(target)
   return ("pod %s/%s:%s"):format(target.namespace or "default", target.pod, tostring(target.port or ""))
 end
 
---- fetch(target, kind, {seconds, timeout, debug, raw}) -> value, body | nil, err
+-- The decoder's bounds (pprof.parse's options), taken from fetch's options.
+local function limits(opts)
+  return { max_bytes = opts.max_bytes, max_samples = opts.max_samples, max_memory = opts.max_memory }
+end
+
+--- fetch(target, kind, {seconds, timeout, debug, raw, max_bytes, max_samples, max_memory})
+---   -> value, body | nil, err
 -- target: "http://host:port" or {pod = NAME, namespace = NS, port = N, client?}
 -- (through the API server proxy with rb.k8s; client: an rb.k8s client).
 -- Returns a Profile (profile.proto kinds) or a goroutine summary (kind
 -- "goroutine", debug 1 or 2), and the raw body; with raw = true only the body.
+-- max_*: the decoder's bounds (see pprof.parse). Nothing is written to disk:
+-- the body is returned, and a caller that wants to keep it puts it in a report.
 function M.fetch(target, kind, opts)
   local tt = type(target)
   if tt ~= "string" and not (tt == "table" and type(target.pod) == "string") then
@@ -103,7 +111,7 @@ function M.fetch(target, kind, opts)
     if not dump then return nil, perr end
     return dump, resp.body
   end
-  local prof, perr = M.parse(resp.body)
+  local prof, perr = M.parse(resp.body, limits(opts))
   if not prof then return nil, perr end
   return prof, resp.body
 end

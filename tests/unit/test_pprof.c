@@ -8,6 +8,8 @@
 #include "core/pprof_top.h"
 #include "tap.h"
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <zlib.h>
 
 /* ---- a minimal protobuf writer ------------------------------------------ */
@@ -326,10 +328,82 @@ static void test_diff_and_flame(void)
     rb_pprof_free(b);
 }
 
+/* ---- hostile input: gzip bombs ------------------------------------------ */
+
+/* gzip of `unit` repeated `count` times (streamed: the inflated size is never held). */
+static unsigned char *gzip_repeat(const void *unit, size_t ulen, size_t count, size_t *outlen)
+{
+    z_stream z = {0};
+    size_t cap = 1 << 22;
+    unsigned char *out = malloc(cap), chunk[1 << 16];
+    size_t per = sizeof chunk / ulen;
+    for (size_t i = 0; i < per; i++) memcpy(chunk + i * ulen, unit, ulen);
+    deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY);
+    z.next_out = out;
+    z.avail_out = (unsigned)cap;
+    for (size_t done = 0; done < count;) {
+        size_t k = count - done < per ? count - done : per;
+        done += k;
+        z.next_in = chunk;
+        z.avail_in = (unsigned)(k * ulen);
+        while (z.avail_in) deflate(&z, Z_NO_FLUSH);
+    }
+    deflate(&z, Z_FINISH);
+    *outlen = z.total_out;
+    deflateEnd(&z);
+    return out;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A bomb must be rejected, naming the limit, within a second. */
+static void bomb(const void *unit, size_t ulen, size_t count, const rb_pprof_limits *lim,
+                 const char *want, const char *name)
+{
+    size_t n;
+    unsigned char *gz = gzip_repeat(unit, ulen, count, &n);
+    char err[512] = "";
+    double t0 = now();
+    rb_pprof *p = rb_pprof_parse_limited(gz, n, lim ? lim : &rb_pprof_default_limits, err, sizeof err);
+    double dt = now() - t0;
+    TAP_OK(!p && strstr(err, want), "%s (%zu KB of gzip, %zu MB inflated) is rejected: %s", name,
+           n >> 10, (ulen * count) >> 20, err);
+    TAP_OK(dt < 1.0, "%s: rejected in %.3f s (< 1 s)", name, dt);
+    rb_pprof_free(p);
+    free(gz);
+}
+
+static void test_bombs(void)
+{
+    static const unsigned char empty_sample[] = { 0x12, 0x00 }, empty_mapping[] = { 0x1a, 0x00 };
+    static unsigned char unknown[1 << 16];  /* field 15, 65530 zero bytes */
+    size_t u = 0;
+    unknown[u++] = 15 << 3 | 2;
+    unknown[u++] = 0xfa; unknown[u++] = 0xff; unknown[u++] = 0x03;  /* varint 65530 */
+    size_t ulen = u + 65530;
+    bomb(empty_sample, 2, 50u << 20, NULL, "max_samples", "50M empty samples");
+    bomb(unknown, ulen, 4096, NULL, "max_bytes", "256 MB of skipped fields");
+    rb_pprof_limits small = { RB_PPROF_MAX_BYTES, RB_PPROF_MAX_SAMPLES, 16u << 20 };
+    bomb(empty_mapping, 2, 30u << 20, &small, "max_memory", "30M empty mappings (max_memory 16 MB)");
+    bomb(empty_mapping, 2, 200u << 20, NULL, "max_memory", "200M empty mappings (default limits)");
+    unsigned char claim[] = { 15 << 3 | 2, 0x80, 0x80, 0x80, 0x80, 0x04 };  /* 1 GiB */
+    bomb(claim, sizeof claim, 1, NULL, "more than max_bytes", "a field claiming 1 GiB");
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    TAP_OK(ru.ru_maxrss < 200 * 1024, "peak RSS over every bomb: %ld MB (< 200 MB: max_memory 128 MB + window + test buffers)",
+           ru.ru_maxrss >> 10);
+}
+
 int main(void)
 {
     test_decode();
     test_malformed();
     test_diff_and_flame();
+    test_bombs();
     return TAP_DONE();
 }
