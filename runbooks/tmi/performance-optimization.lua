@@ -54,12 +54,9 @@ S:resolve("Enable profiling endpoints", function(ctx)
   tmi.set_env(ctx, { ENABLE_PPROF = "true" })
 end, { risk = "low", description = "set ENABLE_PPROF=true (rolls the pods)", changes = { "deployment env" } })
 
--- kubectl apply -f FILE, FILE relative to the book unless absolute
+-- kubectl apply -f FILE, FILE shipped in the book's directory
 local function apply_file(ctx, file)
-  local path = file:sub(1, 1) == "/" and file or (ctx.dir .. "/" .. file)
-  local f = assert(io.open(path, "r"))
-  local text = f:read("a")
-  f:close()
+  local text = assert(ctx:read_file(file))
   for _, r in ipairs(assert(k8s.apply(text, { namespace = ctx.params.namespace }))) do
     if not r.object.planned then ctx:log(("%s/%s %s"):format(r.kind, r.name, r.action)) end
   end
