@@ -14,73 +14,141 @@ function M.names(book)
   return out
 end
 
---- query(thresholds, name, params) -> the threshold's PromQL with {{param}} filled
-function M.query(thresholds, name, params)
+--- query(thresholds, name, params, overrides?) -> the threshold's PromQL with
+-- {{param}} filled (overrides first, then params), or nil, why (no query,
+-- a param missing)
+function M.query(thresholds, name, params, overrides)
   local t = thresholds[name]
   if not t then error(("unknown threshold '%s'"):format(tostring(name)), 0) end
-  return (t.query:gsub("{{%s*([%w_]+)%s*}}", function(k)
-    local v = params[k]
-    if v == nil then error(("threshold '%s': no param '%s' for its query"):format(name, k), 0) end
+  if type(t.query) ~= "string" or t.query == "" then return nil, "no query" end
+  local missing
+  local q = t.query:gsub("{{%s*([%w_]+)%s*}}", function(k)
+    local v = (overrides or {})[k]
+    if v == nil then v = params[k] end
+    if v == nil then missing = missing or k; return "" end
     return tostring(v)
-  end))
+  end)
+  if missing then return nil, ("no param '%s' for its query"):format(missing) end
+  return q
 end
 
 --- max_value(result) -> the largest value of an instant vector (or a scalar's value), or nil
+-- (NaN, e.g. 0/0 when nothing was requested, is no value)
 function M.max_value(r)
-  if r and r.type == "scalar" then return r.value end
+  if r and r.type == "scalar" then return r.value == r.value and r.value or nil end
   local v
-  for _, s in ipairs(r or {}) do if v == nil or s.value > v then v = s.value end end
+  for _, s in ipairs(r or {}) do
+    if s.value == s.value and (v == nil or s.value > v) then v = s.value end
+  end
   return v
 end
 
---- evaluate_some(thresholds, names, prom, params) -> { {name, title, value, level, err, threshold}, ... }
--- All queries go out at once (prom.query_many); a failed query, or one
--- with no series, is level "unknown" with the reason in err.
-function M.evaluate_some(thresholds, names, prom, params)
-  local queries = {}
-  for i, n in ipairs(names) do queries[i] = M.query(thresholds, n, params) end
-  local results, errs = prom.query_many(queries)
+local function uses_window(t)
+  return type(t.query) == "string" and t.query:find("{{%s*window%s*}}") ~= nil
+end
+
+-- One reading of one query: value, or nil, why there is none and whether
+-- that is only "no data" (the query itself was fine).
+local function reading(r, err)
+  if err then return nil, tostring(err), false end
+  local v = M.max_value(r)
+  if v == nil then
+    if r.type == "vector" or r.type == "scalar" then return nil, "no data", true end
+    return nil, "unexpected result type " .. tostring(r.type), false
+  end
+  return v
+end
+
+-- Is reading b (value, level) worse than a for threshold t?
+local function worse(t, bv, bl, av, al)
+  if bl == "unknown" then return false end
+  if al == "unknown" or level.ORDER[bl] ~= level.ORDER[al] then return al == "unknown" or level.ORDER[bl] > level.ORDER[al] end
+  if t.higher_is_worse == false then return bv < av end
+  return bv > av
+end
+
+--- evaluate_some(thresholds, names, prom, params, opts?) -> { {name, title, value, level, err, window, threshold}, ... }
+-- All queries go out at once (prom.query_many). A threshold whose query has
+-- {{window}} is read over params.window and, when opts.short_window is set,
+-- over that too: the worse reading counts and `window` says which (a fault
+-- a minute old shows although a 5m rate still dilutes it; a window with no
+-- data yet gives way to one that has data). A threshold without a query, a
+-- failed query (Prometheus down, a bad window: never rescued by the other
+-- window), or one with no series, is level "unknown" with why in err.
+function M.evaluate_some(thresholds, names, prom, params, opts)
+  local short = opts and opts.short_window
+  local queries, slots = {}, {}
+  for i, n in ipairs(names) do
+    local q, why = M.query(thresholds, n, params)
+    slots[i] = { why = why }
+    if q then queries[#queries + 1] = q; slots[i].long = #queries end
+    if q and short and short ~= params.window and uses_window(thresholds[n]) then
+      queries[#queries + 1] = M.query(thresholds, n, params, { window = short })
+      slots[i].short = #queries
+    end
+  end
+  local results, errs = {}, {}
+  if #queries > 0 then results, errs = prom.query_many(queries) end
   local out = {}
   for i, n in ipairs(names) do
-    local t, r, err = thresholds[n], results[i], errs[i]
-    local value = not err and M.max_value(r) or nil
-    if not err and value == nil then
-      err = (r.type == "vector" or r.type == "scalar") and "no data" or ("unexpected result type " .. tostring(r.type))
+    local t, sl = thresholds[n], slots[i]
+    local e = { name = n, title = t.title or n, threshold = t, err = sl.why, level = "unknown" }
+    if sl.long then
+      local higher, nodata = t.higher_is_worse ~= false, nil
+      e.value, e.err, nodata = reading(results[sl.long], errs[sl.long])
+      e.level = level.classify(e.value, t.warn, t.crit, higher)
+      e.window = uses_window(t) and tostring(params.window) or nil
+      -- a failed query (a bad window, Prometheus down) stays unknown; a window
+      -- with no data yet gives way to one with data, and the worse reading counts
+      if sl.short and (e.err == nil or nodata) then
+        local v, err = reading(results[sl.short], errs[sl.short])
+        local lv = level.classify(v, t.warn, t.crit, higher)
+        if worse(t, v, lv, e.value, e.level) then e.value, e.err, e.level, e.window = v, err, lv, short end
+      end
     end
-    out[i] = { name = n, title = t.title or n, value = value, err = err and tostring(err), threshold = t,
-      level = level.classify(value, t.warn, t.crit, t.higher_is_worse ~= false) }
+    out[i] = e
   end
   return out
 end
 
---- evaluate(book, prom, params?) -> evaluate_some over every threshold of the book
-function M.evaluate(book, prom, params)
-  return M.evaluate_some(book.thresholds, M.names(book), prom, params or book.params)
+--- evaluate(book, prom, params?, opts?) -> evaluate_some over every threshold of the book
+function M.evaluate(book, prom, params, opts)
+  return M.evaluate_some(book.thresholds, M.names(book), prom, params or book.params, opts)
 end
 
+local WEIGHT = { warning = 1, critical = 10 }
+
 --- rank(book, evaluated) -> sections ordered by how badly their indicators fire:
--- { {id, title, level, score, reasons = {...}}, ... }; sections with nothing firing are left out.
+-- { {id, title, level, owner, score, reasons = {...}}, ... }. A section's
+-- level is the worst of the indicators that list it; among sections at the
+-- same level one that owns such an indicator (lists it first) comes first;
+-- then the score (an owned indicator counts twice), then the book's order.
+-- Unknown indicators rank nothing (triage reports them apart); sections with
+-- nothing firing are left out.
 function M.rank(book, evaluated)
   local by_id = {}
   for _, e in ipairs(evaluated) do
-    if e.level == "warning" or e.level == "critical" then
-      for _, sid in ipairs(e.threshold.sections or {}) do
-        local s = by_id[sid] or { id = sid, level = "good", score = 0, reasons = {} }
+    if WEIGHT[e.level] then
+      for i, sid in ipairs(e.threshold.sections or {}) do
+        local s = by_id[sid] or { id = sid, level = "good", owner = false, score = 0, reasons = {} }
         by_id[sid] = s
-        s.score = s.score + (e.level == "critical" and 10 or 1)
-        if level.ORDER[e.level] > level.ORDER[s.level] then s.level = e.level end
+        s.score = s.score + WEIGHT[e.level] * (i == 1 and 2 or 1)
+        if level.ORDER[e.level] > level.ORDER[s.level] then s.level, s.owner = e.level, false end
+        if i == 1 and e.level == s.level then s.owner = true end
         s.reasons[#s.reasons + 1] = e.title
       end
     end
   end
-  local out = {}
-  for _, sec in ipairs(book.sections) do
+  local out, pos = {}, {}
+  for i, sec in ipairs(book.sections) do
     local s = by_id[sec.id]
-    if s then s.title = sec.title; out[#out + 1] = s end
+    if s then s.title = sec.title; out[#out + 1] = s; pos[s] = i end
   end
   table.sort(out, function(a, b)
+    if a.level ~= b.level then return level.ORDER[a.level] > level.ORDER[b.level] end
+    if a.owner ~= b.owner then return a.owner end
     if a.score ~= b.score then return a.score > b.score end
-    return a.id < b.id
+    return pos[a] < pos[b]
   end)
   return out
 end
@@ -111,16 +179,24 @@ local function rule(book, n, t, expr, level)
 end
 
 --- rules(book, params?) -> a Prometheus rule-file table: one group, a warning
--- and a critical alert per threshold (the critical one keeps the seed's name).
+-- and a critical alert per threshold (the critical one keeps the seed's
+-- name), and the list of thresholds left out with why ({name, why}, ...):
+-- one without a query has nothing to alert on.
 function M.rules(book, params)
-  local rules = {}
+  local rules, skipped = {}, {}
   for _, n in ipairs(M.names(book)) do
     local t = book.thresholds[n]
-    local expr = M.query(book.thresholds, n, params or book.params)
-    rules[#rules + 1] = rule(book, n, t, expr, "warning")
-    rules[#rules + 1] = rule(book, n, t, expr, "critical")
+    local expr, why = M.query(book.thresholds, n, params or book.params)
+    if expr then
+      rules[#rules + 1] = rule(book, n, t, expr, "warning")
+      rules[#rules + 1] = rule(book, n, t, expr, "critical")
+    elseif why == "no query" then
+      skipped[#skipped + 1] = { name = n, why = why }
+    else
+      error(("threshold '%s': %s"):format(n, why), 0)
+    end
   end
-  return { groups = { { name = book.id .. "-performance", rules = rules } } }
+  return { groups = { { name = book.id .. "-performance", rules = rules } } }, skipped
 end
 
 return M

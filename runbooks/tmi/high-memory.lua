@@ -11,10 +11,22 @@ local S = rb.section {
   params = { memory_limit = "1Gi", gogc = 50, otel_tracing_batch = 256, otel_metrics_batch = 512 },
 }
 
+local HEAP_PER_POD = "max by (pod) (go_memstats_heap_inuse_bytes)"
+
 S:investigate("Memory Analysis", function(ctx)
   local top = assert(k8s.top_pods { namespace = ctx.params.namespace })
   for _, p in ipairs(top) do ctx:log(("  %-40s %8.1f MiB"):format(p.name, p.memory / 1048576)) end
   tmi.indicators(ctx, { "memory_usage" })
+  -- the seed's "% of limit" against the limit the cluster has now (not a fixed param)
+  local limit, text = tmi.container_limit(ctx, "memory")
+  if limit then
+    ctx:log(("memory limit of %s/%s (from the cluster): %s"):format(ctx.params.deployment, ctx.params.container, text))
+    for _, r in ipairs(tmi.by_pod(ctx, HEAP_PER_POD)) do
+      ctx:check { name = "memory usage of " .. r.pod, value = r.value / limit * 100, warn = 70, crit = 85, unit = "%" }
+    end
+  else
+    ctx:note("the container has no memory limit in the cluster: no % of limit")
+  end
   local res = tmi.prom(ctx).query_many { "max(go_memstats_heap_inuse_bytes) / 1024 / 1024",
     "max(go_memstats_heap_alloc_bytes) / 1024 / 1024" }
   ctx:log(("heap in use: %s MiB, heap allocated: %s MiB"):format(tostring(res[1] and tmi.max_value(res[1])),
@@ -32,14 +44,18 @@ S:investigate("Garbage Collection Metrics", function(ctx)
 end)
 
 S:investigate("Memory Profiling", function(ctx)
-  local prof = assert(pprof.fetch(tmi.pprof_target(ctx), "heap"))
-  ctx:log("heap profile, top by inuse_space:")
+  local pod = tmi.worst_pod(ctx, HEAP_PER_POD)
+  local prof = assert(pprof.fetch(tmi.pprof_target(ctx, pod), "heap"))
+  ctx:log(("heap profile of pod %s (the largest heap), top by inuse_space:"):format(pod))
   for _, r in ipairs(prof:top { n = 10, by = "flat", sample_type = "inuse_space" }) do
     ctx:log(("  %10.1f KiB  %5.1f%%  %s"):format(r.flat / 1024, r.flat_pct, r.name))
   end
 end)
 
 S:resolve("Increase memory limits", function(ctx)
+  local _, cur = tmi.container_limit(ctx, "memory")
+  ctx:log(("deployment %s container %s: memory limit %s -> %s"):format(tmi.deployment(ctx).metadata.name,
+    ctx.params.container, tostring(cur), ctx.params.memory_limit))
   assert(k8s.set_resources(ctx.params.deployment, { limits = { memory = ctx.params.memory_limit } },
     { namespace = ctx.params.namespace, container = ctx.params.container }))
 end, { risk = "medium", description = "patch the tmi-api container's memory limit to 1Gi (rolls the pods)",

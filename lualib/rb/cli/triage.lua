@@ -1,5 +1,6 @@
 -- rb.cli.triage — `runbook triage [BOOK]`: evaluates the book's thresholds now
--- (all queries in one round trip) and ranks the sections whose indicators fire.
+-- (all queries in one round trip), ranks the sections whose indicators fire
+-- and says "cannot tell" (exit 5) when an indicator could not be evaluated.
 local args = require "rb.cli.args"
 local loader = require "rb.loader"
 local runner = require "rb.runner"
@@ -9,32 +10,88 @@ local ui = require "rb.ui"
 local rb = require "rb"
 
 local HELP = [[
-usage: runbook triage [BOOK] [--env NAME] [--config FILE] [--set KEY=VALUE] [--output text|json]
+usage: runbook triage [BOOK] [--env NAME] [--config FILE] [--set KEY=VALUE]
+                      [--short-window RANGE] [--output text|json]
 
 Evaluates every threshold of BOOK (a book directory or id; default: the only
-book under runbooks/) against Prometheus now, and ranks the sections whose
-indicators are at warning or critical. Prometheus comes from the target
-`prometheus` (--env/--config) or PROMETHEUS_URL.
-exit: 0 nothing critical, 4 something critical, 1 Prometheus unreachable, 2 usage/load error
+book under runbooks/) against Prometheus now, all queries in one round, and
+ranks the sections whose indicators are at warning or critical: severity
+first, then the section that owns the indicator (its first section). Each
+indicator is good, warning, critical or unknown (with why); unknown is never
+counted as good. Rates are read over the book's `window` param and over
+--short-window (default 1m); the worse reading counts and says its window.
+Prometheus comes from the target `prometheus` (--env/--config) or PROMETHEUS_URL.
+exit: 0 every indicator evaluated and none critical, 4 something critical,
+      5 cannot tell (an indicator could not be evaluated, none critical),
+      2 usage/load error
 ]]
 
-local SPEC = { flags = { help = true }, options = { env = true, config = true, output = true },
+local SPEC = { flags = { help = true }, options = { env = true, config = true, output = true, ["short-window"] = true },
   ["repeat"] = { set = true }, alias = { h = "help" } }
+
+local LABEL = { good = "[ OK ]", warning = "[WARN]", critical = "[CRIT]", unknown = "[ ?? ]" }
+
+local function verdict(evaluated)
+  local unknown = {}
+  for _, e in ipairs(evaluated) do
+    if e.level == "critical" then return 4, "critical", unknown end
+  end
+  for _, e in ipairs(evaluated) do
+    if e.level == "unknown" then unknown[#unknown + 1] = e end
+  end
+  if #unknown > 0 or #evaluated == 0 then return 5, "cannot tell", unknown end
+  return 0, "ok", unknown
+end
 
 local function print_text(book, evaluated, ranked)
   print(("triage: %s — %s"):format(book.id, book.title))
   print("")
   for _, e in ipairs(evaluated) do
-    local lbl = ({ good = "[ OK ]", warning = "[WARN]", critical = "[CRIT]", unknown = "[ ?? ]" })[e.level]
-    print(("  %s %-32s %12s   (warn %s, crit %s)%s"):format(lbl, e.title, ui.fmtnum(e.value, e.threshold.unit),
-      ui.fmtnum(e.threshold.warn), ui.fmtnum(e.threshold.crit), e.err and ("  " .. e.err) or ""))
+    local t = e.threshold
+    print(("  %s %-34s %12s   (warn %s, crit %s)%s%s%s"):format(LABEL[e.level], e.title, ui.fmtnum(e.value, t.unit),
+      ui.fmtnum(t.warn), ui.fmtnum(t.crit), e.window and ("  window " .. e.window) or "",
+      t.origin == "book" and "  [book]" or "", e.err and ("  unknown: " .. e.err) or ""))
   end
   print("")
-  if #ranked == 0 then print("no section applies: every indicator is good") return end
-  print("sections to run, most urgent first:")
-  for i, s in ipairs(ranked) do
-    print(("  %d. %-8s runbook run %s/%-26s %s"):format(i, s.level, book.id, s.id, table.concat(s.reasons, ", ")))
+  local _, v, unknown = verdict(evaluated)
+  if #ranked > 0 then
+    print("sections to run, most urgent first:")
+    for i, s in ipairs(ranked) do
+      print(("  %d. %-8s runbook run %s/%-26s %s"):format(i, s.level, book.id, s.id, table.concat(s.reasons, ", ")))
+    end
   end
+  if v == "cannot tell" then
+    print(("cannot tell: %d indicator(s) could not be evaluated%s"):format(#unknown,
+      #ranked == 0 and "; nothing else is firing" or ""))
+    for _, e in ipairs(unknown) do print(("  %s: %s"):format(e.title, e.err or "no value")) end
+  elseif #ranked == 0 then
+    print("no section applies: every indicator was evaluated and is good")
+  end
+end
+
+-- JSON with real arrays (cjson writes an empty table as {}).
+local function json_array(cjson, list)
+  local parts = {}
+  for i, x in ipairs(list) do parts[i] = cjson.encode(x) end
+  return "[" .. table.concat(parts, ",") .. "]"
+end
+
+local function print_json(book, evaluated, ranked)
+  local cjson = require "cjson"
+  local code, v = verdict(evaluated)
+  local ev, secs = {}, {}
+  for i, e in ipairs(evaluated) do
+    local t = e.threshold
+    ev[i] = { name = e.name, title = e.title, value = e.value, level = e.level, error = e.err, window = e.window,
+      warn = t.warn, crit = t.crit, unit = t.unit, origin = t.origin, owner = (t.sections or {})[1] }
+  end
+  for i, s in ipairs(ranked) do
+    secs[i] = '{"id":' .. cjson.encode(s.id) .. ',"title":' .. cjson.encode(s.title or s.id) .. ',"level":'
+      .. cjson.encode(s.level) .. ',"owner":' .. tostring(s.owner) .. ',"score":' .. s.score
+      .. ',"reasons":' .. json_array(cjson, s.reasons) .. "}"
+  end
+  print('{"book":' .. cjson.encode(book.id) .. ',"verdict":' .. cjson.encode(v) .. ',"exit":' .. code
+    .. ',"indicators":' .. json_array(cjson, ev) .. ',"sections":[' .. table.concat(secs, ",") .. "]}")
 end
 
 return function(argv)
@@ -50,25 +107,12 @@ return function(argv)
   if not sets then return args.usage(serr, HELP) end
   local params, perr = runner.params({ book.params }, sets)
   if not params then io.stderr:write("runbook: ", perr, "\n"); return 2 end
+  if o.output and o.output ~= "json" and o.output ~= "text" then return args.usage("--output is text or json", HELP) end
   local prom = require "rb.prom"
-  local ok, evaluated = pcall(thresholds.evaluate, book, prom, params)
-  if not ok then io.stderr:write("runbook: triage: ", tostring(evaluated), "\n"); return 1 end
+  require("rb._gate").set_mode("investigate")   -- the engine's own reads: nothing else
+  local evaluated = thresholds.evaluate(book, prom, params,
+    { short_window = o["short-window"] or params.short_window or "1m" })
   local ranked = thresholds.rank(book, evaluated)
-  if o.output == "json" then
-    local cjson = require "cjson"
-    local ev = {}
-    for i, e in ipairs(evaluated) do
-      ev[i] = { name = e.name, title = e.title, value = e.value, level = e.level, error = e.err,
-        warn = e.threshold.warn, crit = e.threshold.crit, unit = e.threshold.unit }
-    end
-    print(cjson.encode { book = book.id, indicators = ev, sections = ranked })
-  else
-    print_text(book, evaluated, ranked)
-  end
-  local all_unknown = true
-  for _, e in ipairs(evaluated) do
-    if e.level == "critical" then return 4 end
-    all_unknown = all_unknown and e.level == "unknown"
-  end
-  return all_unknown and #evaluated > 0 and 1 or 0
+  if o.output == "json" then print_json(book, evaluated, ranked) else print_text(book, evaluated, ranked) end
+  return (verdict(evaluated))
 end

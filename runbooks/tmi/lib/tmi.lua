@@ -51,7 +51,8 @@ function M.api_pods(ctx)
 end
 
 --- pprof_target(ctx, pod?) -> what rb.pprof.fetch takes: the pprof_url param
--- when set, else the pod's pprof port through the API server proxy.
+-- when set, else the pod's pprof port through the API server proxy (callers
+-- name the pod they mean: the culprit, not the first in sort order).
 function M.pprof_target(ctx, pod)
   if ctx.params.pprof_url and ctx.params.pprof_url ~= "" then return ctx.params.pprof_url end
   return { pod = pod or M.api_pods(ctx)[1], namespace = ctx.params.namespace, port = ctx.params.pprof_port }
@@ -79,14 +80,65 @@ end
 M.max_value = thresholds.max_value
 
 --- indicators(ctx, names) -> { [name] = value } evaluating the book's
--- thresholds in one round trip, each turned into a check.
+-- thresholds in one round trip (over the window and the short window, as
+-- triage does), each turned into a check that says its window.
 function M.indicators(ctx, names)
   local values = {}
-  for _, e in ipairs(thresholds.evaluate_some(ctx.thresholds, names, prom, ctx.params)) do
+  for _, e in ipairs(thresholds.evaluate_some(ctx.thresholds, names, prom, ctx.params,
+      { short_window = ctx.params.short_window })) do
     values[e.name] = e.value
-    ctx:check { threshold = e.name, value = e.value, detail = e.err }
+    ctx:check { threshold = e.name, value = e.value,
+      detail = e.err or (e.window and e.window ~= ctx.params.window and ("over the last " .. e.window)) or nil }
   end
   return values
+end
+
+--- by_pod(ctx, query) -> { {pod =, value =}, ... } worst first: an instant
+-- vector read per pod (the series' pod label; "[5m]" becomes the window)
+function M.by_pod(ctx, query)
+  local res = assert(M.prom(ctx).query(query))
+  local out = {}
+  for _, s in ipairs(res) do
+    if s.metric.pod and s.value == s.value then out[#out + 1] = { pod = s.metric.pod, value = s.value } end
+  end
+  table.sort(out, function(a, b) return a.value > b.value end)
+  return out
+end
+
+--- culprits(rows, bound) -> the pods of by_pod rows at or over bound, and their names joined
+function M.culprits(rows, bound)
+  local pods, names = {}, {}
+  for _, r in ipairs(rows) do
+    if r.value >= bound then pods[#pods + 1] = r.pod; names[#names + 1] = r.pod end
+  end
+  return pods, table.concat(names, ", ")
+end
+
+--- worst_pod(ctx, query) -> the pod with the largest value of query, else the first running pod
+function M.worst_pod(ctx, query)
+  local rows = M.by_pod(ctx, query)
+  return rows[1] and rows[1].pod or M.api_pods(ctx)[1]
+end
+
+--- deployment(ctx) -> the deployment object read from the cluster (the one
+-- scaling, limits and env changes act on), or an error naming what is missing
+function M.deployment(ctx)
+  local d, err = k8s.get("deployments", ctx.params.deployment, { namespace = ctx.params.namespace })
+  if not d then error(("deployment %s in namespace %s: %s"):format(ctx.params.deployment,
+    ctx.params.namespace, tostring(err)), 0) end
+  return d
+end
+
+--- container_limit(ctx, resource) -> the limit (a number: bytes or cores) of
+-- the deployment's container as the cluster has it, and its text; nil when unset
+function M.container_limit(ctx, resource)
+  for _, c in ipairs(M.deployment(ctx).spec.template.spec.containers) do
+    if c.name == ctx.params.container then
+      local text = ((c.resources or {}).limits or {})[resource]
+      if text then return k8s.quantity(text), text end
+    end
+  end
+  return nil
 end
 
 --- log_series(ctx, title, res, label, fmt) prints one line per series of a vector
