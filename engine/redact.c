@@ -3,14 +3,46 @@
  * A process-wide list of secrets; each registration also stores the
  * JSON-escaped and percent-encoded forms the secret takes inside audit lines,
  * URLs and request bodies. rb_redact scans left to right and replaces the
- * longest secret matching at each position. Pure C. */
+ * longest secret matching at each position.
+ *
+ * Memory holding secrets: once the first secret is registered the process
+ * is made non-dumpable (prctl PR_SET_DUMPABLE 0: no core file, no ptrace or
+ * /proc/PID/mem by other processes of the user), and every buffer that held
+ * a secret is wiped (explicit_bzero) before it is freed. Sanitizer builds
+ * keep the process dumpable: LeakSanitizer stops the world with ptrace.
+ * Pure C. */
 #include "redact.h"
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #define MIN_SECRET 3
+
+#if defined(__SANITIZE_ADDRESS__)
+#define RB_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
+#define RB_SANITIZED 1
+#endif
+#endif
+
+void rb_wipe_free(void *p, size_t n)
+{
+    if (!p) return;
+    explicit_bzero(p, n);
+    free(p);
+}
+
+/* No core dumps while secrets are in memory. */
+static void undumpable(void)
+{
+#ifndef RB_SANITIZED
+    static int done;
+    if (!done && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0) done = 1;
+#endif
+}
 
 static char **secrets;
 static size_t *lens;
@@ -38,6 +70,7 @@ static int push_secret(const char *s, size_t len)
     }
     char *copy = malloc(len + 1);
     if (!copy) return -1;
+    undumpable();
     memcpy(copy, s, len);
     copy[len] = 0;
     secrets[nsecrets] = copy;
@@ -58,7 +91,7 @@ static int push_json_form(const char *s, size_t len)
         else *o++ = (char)c;
     }
     int rc = push_secret(buf, (size_t)(o - buf));
-    free(buf);
+    rb_wipe_free(buf, len * 6 + 1);
     return rc;
 }
 
@@ -75,7 +108,7 @@ static int push_url_form(const char *s, size_t len)
         else { *o++ = '%'; *o++ = hex[c >> 4]; *o++ = hex[c & 15]; }
     }
     int rc = push_secret(buf, (size_t)(o - buf));
-    free(buf);
+    rb_wipe_free(buf, len * 3 + 1);
     return rc;
 }
 
@@ -93,10 +126,13 @@ void rb_redact_add_basic(const char *user, const char *password)
     rb_redact_add(password, strlen(password));
     char plain[1024];
     int n = snprintf(plain, sizeof plain, "%s:%s", user ? user : "", password);
-    if (n < 0 || (size_t)n >= sizeof plain) return;
     unsigned char enc[4 * sizeof plain / 3 + 4];
-    int len = EVP_EncodeBlock(enc, (const unsigned char *)plain, n);
-    rb_redact_add((const char *)enc, (size_t)len);
+    if (n >= 0 && (size_t)n < sizeof plain) {
+        int len = EVP_EncodeBlock(enc, (const unsigned char *)plain, n);
+        rb_redact_add((const char *)enc, (size_t)len);
+    }
+    explicit_bzero(plain, sizeof plain);
+    explicit_bzero(enc, sizeof enc);
 }
 
 /* Length of the longest secret starting at p, or 0. */
@@ -143,7 +179,7 @@ int rb_redact_contains(const char *s, size_t len)
 
 void rb_redact_reset(void)
 {
-    for (size_t i = 0; i < nsecrets; i++) free(secrets[i]);
+    for (size_t i = 0; i < nsecrets; i++) rb_wipe_free(secrets[i], lens[i] + 1);
     free(secrets);
     free(lens);
     secrets = NULL;

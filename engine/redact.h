@@ -25,6 +25,12 @@ char *rb_redact(const char *s, size_t len, size_t *outlen);
 /* Non-zero if s contains a registered secret. */
 int rb_redact_contains(const char *s, size_t len);
 
-/* Forgets every secret (tests). */
+/* Forgets every secret (tests), wiping the copies. */
 void rb_redact_reset(void);
+
+/* Registering the first secret makes the process non-dumpable
+ * (prctl(PR_SET_DUMPABLE, 0): no core dump holds it). Buffers that held a
+ * secret are freed with rb_wipe_free: zeroed (explicit_bzero, which the
+ * compiler may not drop), then freed. NULL is ignored. */
+void rb_wipe_free(void *p, size_t n);
 #endif
