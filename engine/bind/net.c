@@ -1,29 +1,35 @@
 /* bind/net.c — rb.net: the seed's ping / nslookup / curl-timing checks done
  * natively. resolve(host) uses getaddrinfo; tcp_connect(host, port, {timeout})
- * a nonblocking connect() bounded by poll(); http_probe(url, {timeout}) one GET
- * on the HTTP transport (net/http_client.h) reporting libcurl's phase timings.
- * All three are reads and pass the gate (gate.h) as binding "net". Failures
- * return nil, err (errors.h) with kind dns, conn, timeout, tls or http. */
+ * a nonblocking connect() bounded by poll() (both on net/tcp_probe.h);
+ * http_probe(url, {timeout}) one GET on the HTTP transport
+ * (net/http_client.h) reporting libcurl's phase timings. All three are reads
+ * and pass the gate (gate.h) as binding "net": each opens a ticket and hands
+ * it to its transport, which sends nothing (no DNS query either) without it.
+ * A host or URL with a control character raises {kind = "request"}.
+ * Failures return nil, err (errors.h) with kind dns, conn, timeout, tls or http. */
 #include "errors.h"
 #include "gate.h"
 #include "net/http_client.h"
+#include "net/http_req.h"
+#include "net/tcp_probe.h"
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <lauxlib.h>
 #include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-static double now_ms(void)
+/* A host or URL argument: a string without control characters. */
+static const char *check_text(lua_State *L, int idx, const char *what)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    size_t n;
+    const char *s = luaL_checklstring(L, idx, &n);
+    if (rb_http_ctl_at(s, n) >= 0) {
+        rb_error_push(L, "request", "rb.net: control character in %s", what);
+        lua_error(L);
+    }
+    return s;
 }
 
 static double opt_timeout(lua_State *L, int idx, double def)
@@ -44,28 +50,21 @@ static void addr_string(const struct sockaddr *sa, char *out, size_t n)
     if (!inet_ntop(sa->sa_family, a, out, (socklen_t)n)) snprintf(out, n, "?");
 }
 
-static int lookup(const char *host, const char *port, struct addrinfo **res)
-{
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    return getaddrinfo(host, port, &hints, res);
-}
-
 /* resolve(host) -> {addresses = {"127.0.0.1", "::1", ...}, ms} */
 static int net_resolve(lua_State *L)
 {
-    const char *host = luaL_checkstring(L, 1);
+    const char *host = check_text(L, 1, "host");
+    lua_settop(L, 1);
     rb_action a = {"net", "resolve", host, 0};
-    rb_gate(L, &a, RB_READ);
-    double t0 = now_ms();
+    rb_ticket *t = rb_gate_open(L, &a, RB_READ);
+    double t0 = rb_probe_now_ms();
     struct addrinfo *res = NULL;
-    int rc = lookup(host, NULL, &res);
-    double ms = now_ms() - t0;
-    rb_gate_done(L, &a, RB_READ, rc == 0, rc == 0 ? NULL : gai_strerror(rc));
+    int rc = rb_probe_lookup(t, host, NULL, &res);
+    double ms = rb_probe_now_ms() - t0;
+    rb_ticket_done(L, t, rc == 0, rc == 0 ? NULL : rb_probe_strerror(rc, 1));
     if (rc != 0) {
-        rb_error_push(L, "dns", "resolve %s: %s", host, gai_strerror(rc));
+        rb_error_push(L, rc == RB_PROBE_NOTICKET ? "refused" : "dns", "resolve %s: %s", host,
+                      rb_probe_strerror(rc, 1));
         rb_error_setstr(L, -1, "host", host);
         lua_pushnil(L);
         lua_insert(L, -2);
@@ -93,60 +92,41 @@ static int net_resolve(lua_State *L)
     return 1;
 }
 
-/* One nonblocking connect bounded by the time left; 0, or an errno value. */
-static int connect_one(const struct addrinfo *ai, double deadline)
-{
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) return errno;
-    int err = 0;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-        err = errno;
-        if (err == EINPROGRESS) {
-            struct pollfd p = {fd, POLLOUT, 0};
-            double left = deadline - now_ms();
-            int n = left > 0 ? poll(&p, 1, (int)left + 1) : 0;
-            socklen_t len = sizeof err;
-            if (n == 0) err = ETIMEDOUT;
-            else if (n < 0) err = errno;
-            else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-        }
-    }
-    close(fd);
-    return err;
-}
-
 /* tcp_connect(host, port, {timeout = 5}) -> {ms, address} */
 static int net_tcp_connect(lua_State *L)
 {
-    const char *host = luaL_checkstring(L, 1);
+    const char *host = check_text(L, 1, "host");
     lua_Integer port = luaL_checkinteger(L, 2);
     luaL_argcheck(L, port > 0 && port < 65536, 2, "port out of range");
     double timeout = opt_timeout(L, 3, 5);
+    lua_settop(L, 3);
     char ports[8], target[300];
     snprintf(ports, sizeof ports, "%d", (int)port);
     snprintf(target, sizeof target, "%s:%d", host, (int)port);
     rb_action a = {"net", "tcp_connect", target, 0};
-    rb_gate(L, &a, RB_READ);
-    double t0 = now_ms(), deadline = t0 + timeout * 1000;
+    rb_ticket *t = rb_gate_open(L, &a, RB_READ);
+    double t0 = rb_probe_now_ms(), deadline = t0 + timeout * 1000;
     struct addrinfo *res = NULL;
-    int rc = lookup(host, ports, &res);
+    int rc = rb_probe_lookup(t, host, ports, &res);
     if (rc != 0) {
-        rb_gate_done(L, &a, RB_READ, 0, gai_strerror(rc));
-        return rb_error_return(L, "dns", "connect %s: %s", target, gai_strerror(rc));
+        rb_ticket_done(L, t, 0, rb_probe_strerror(rc, 1));
+        return rb_error_return(L, rc == RB_PROBE_NOTICKET ? "refused" : "dns", "connect %s: %s", target,
+                               rb_probe_strerror(rc, 1));
     }
     int err = ENOENT;
     char addr[INET6_ADDRSTRLEN] = "";
-    for (struct addrinfo *ai = res; ai && err != 0 && now_ms() < deadline; ai = ai->ai_next) {
+    for (struct addrinfo *ai = res; ai && err != 0 && err != RB_PROBE_NOTICKET && rb_probe_now_ms() < deadline;
+         ai = ai->ai_next) {
         addr_string(ai->ai_addr, addr, sizeof addr);
-        err = connect_one(ai, deadline);
+        err = rb_probe_connect(t, ai, deadline);
     }
     freeaddrinfo(res);
-    double ms = now_ms() - t0;
-    if (err != 0 && now_ms() >= deadline) err = ETIMEDOUT;
-    rb_gate_done(L, &a, RB_READ, err == 0, err == 0 ? NULL : strerror(err));
+    double ms = rb_probe_now_ms() - t0;
+    if (err != 0 && err != RB_PROBE_NOTICKET && rb_probe_now_ms() >= deadline) err = ETIMEDOUT;
+    rb_ticket_done(L, t, err == 0, err == 0 ? NULL : rb_probe_strerror(err, 0));
     if (err != 0)
-        return rb_error_return(L, err == ETIMEDOUT ? "timeout" : "conn", "connect %s: %s (%.0f ms)",
-                               target, strerror(err), ms);
+        return rb_error_return(L, err == ETIMEDOUT ? "timeout" : err == RB_PROBE_NOTICKET ? "refused" : "conn",
+                               "connect %s: %s (%.0f ms)", target, rb_probe_strerror(err, 0), ms);
     lua_createtable(L, 0, 2);
     lua_pushnumber(L, ms);
     lua_setfield(L, -2, "ms");
@@ -166,15 +146,17 @@ static void set_ms(lua_State *L, const char *k, double seconds)
  * Each time is from the start of the request, as curl -w reports them. */
 static int net_http_probe(lua_State *L)
 {
-    const char *url = luaL_checkstring(L, 1);
+    const char *url = check_text(L, 1, "URL");
     double timeout = opt_timeout(L, 2, 10);
+    lua_settop(L, 2);
     rb_action a = {"net", "http_probe", url, 0};
-    rb_gate(L, &a, RB_READ);
+    rb_ticket *t = rb_gate_open(L, &a, RB_READ);
     /* the probe's connection must not serve a later probe (its connect time
        would read 0): the server closes it after the answer */
     static const char *const hdrs[] = {"Connection: close", NULL};
     rb_http_req req;
     memset(&req, 0, sizeof req);
+    req.ticket = t;
     req.headers = hdrs;
     req.method = "GET";
     req.url = url;
@@ -183,16 +165,18 @@ static int net_http_probe(lua_State *L)
     req.max_body = (size_t)64 << 20;
     rb_http_resp r;
     int rc = rb_http_perform(&req, &r);
-    rb_gate_done(L, &a, RB_READ, rc == 0, rc == 0 ? NULL : r.err);
     if (rc < 0) {
         /* libcurl files a failed lookup under "couldn't resolve"; the seed's nslookup check wants it apart */
         int dns = r.err_kind == RB_HTTP_ECONN && strstr(r.err, "resolve");
+        char err[sizeof r.err];
+        snprintf(err, sizeof err, "%s", r.err);
+        lua_pushnil(L);
         rb_error_push(L, dns ? "dns" : rb_http_errkind_name(r.err_kind), "probe %s: %s", url, r.err);
         rb_http_resp_free(&r);
-        lua_pushnil(L);
-        lua_insert(L, -2);
+        rb_ticket_done(L, t, 0, err);
         return 2;
     }
+    rb_ticket_done(L, t, 1, NULL);
     lua_createtable(L, 0, 6);
     lua_pushinteger(L, r.status);
     lua_setfield(L, -2, "status");

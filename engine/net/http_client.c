@@ -5,6 +5,7 @@
  * ^C aborts a long read (a CPU profile, a hung server) at once; a write the
  * gate let through runs to its end (bounded by its timeout) and is audited. */
 #include "http_client.h"
+#include "http_req.h"
 #include "gate_ctl.h"
 #include <curl/curl.h>
 #include <stdio.h>
@@ -243,10 +244,28 @@ static int finish(CURL *c, transfer *t, CURLcode rc)
     return -1;
 }
 
+/* 0 if req may go out; else fills resp as a failure that sent nothing. */
+static int admit(const rb_http_req *req, rb_http_resp *resp)
+{
+    if (rb_http_req_check(req, resp->err, sizeof resp->err) == 0) return 0;
+    resp->err_kind = RB_HTTP_EREQUEST;
+    return -1;
+}
+
+/* A refused request still gets empty body/headers/url, like a completed one. */
+static int refuse(const rb_http_req *req, rb_http_resp *resp)
+{
+    resp->body = calloc(1, 1);
+    resp->headers = calloc(1, 1);
+    resp->effective_url = strdup(req->url ? req->url : "");
+    return -1;
+}
+
 int rb_http_perform(const rb_http_req *req, rb_http_resp *resp)
 {
     transfer t = {.req = req, .resp = resp};
     memset(resp, 0, sizeof *resp);
+    if (admit(req, resp) < 0) return refuse(req, resp);
     global_init();
     if (!shared_easy) shared_easy = curl_easy_init();
     else curl_easy_reset(shared_easy);
@@ -266,6 +285,7 @@ int rb_http_perform_many(const rb_http_req *reqs, rb_http_resp *resps, int n)
     if (!ts || !cs || !shared_multi) { free(ts); free(cs); return n; }
     for (int i = 0; i < n; i++) {
         memset(&resps[i], 0, sizeof resps[i]);
+        if (admit(&reqs[i], &resps[i]) < 0) { failed += refuse(&reqs[i], &resps[i]) < 0; continue; }
         ts[i].req = &reqs[i];
         ts[i].resp = &resps[i];
         cs[i] = curl_easy_init();
@@ -286,6 +306,7 @@ int rb_http_perform_many(const rb_http_req *reqs, rb_http_resp *resps, int n)
         if (finish(m->easy_handle, t, m->data.result) < 0) failed++;
     }
     for (int i = 0; i < n; i++) {
+        if (!cs[i]) continue;
         curl_multi_remove_handle(shared_multi, cs[i]);
         curl_easy_cleanup(cs[i]);
     }
@@ -304,7 +325,8 @@ void rb_http_resp_free(rb_http_resp *r)
 
 const char *rb_http_errkind_name(rb_http_errkind k)
 {
-    static const char *const names[] = {"ok", "conn", "timeout", "tls", "http", "interrupted", "nomem"};
+    static const char *const names[] = {"ok", "conn", "timeout", "tls", "http", "interrupted", "nomem",
+                                        "request", "refused"};
     return names[k];
 }
 

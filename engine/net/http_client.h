@@ -4,17 +4,26 @@
  * rb_http_perform_many() runs independent requests concurrently on one
  * libcurl multi handle (DESIGN §9: reads in one round trip); the engine loop
  * will grow from it. Failures are classified so bindings can map them to
- * err.kind: conn, timeout, tls, http (protocol), interrupted. */
+ * err.kind: conn, timeout, tls, http (protocol), interrupted, request (the
+ * request breaks a rule of http_req.h: nothing was sent), refused (no gate
+ * ticket allows it: nothing was sent).
+ *
+ * Every request carries the gate ticket its binding got from rb_gate_open()
+ * (gate.h); the transport sends nothing unless rb_ticket_sendable() holds
+ * for it, so no byte leaves the process without the gate's word. */
 #ifndef RB_HTTP_CLIENT_H
 #define RB_HTTP_CLIENT_H
 #include <stddef.h>
 
 typedef enum {
     RB_HTTP_OK = 0, RB_HTTP_ECONN, RB_HTTP_ETIMEOUT, RB_HTTP_ETLS, RB_HTTP_EHTTP,
-    RB_HTTP_EINTR, RB_HTTP_ENOMEM
+    RB_HTTP_EINTR, RB_HTTP_ENOMEM, RB_HTTP_EREQUEST, RB_HTTP_ENOTICKET
 } rb_http_errkind;
 
+typedef struct rb_ticket rb_ticket;   /* gate.h */
+
 typedef struct {
+    const rb_ticket *ticket;     /* the gate's ticket for this call (required) */
     const char *method;          /* "GET", "POST", ... */
     const char *url;
     const char *body;            /* may be NULL */
@@ -50,7 +59,8 @@ typedef struct {
 } rb_http_resp;
 
 /* Performs one request; returns 0 on a completed exchange (any HTTP status),
- * -1 on failure with resp->err_kind and resp->err set. */
+ * -1 on failure with resp->err_kind and resp->err set. A request that fails
+ * rb_http_req_check() (http_req.h) is not sent. */
 int rb_http_perform(const rb_http_req *req, rb_http_resp *resp);
 
 /* Performs n requests concurrently; each resp is filled as by rb_http_perform.

@@ -7,8 +7,8 @@ local M = ...
 local cjson = require "cjson"
 local rb = require "rb"
 
-local perform, new_error = M._perform, M._error
-M._perform, M._error = nil, nil
+local perform, new_error, base_of = M._perform, M._error, M._base
+M._perform, M._error, M._base = nil, nil, nil
 
 local NAN, INF = 0 / 0, math.huge
 local SPECIAL = { NaN = NAN, ["+Inf"] = INF, ["-Inf"] = -INF }
@@ -293,6 +293,8 @@ function Client:buildinfo()
 end
 
 --- prom.client{url, bearer?, user?, password?, timeout? = 30, connect_timeout? = 5} | prom.client(url)
+-- The base URL has no query, no fragment and a plain path (see _base in
+-- engine/bind/prom.c); user:password@ in it is basic auth, taken out of the URL.
 function M.client(opts)
   if type(opts) == "string" then opts = { url = opts } end
   argcheck(type(opts) == "table" and type(opts.url) == "string" and opts.url:match("^https?://"),
@@ -300,8 +302,12 @@ function M.client(opts)
   for _, k in ipairs { "bearer", "password" } do
     if opts[k] ~= nil then rb.secret(opts[k]) end
   end
+  local url, user, password = base_of(opts.url)   -- raises {kind = "request"} on a bad base URL
+  if user and (opts.user or opts.bearer) then
+    error(new_error("request", "rb.prom: credentials both in the URL and in options: give one"), 2)
+  end
   local c = setmetatable({}, Client)
-  conns[c] = { url = opts.url, bearer = opts.bearer, user = opts.user, password = opts.password,
+  conns[c] = { url = url, bearer = opts.bearer, user = user or opts.user, password = password or opts.password,
                timeout = opts.timeout, connect_timeout = opts.connect_timeout }
   return c
 end
