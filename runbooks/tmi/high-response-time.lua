@@ -17,11 +17,28 @@ S:investigate("Identify Slow Endpoints", function(ctx)
   local res = assert(tmi.prom(ctx).query(
     "topk(10, histogram_quantile(0.95, sum by (endpoint, le) (rate(http_request_duration_seconds_bucket[5m]))))"))
   tmi.log_series(ctx, "p95 by endpoint (s)", res, "endpoint")
+  tmi.log_series(ctx, "p95 by pod (s)", tmi.prom(ctx).query(
+    "histogram_quantile(0.95, sum by (pod, le) (rate(http_request_duration_seconds_bucket[5m])))") or {}, "pod")
   local worst = res[1]
   if worst then
     ctx:check { name = "slowest endpoint p95 (" .. (worst.metric.endpoint or "?") .. ")", value = worst.value,
       threshold = "p95_response_time" }
   end
+end)
+
+S:investigate("Errors by endpoint and status", function(ctx)
+  tmi.indicators(ctx, { "error_rate" })
+  local res = assert(tmi.prom(ctx).query(
+    'sum by (endpoint, status) (rate(http_requests_total{status=~"5.."}[5m])) > 0'))
+  ctx:log("5xx responses per second by endpoint and status:")
+  table.sort(res, function(a, b) return a.value > b.value end)
+  for _, s in ipairs(res) do
+    ctx:log(("  %-36s %s  %.2f/s"):format(s.metric.endpoint or "?", s.metric.status or "?", s.value))
+  end
+  if #res == 0 then ctx:log("  (none)") end
+  tmi.log_series(ctx, "error % per pod", tmi.prom(ctx).query(
+    'sum by (pod) (rate(http_requests_total{status=~"5.."}[5m])) / sum by (pod) (rate(http_requests_total[5m])) * 100') or {},
+    "pod", "%.1f")
 end)
 
 S:investigate("Analyze Request Patterns", function(ctx)
@@ -85,9 +102,11 @@ S:investigate("Cache Optimization", function(ctx)
 end)
 
 S:resolve("Scale up application instances", function(ctx)
-  assert(k8s.scale(ctx.params.deployment, ctx.params.replicas, { namespace = ctx.params.namespace }))
+  local d = tmi.deployment(ctx)
+  ctx:log(("deployment %s: %s -> %s replicas"):format(d.metadata.name, tostring(d.spec.replicas), ctx.params.replicas))
+  assert(k8s.scale(d.metadata.name, ctx.params.replicas, { namespace = ctx.params.namespace }))
 end, { risk = "medium", description = "kubectl scale deployment tmi-api --replicas=5",
-  changes = { "deployment replicas" } })
+  changes = { "deployment replicas" }, verify = { { threshold = "p95_response_time" } }, verify_timeout = 60 })
 
 S:resolve("Warm up cache", function(ctx)
   -- kubectl exec <api-pod> -- curl -X POST http://localhost:8080/admin/cache/warmup

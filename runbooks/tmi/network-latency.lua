@@ -1,7 +1,9 @@
 -- Network Latency Issues: reachability, DNS and connect times to the
 -- dependencies, the service mesh's view, endpoints and network policies.
 -- The seed's ping and nslookup run inside a pod; here the engine measures
--- from where it runs (TCP connect rather than ICMP: that is what the API does).
+-- from where it runs (TCP connect rather than ICMP: that is what the API
+-- does) to the configured targets (the run's postgres and redis, or the
+-- *_host/_port params), never to bare in-cluster names.
 local rb = require "rb"
 local net = require "rb.net"
 local k8s = require "rb.k8s"
@@ -10,13 +12,37 @@ local tmi = require "tmi"
 local S = rb.section {
   id = "network-latency", title = "Network Latency Issues",
   symptoms = { "High network roundtrip times", "Connection timeouts", "Intermittent connectivity issues" },
-  params = { postgres_host = "postgres", postgres_port = 5432, redis_host = "redis", redis_port = 6379,
+  -- empty host/port: the configured target's (postgres_url/redis_url params, else the environment's)
+  params = { postgres_host = "", postgres_port = "", redis_host = "", redis_port = "",
     cluster_domain = "svc.cluster.local", istio_port = 15000 },
 }
 
+-- host and port of a URL (scheme://[user[:pw]@]host[:port]/...) or a libpq key=value DSN
+local function host_port(target, default_port)
+  if type(target) ~= "string" then return nil end
+  local h = target:match("host=([^%s]+)")
+  if h then return h, tonumber(target:match("port=(%d+)")) or default_port end
+  local rest = target:match("^%a[%w+.-]*://(.*)$")
+  if not rest then return nil end
+  rest = rest:gsub("/.*$", ""):gsub("^.*@", "")
+  local host, port = rest:match("^%[(.-)%]:?(%d*)$")
+  if not host then host, port = rest:match("^([^:]*):?(%d*)$") end
+  return host, tonumber(port) or default_port
+end
+
+-- The dependencies to probe: explicit params win, else the configured targets.
 local function deps(ctx)
-  return { { "postgres", ctx.params.postgres_host, ctx.params.postgres_port },
-           { "redis", ctx.params.redis_host, ctx.params.redis_port } }
+  local out = {}
+  for _, d in ipairs { { "postgres", "postgres_url", 5432 }, { "redis", "redis_url", 6379 } } do
+    local name, param, port = d[1], d[2], d[3]
+    local url = ctx.params[param] ~= "" and ctx.params[param] or rb.target(name)
+    local h, p = host_port(url, port)
+    h = ctx.params[name .. "_host"] ~= "" and ctx.params[name .. "_host"] or h
+    p = tonumber(ctx.params[name .. "_port"]) or p
+    if h and h:sub(1, 1) ~= "/" then out[#out + 1] = { name, h, p }
+    else ctx:note(("%s: no TCP address configured (%s): not probed"):format(name, tostring(h or "no target"))) end
+  end
+  return out
 end
 
 S:investigate("Test connectivity", function(ctx)
@@ -35,10 +61,15 @@ end)
 
 S:investigate("DNS resolution", function(ctx)
   for _, d in ipairs(deps(ctx)) do
+    if d[2]:match("^[%d.]+$") or d[2]:find(":", 1, true) then
+      ctx:log(("  %s: %s is an address, nothing to resolve"):format(d[1], d[2]))
+      goto continue
+    end
     local r, err = net.resolve(d[2])
     if r then ctx:log(("  %s -> %s (%.1f ms)"):format(d[2], table.concat(r.addresses, ", "), r.ms))
     else ctx:log(("  %s: %s"):format(d[2], tostring(err))) end
     ctx:check { name = "DNS lookup time for " .. d[2], value = r and r.ms, warn = 50, crit = 500, unit = "ms" }
+    ::continue::
   end
 end)
 

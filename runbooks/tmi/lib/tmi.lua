@@ -153,6 +153,11 @@ end
 
 --- set_env(ctx, vars) -> the seed's `kubectl set env deployment -n NS DEPLOY K=V ...`
 function M.set_env(ctx, vars)
+  local keys = {}
+  for k, v in pairs(vars) do keys[#keys + 1] = k .. "=" .. tostring(v) end
+  table.sort(keys)
+  ctx:log(("deployment %s (read from the cluster), container %s: %s"):format(M.deployment(ctx).metadata.name,
+    ctx.params.container, table.concat(keys, " ")))
   return assert(k8s.set_env(ctx.params.deployment, vars,
     { namespace = ctx.params.namespace, container = ctx.params.container }))
 end
