@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# runbook triage tells the truth: Prometheus down -> exit 5 naming why (not
+# 0, not 1), a Prometheus with no data yet -> 5, a bad window -> 5 with
+# Prometheus's own error, the lab with every indicator evaluated and good -> 0,
+# and --output json carries the same verdict with real arrays. The "no data"
+# Prometheus is a real one with no scrape targets, so nothing can be evaluated.
+. "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/lab/lib.sh"
+CFG=$T_TMP/config.yaml
+tri() { timeout 60 "$RUNBOOK" triage tmi --config "$CFG" --env lab "$@"; }
+config() { printf 'environments:\n  lab:\n    prometheus: %s\n' "$1" >"$CFG"; }
+
+# --- Prometheus down: a port nothing listens on
+config "http://127.0.0.1:$(free_port)"
+expect_rc "Prometheus down: exit 5 (cannot tell)" 5 tri
+contains "Prometheus down: says it cannot tell" "$T_TMP/out" "cannot tell:"
+contains "Prometheus down: names the connection failure" "$T_TMP/out" "Couldn't connect"
+lacks "Prometheus down: never 'every indicator ... is good'" "$T_TMP/out" "is good"
+lacks "Prometheus down: no indicator is OK" "$T_TMP/out" "[ OK ]"
+
+# --- a Prometheus with no data yet (no targets at all)
+P=$T_TMP/prom; mkdir -p "$P/data"; PORT=$(free_port)
+printf 'global:\n  scrape_interval: 1s\nscrape_configs: []\n' >"$P/prometheus.yml"
+prometheus --config.file="$P/prometheus.yml" --storage.tsdb.path="$P/data" \
+    --web.listen-address="127.0.0.1:$PORT" >"$P/log" 2>&1 &
+echo $! >"$P/pid"
+trap 'stop_pidfile "$P/pid"; rm -rf "$T_TMP"' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+config "http://127.0.0.1:$PORT"
+expect_rc "no data yet: exit 5" 5 tri
+contains "no data yet: each indicator says no data" "$T_TMP/out" "unknown: no data"
+lacks "no data yet: nothing is called good" "$T_TMP/out" "[ OK ]"
+expect_rc "no data yet: --output json exits 5 too" 5 tri --output json
+python3 - "$T_TMP/out" <<'PY' && ok "no data yet: json verdict 'cannot tell', every level unknown, sections is []" || fail "json verdict"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["verdict"] == "cannot tell" and d["exit"] == 5, d
+assert d["sections"] == [] and all(i["level"] == "unknown" and i["error"] for i in d["indicators"]), d
+PY
+stop_pidfile "$P/pid"
+
+# --- the lab: a bad window, then everything evaluated and good
+config "$RB_TEST_TMIPROM_URL"
+expect_rc "bad window: exit 5" 5 tri --set window=bogus
+contains "bad window: Prometheus's parse error is the reason" "$T_TMP/out" "bad_data"
+W="--set window=15s --set short_window=10s"
+for _ in $(seq 30); do tri $W >/dev/null 2>&1 && break; sleep 1; done
+expect_rc "clean lab: exit 0" 0 tri $W
+contains "clean lab: every indicator evaluated and good" "$T_TMP/out" "every indicator was evaluated and is good"
+lacks "clean lab: no unknown indicator" "$T_TMP/out" "[ ?? ]"
+contains "clean lab: the window used is shown" "$T_TMP/out" "window 1"
+done_testing
