@@ -15,12 +15,16 @@
 #include "luaopt.h"
 #include "gate.h"
 #include "net/http_client.h"
+#include "net/http_req.h"
+#include "net/k8s_url.h"
 #include "net/k8s_ws.h"
 #include "redact.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <lauxlib.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -45,6 +49,8 @@ typedef struct {
     char *server, *context, *namespace_, *user_name;
     char *ca_file, *ca_pem, *tls_server_name;
     int insecure, in_cluster;
+    int operator_named;             /* the kubeconfig is the operator's: exec plugins may run */
+    char *cred_id;                  /* the credential's identity in plans (identify()) */
     char *token;                    /* static, or the last read from token_file / plugin */
     char *token_file;
     struct timespec tf_mtime;
@@ -57,6 +63,8 @@ typedef struct {
     long timeout_ms, connect_timeout_ms;
 } client;
 
+static int identify(client *c, char *err, size_t errlen);
+
 static void secret(const char *s, size_t n) { if (s && n) rb_redact_add(s, n); }
 static char *dupz(const char *s) { return s ? strdup(s) : NULL; }
 
@@ -64,7 +72,7 @@ static void client_free(client *c)
 {
     char **fields[] = {&c->server, &c->context, &c->namespace_, &c->user_name, &c->ca_file, &c->ca_pem,
                        &c->tls_server_name, &c->token, &c->token_file, &c->cert_file, &c->key_file,
-                       &c->cert_pem, &c->key_pem, &c->username, &c->password};
+                       &c->cert_pem, &c->key_pem, &c->username, &c->password, &c->cred_id};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) { free(*fields[i]); *fields[i] = NULL; }
     rb_kubeconfig_free(&c->kc);
     c->exec = NULL;
@@ -193,20 +201,100 @@ static void warn_insecure(lua_State *L, client *c)
     rb_gate_finding(L, "tls verification disabled", "warning", c->server);
 }
 
-/* _client{kubeconfig = path, kubeconfig_list = "a:b", context, namespace,
- *         home, timeout, connect_timeout} -> Client | nil, err{kind = "config"} */
+/* ---- who named the kubeconfig ------------------------------------------ */
+
+static int same_file(const char *a, const char *b)
+{
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* path is a file of the operator's environment: an entry of KUBECONFIG or
+ * ~/.kube/config (read from the process environment here, not from Lua). */
+static int env_named(const char *path)
+{
+    const char *env = getenv("KUBECONFIG"), *home = getenv("HOME");
+    char buf[4096];
+    if (env && strlen(env) < sizeof buf) {
+        strcpy(buf, env);
+        for (char *p = strtok(buf, ":"); p; p = strtok(NULL, ":"))
+            if (same_file(p, path)) return 1;
+    }
+    if (home && *home && (size_t)snprintf(buf, sizeof buf, "%s/.kube/config", home) < sizeof buf)
+        return same_file(buf, path);
+    return 0;
+}
+
+/* Every entry of a colon list is env_named. */
+static int list_env_named(const char *list)
+{
+    char *copy = strdup(list);
+    int ok = copy != NULL, any = 0;
+    for (char *p = copy ? strtok(copy, ":") : NULL; ok && p; p = strtok(NULL, ":")) { ok = env_named(p); any = 1; }
+    free(copy);
+    return ok && any;
+}
+
+/* An exec plugin is a local command: it runs only from a kubeconfig the
+ * operator named (docs/lua/k8s.md, "Exec plugins"). */
+static int refuse_plugin(client *c, const char *where, const rb_kube_resolved *r, char *err, size_t errlen)
+{
+    if (c->operator_named || !r->user || !r->user->has_exec) return 0;
+    snprintf(err, errlen, "%s was named by runbook code and its user \"%s\" has an exec credential plugin "
+             "(command %s): plugins run only from the operator's kubeconfig (--kubeconfig, the config's "
+             "kubeconfig target, KUBECONFIG, ~/.kube/config); nothing was run", where, r->user->name,
+             r->user->exec.command ? r->user->exec.command : "?");
+    return -1;
+}
+
+/* Loads the kubeconfig the arguments name: inline text (it holds a newline),
+ * a path, a colon list, or (none given) the environment's. */
+static int load_config(client *c, const char *kc, char *err, size_t errlen)
+{
+    if (kc && strchr(kc, '\n'))
+        return rb_kubeconfig_parse(kc, strlen(kc), NULL, "inline kubeconfig", &c->kc, err, errlen);
+    if (kc && strchr(kc, ':')) return rb_kubeconfig_load_list(kc, &c->kc, err, errlen);
+    return rb_kubeconfig_load(kc, getenv("KUBECONFIG"), getenv("HOME"), &c->kc, err, errlen);
+}
+
+static int resolve_config(lua_State *L, client *c, const char *kc, const char *ctx, const char *ns,
+                          char *err, size_t errlen)
+{
+    rb_kube_resolved r;
+    if (rb_kubeconfig_resolve(&c->kc, ctx, &r, err, errlen) < 0) return -1;
+    if (r.cluster->proxy_url) {
+        snprintf(err, errlen, "cluster \"%s\": proxy-url is not supported", r.cluster->name);
+        return -1;
+    }
+    if (r.user && r.user->auth_provider) {
+        snprintf(err, errlen, "user \"%s\": auth-provider \"%s\" is not supported (use an exec plugin)",
+                 r.user->name, r.user->auth_provider);
+        return -1;
+    }
+    char where[300];
+    snprintf(where, sizeof where, "kubeconfig %.250s", kc && !strchr(kc, '\n') ? kc : "(inline)");
+    if (refuse_plugin(c, where, &r, err, errlen) < 0) return -1;
+    from_resolved(L, c, &r, ns);
+    return 0;
+}
+
+/* _client{kubeconfig = path | "a:b" | inline text, operator, context,
+ *         namespace, timeout, connect_timeout} -> Client | nil, err{kind = "config"}
+ * operator: set by lualib/rb/k8s.lua for the run's targets only. */
 static int k8s_client(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    const char *explicit = rb_opt_string(L, 1, "kubeconfig"), *list = rb_opt_string(L, 1, "kubeconfig_list");
+    const char *kc = rb_opt_string(L, 1, "kubeconfig");
     const char *ctx = rb_opt_string(L, 1, "context"), *ns = rb_opt_string(L, 1, "namespace");
-    const char *home = rb_opt_string(L, 1, "home");
+    lua_getfield(L, 1, "operator");
+    int op = lua_toboolean(L, -1);
     lua_getfield(L, 1, "timeout");
     lua_Number timeout = luaL_optnumber(L, -1, 30);
     lua_getfield(L, 1, "connect_timeout");
     lua_Number ctimeout = luaL_optnumber(L, -1, 5);
-    lua_pop(L, 2);
+    lua_pop(L, 3);
     if (ns && !*ns) ns = NULL;
+    if (kc && !*kc) kc = NULL;
 
     client *c = lua_newuserdatauv(L, sizeof *c, 0);
     memset(c, 0, sizeof *c);
@@ -214,26 +302,16 @@ static int k8s_client(lua_State *L)
     luaL_setmetatable(L, CLIENT_MT);
     c->timeout_ms = (long)(timeout * 1000);
     c->connect_timeout_ms = (long)(ctimeout * 1000);
+    /* the operator's: the run's targets, the environment's, or a `runbook lua` script (no runbook loaded) */
+    c->operator_named = op || !kc || rb_gate_mode_of(L) == RB_MODE_FREE || (!strchr(kc, '\n') && list_env_named(kc));
 
     char err[1024];
-    if (rb_kubeconfig_load(explicit, list, home, &c->kc, err, sizeof err) < 0) return config_fail(L, c, err);
-    if (c->kc.ncontexts == 0 && !explicit && !(ctx && *ctx)) {
+    if (load_config(c, kc, err, sizeof err) < 0) return config_fail(L, c, err);
+    if (c->kc.ncontexts == 0 && !kc && !(ctx && *ctx)) {
         if (from_service_account(c, ns, err, sizeof err) < 0) return config_fail(L, c, err);
-    } else {
-        rb_kube_resolved r;
-        if (rb_kubeconfig_resolve(&c->kc, ctx, &r, err, sizeof err) < 0) return config_fail(L, c, err);
-        if (r.cluster->proxy_url) {
-            snprintf(err, sizeof err, "cluster \"%s\": proxy-url is not supported", r.cluster->name);
-            return config_fail(L, c, err);
-        }
-        if (r.user && r.user->auth_provider) {
-            snprintf(err, sizeof err, "user \"%s\": auth-provider \"%s\" is not supported (use an exec plugin)",
-                     r.user->name, r.user->auth_provider);
-            return config_fail(L, c, err);
-        }
-        from_resolved(L, c, &r, ns);
-    }
+    } else if (resolve_config(L, c, kc, ctx, ns, err, sizeof err) < 0) return config_fail(L, c, err);
     if (!c->server || !c->namespace_ || !c->context) return config_fail(L, c, "out of memory");
+    if (identify(c, err, sizeof err) < 0) return config_fail(L, c, err);
     c->closed = 0;
     warn_insecure(L, c);
     return 1;
@@ -472,47 +550,109 @@ static int take_credential(lua_State *L, client *c, char *err, size_t errlen)
     return 0;
 }
 
+/* Runs the plugin (a local command) and caches its credential. The run is a
+ * gated read: no plugin starts while runbook code loads, nor after ^C. Its
+ * ticket stays on the stack until the binding returns. */
+static int run_exec(lua_State *L, client *c, char *err, size_t errlen)
+{
+    rb_action a = {"k8s", "credential", c->exec->command, 0};
+    rb_ticket *t = rb_gate_open(L, &a, RB_READ);
+    const char *info = push_exec_info(L, c);
+    int status = 0;
+    char *out = run_plugin(c->exec, info, &status, err, errlen);
+    lua_pop(L, 1);
+    if (out && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+        snprintf(err, errlen, "exec plugin %s: exit status %d", c->exec->command,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        free(out);
+        out = NULL;
+    }
+    int rc = -1;
+    if (out) {
+        lua_pushstring(L, out);
+        free(out);
+        rc = take_credential(L, c, err, errlen);
+        lua_pop(L, 1);
+    }
+    rb_ticket_done(L, t, rc == 0, rc == 0 ? NULL : err);
+    return rc;
+}
+
 static int refresh_exec(lua_State *L, client *c, char *err, size_t errlen)
 {
     if (c->exec_have && (c->exec_expiry == 0 || time(NULL) < c->exec_expiry)) return 0;
+    if (!c->operator_named) {   /* resolve_config refused it already; never run one regardless */
+        snprintf(err, errlen, "exec plugin %s: not from the operator's kubeconfig", c->exec->command);
+        return -1;
+    }
     if (c->exec->interactive_mode && strcmp(c->exec->interactive_mode, "Always") == 0) {
         /* kubectl refuses too when there is no terminal; the engine never gives the plugin one */
         snprintf(err, errlen, "exec plugin %s: interactiveMode Always needs a terminal; the engine runs "
                  "plugins without one", c->exec->command);
         return -1;
     }
-    const char *info = push_exec_info(L, c);
-    int status = 0;
-    char *out = run_plugin(c->exec, info, &status, err, errlen);
-    lua_pop(L, 1);
-    if (!out) return -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(err, errlen, "exec plugin %s: exit status %d", c->exec->command,
-                 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-        free(out);
-        return -1;
-    }
-    lua_pushstring(L, out);
-    free(out);
-    int rc = take_credential(L, c, err, errlen);
-    lua_pop(L, 1);
-    return rc;
+    return run_exec(L, c, err, errlen);
 }
 
-/* Fills the TLS and authentication fields of req for one request. */
+/* ---- one call's credentials ---------------------------------------------- */
+
+/* The credentials one call (or one get_many batch) sends: copies, so that a
+ * tokenFile re-read or a plugin answer during the call cannot free them.
+ * Wiped when collected. */
+typedef struct {
+    char *token, *cert_pem, *key_pem;
+} creds;
+
+#define CREDS_MT "rb.k8s.Creds"
+
+static void wipe_free(char **s)
+{
+    if (*s) rb_wipe_free(*s, strlen(*s));
+    *s = NULL;
+}
+
+static int creds_gc(lua_State *L)
+{
+    creds *k = luaL_checkudata(L, 1, CREDS_MT);
+    wipe_free(&k->token); wipe_free(&k->cert_pem); wipe_free(&k->key_pem);
+    return 0;
+}
+
+static char *copy_or_fail(lua_State *L, const char *s)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d) luaL_error(L, "out of memory");
+    return d;
+}
+
+static creds *push_creds(lua_State *L, const client *c)
+{
+    creds *k = lua_newuserdatauv(L, sizeof *k, 0);
+    memset(k, 0, sizeof *k);
+    luaL_setmetatable(L, CREDS_MT);
+    k->token = copy_or_fail(L, c->token);
+    k->cert_pem = copy_or_fail(L, c->cert_pem);
+    k->key_pem = copy_or_fail(L, c->key_pem);
+    return k;
+}
+
+/* Refreshes the credentials and fills the TLS and authentication fields of
+ * req from a snapshot pushed on the stack (with any plugin ticket). */
 static int prepare(lua_State *L, client *c, rb_http_req *req, char *err, size_t errlen)
 {
+    memset(req, 0, sizeof *req);
     if (c->token_file && refresh_token_file(c, err, errlen) < 0) return -1;
     if (c->exec && refresh_exec(L, c, err, errlen) < 0) return -1;
+    creds *k = push_creds(L, c);
     req->ca_file = c->ca_file;
     req->ca_pem = c->ca_pem;
     req->tls_server_name = c->tls_server_name;
     req->insecure = c->insecure;
-    req->bearer = c->token;
+    req->bearer = k->token;
     req->cert_file = c->cert_file;
     req->key_file = c->key_file;
-    req->cert_pem = c->cert_pem;
-    req->key_pem = c->key_pem;
+    req->cert_pem = k->cert_pem;
+    req->key_pem = k->key_pem;
     req->user = c->username;
     req->password = c->password;
     req->timeout_ms = c->timeout_ms;
@@ -520,10 +660,10 @@ static int prepare(lua_State *L, client *c, rb_http_req *req, char *err, size_t 
     return 0;
 }
 
-/* ---- the gated request -------------------------------------------------- */
+/* ---- the request's identity ------------------------------------------------ */
 
 typedef struct {
-    const char *method, *path, *query, *body, *ctype, *accept, *op;
+    const char *method, *path, *query, *body, *ctype, *accept;
     size_t body_len;
     long timeout_ms;
 } call;
@@ -533,7 +673,6 @@ static void read_call(lua_State *L, int t, call *k)
     k->query = rb_opt_string(L, t, "query");
     k->ctype = rb_opt_string(L, t, "content_type");
     k->accept = rb_opt_string(L, t, "accept");
-    k->op = rb_opt_string(L, t, "op");
     lua_getfield(L, t, "body");
     k->body = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, &k->body_len);
     lua_pop(L, 1);
@@ -542,32 +681,100 @@ static void read_call(lua_State *L, int t, call *k)
     lua_pop(L, 1);
 }
 
-/* The call's identity for the gate: opts.args when the caller gives one
- * (kubectl-level arguments), else {method, query, body}. */
-static int push_gate_args(lua_State *L, int t, const call *k)
+/* The operation a method is: what the plan calls it. */
+static const char *verb_of(const char *method)
 {
-    if (lua_getfield(L, t, "args") != LUA_TNIL) return lua_gettop(L);
-    lua_pop(L, 1);
-    lua_createtable(L, 0, 3);
+    static const char *const map[][2] = {
+        {"GET", "get"}, {"POST", "create"}, {"PUT", "update"}, {"PATCH", "patch"}, {"DELETE", "delete"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (strcmp(method, map[i][0]) == 0) return map[i][1];
+    return NULL;
+}
+
+/* The client certificate's subject, or "?" when it cannot be read. */
+static void cert_subject(const client *c, char *out, size_t outlen)
+{
+    BIO *b = c->cert_pem ? BIO_new_mem_buf(c->cert_pem, -1) : BIO_new_file(c->cert_file, "r");
+    X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    snprintf(out, outlen, "?");
+    if (x) X509_NAME_oneline(X509_get_subject_name(x), out, (int)outlen);
+    X509_free(x);
+    BIO_free(b);
+}
+
+/* c->cred_id: which credential the client sends, as plans show it. */
+static int identify(client *c, char *err, size_t errlen)
+{
+    char buf[700], fp[20] = "", subj[512];
+    if (c->exec) snprintf(buf, sizeof buf, "exec plugin %.600s", c->exec->command);
+    else if (c->token_file) snprintf(buf, sizeof buf, "tokenFile %.600s", c->token_file);
+    else if (c->token) { rb_http_fingerprint(c->token, strlen(c->token), fp); snprintf(buf, sizeof buf, "token %s", fp); }
+    else if (c->cert_file || c->cert_pem) { cert_subject(c, subj, sizeof subj); snprintf(buf, sizeof buf, "client certificate %s", subj); }
+    else if (c->username) snprintf(buf, sizeof buf, "basic %.600s", c->username);
+    else snprintf(buf, sizeof buf, "anonymous");
+    if (!(c->cred_id = strdup(buf))) { snprintf(err, errlen, "out of memory"); return -1; }
+    return 0;
+}
+
+/* Pushes the body as the plan shows it: the decoded JSON when it is JSON,
+ * else the text. body_sha256 (beside it) pins the exact bytes. */
+static void push_body(lua_State *L, const call *k)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "cjson");
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) {
+        lua_getfield(L, -1, "decode");
+        lua_pushlstring(L, k->body, k->body_len);
+        if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_istable(L, -1)) { lua_remove(L, -2); return; }
+    }
+    lua_pop(L, 2);
+    lua_pushlstring(L, k->body, k->body_len);
+}
+
+/* The call's identity for the gate, computed from the request that is sent:
+ * method, server, credential, content type and body. With the operation
+ * (verb_of) and the target (path and query as sent) it is what the plan
+ * shows and what the gate digests: apply must send exactly this. */
+static int push_identity(lua_State *L, const client *c, const call *k)
+{
+    lua_createtable(L, 0, 7);
     lua_pushstring(L, k->method);
     lua_setfield(L, -2, "method");
-    if (k->query) { lua_pushstring(L, k->query); lua_setfield(L, -2, "query"); }
-    if (k->body) { lua_pushlstring(L, k->body, k->body_len); lua_setfield(L, -2, "body"); }
+    lua_pushstring(L, c->server);
+    lua_setfield(L, -2, "server");
+    if (c->user_name) { lua_pushstring(L, c->user_name); lua_setfield(L, -2, "user"); }
+    lua_pushstring(L, c->cred_id);
+    lua_setfield(L, -2, "credential");
+    if (k->ctype) { lua_pushstring(L, k->ctype); lua_setfield(L, -2, "content_type"); }
+    if (k->body) {
+        char hex[65];
+        push_body(L, k);
+        lua_setfield(L, -2, "body");
+        rb_http_sha256_hex(k->body, k->body_len, hex);
+        lua_pushstring(L, hex);
+        lua_setfield(L, -2, "body_sha256");
+    }
     return lua_gettop(L);
 }
 
-static const char *push_url(lua_State *L, client *c, const call *k, int dry)
+/* The URL of a call, built and checked (net/k8s_url.h); raises naming the
+ * path when it is refused. Pushes url, dry_url and target (in that order). */
+static void push_url(lua_State *L, const client *c, const char *path, const char *query)
 {
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, c->server);
-    luaL_addstring(&b, k->path);
-    int q = k->query && *k->query;
-    if (q) { luaL_addchar(&b, '?'); luaL_addstring(&b, k->query); }
-    if (dry) luaL_addstring(&b, q ? "&dryRun=All" : "?dryRun=All");
-    luaL_pushresult(&b);
-    return lua_tostring(L, -1);
+    rb_k8s_url u;
+    char err[600];
+    if (rb_k8s_url_build(c->server, path, query, &u, err, sizeof err) < 0) {
+        rb_error_push(L, "request", "k8s: %s", err);
+        lua_error(L);
+    }
+    lua_pushstring(L, u.url);
+    lua_pushstring(L, u.dry_url);
+    lua_pushstring(L, u.target);
+    rb_k8s_url_free(&u);
 }
+
+/* ---- sending ------------------------------------------------------------------ */
 
 static void push_response(lua_State *L, const rb_http_resp *r, int dry)
 {
@@ -600,9 +807,49 @@ static int transport_error(lua_State *L, const char *method, const char *url, rb
     return 2;
 }
 
+/* Credentials could not be had: the ticket hears of it, nil, err pushed. */
+static int auth_failed(lua_State *L, rb_ticket *t, const char *err)
+{
+    rb_ticket_done(L, t, 0, err);
+    return rb_error_return(L, "auth", "k8s: %s", err);
+}
+
+/* Sends the call to url under ticket t; pushes the response or nil, err. */
+static int perform(lua_State *L, client *c, const call *k, rb_ticket *t, const char *url, int dry)
+{
+    char err[512];
+    rb_http_req req;
+    if (prepare(L, c, &req, err, sizeof err) < 0) return auth_failed(L, t, err);
+    const char *hdrs[4];
+    int nh = 0;
+    if (k->ctype) hdrs[nh++] = lua_pushfstring(L, "Content-Type: %s", k->ctype);
+    hdrs[nh++] = lua_pushfstring(L, "Accept: %s", k->accept ? k->accept : "application/json");
+    hdrs[nh++] = "User-Agent: runbook-k8s/1.0";
+    hdrs[nh] = NULL;
+    req.ticket = t;
+    req.headers = hdrs;
+    req.method = k->method;
+    req.url = url;
+    req.body = k->body;
+    req.body_len = k->body_len;
+    if (k->timeout_ms > 0) req.timeout_ms = k->timeout_ms;
+    rb_http_resp r;
+    int rc = rb_http_perform(&req, &r);
+    rb_ticket_done(L, t, rc == 0 && r.status < 400, rc == 0 ? NULL : r.err);
+    if (rc < 0) {
+        int n = transport_error(L, k->method, url, r.err_kind, r.err);
+        rb_http_resp_free(&r);
+        return n;
+    }
+    if (r.status == 401 && c->exec) c->exec_have = 0;   /* the next call asks the plugin again */
+    push_response(L, &r, dry);
+    rb_http_resp_free(&r);
+    return 1;
+}
+
 /* In plan mode: the caller's simulate(resp) -> text describes what the
  * server made of the dryRun=All request. */
-static void report_simulation(lua_State *L, int opts, int resp)
+static void report_simulation(lua_State *L, rb_ticket *t, int opts, int resp)
 {
     int top = lua_gettop(L);
     const char *text = NULL;
@@ -617,14 +864,15 @@ static void report_simulation(lua_State *L, int opts, int resp)
         text = lua_pushfstring(L, st < 400 ? "accepted by the server (dryRun=All, status %d)"
                                            : "refused by the server (dryRun=All, status %d)", (int)st);
     }
-    rb_gate_simulated(L, text);
+    rb_ticket_simulated(L, t, text);
     lua_settop(L, top);
 }
 
 /* A write that cannot be simulated, in plan mode: labelled so, {planned = true}. */
-static int planned_unsimulated(lua_State *L)
+static int planned_unsimulated(lua_State *L, rb_ticket *t)
 {
-    rb_gate_simulated(L, NULL);
+    rb_ticket_simulated(L, t, NULL);
+    rb_ticket_done(L, t, 1, NULL);
     lua_createtable(L, 0, 2);
     lua_pushinteger(L, 0);
     lua_setfield(L, -2, "status");
@@ -633,23 +881,32 @@ static int planned_unsimulated(lua_State *L)
     return 1;
 }
 
-/* Credentials for one call. On failure the gate hears of it and nil, err
- * are pushed: the caller returns 2. */
-static int credentials(lua_State *L, client *c, rb_http_req *req, const rb_action *a, rb_effect e)
+/* A planned write (ticket t says simulate): sent only as the dry run, whose
+ * URL must carry dryRun=All. The dry run is a read of its own: the server
+ * persists nothing. */
+static int send_dry(lua_State *L, client *c, const call *k, rb_ticket *t, const char *dry_url, const char *target)
 {
-    char err[512];
-    memset(req, 0, sizeof *req);
-    if (prepare(L, c, req, err, sizeof err) == 0) return 0;
-    rb_gate_done(L, a, e, 0, err);
-    rb_error_return(L, "auth", "k8s: %s", err);
-    return -1;
+    if (lua_getfield(L, 4, "simulate") == LUA_TBOOLEAN && !lua_toboolean(L, -1)) return planned_unsimulated(L, t);
+    if (!rb_k8s_url_is_dry(dry_url)) {
+        rb_error_push(L, "request", "k8s: %s %s: dryRun=All is not in the planned request's URL; nothing sent",
+                      k->method, target);
+        return lua_error(L);
+    }
+    rb_action a = {"k8s", "dry-run", target, 0};
+    rb_ticket *dt = rb_gate_open(L, &a, RB_READ);
+    int n = perform(L, c, k, dt, dry_url, 1);
+    rb_ticket_done(L, t, n == 1, NULL);
+    if (n == 1) report_simulation(L, t, 4, lua_gettop(L));
+    return n;
 }
 
-/* client:request(method, path, {query, body, content_type, accept, op, args,
- *   timeout, simulate = fn | false}) -> {status, body, content_type, ms,
- *   planned?, dry_run?} | nil, err. Any HTTP status is a result; the Lua
- *   half turns Status answers into errors of kind "k8s". simulate = false
- *   marks a write the server cannot dry-run. */
+/* client:request(method, path, {query, body, content_type, accept, timeout,
+ *   simulate = fn | false}) -> {status, body, content_type, ms, planned?,
+ *   dry_run?} | nil, err. Any HTTP status is a result; the Lua half turns
+ *   Status answers into errors of kind "k8s". simulate = false marks a
+ *   write the server cannot dry-run. GET is a read, every other method a
+ *   write; the plan shows the verb of the method, the path and query as
+ *   sent, and push_identity()'s fields. */
 static int client_request(lua_State *L)
 {
     client *c = check_client(L, 1);
@@ -657,79 +914,54 @@ static int client_request(lua_State *L)
     memset(&k, 0, sizeof k);
     k.method = luaL_checkstring(L, 2);
     k.path = luaL_checkstring(L, 3);
-    if (k.path[0] != '/') luaL_argerror(L, 3, "API path must start with '/'");
     lua_settop(L, 4);
     if (lua_isnil(L, 4)) { lua_newtable(L); lua_replace(L, 4); }
     luaL_checktype(L, 4, LUA_TTABLE);
     read_call(L, 4, &k);
-    rb_effect effect = strcmp(k.method, "GET") == 0 ? RB_READ : RB_WRITE;
-    char op[32];
-    if (!k.op) {
-        for (int i = 0; i < 31 && k.method[i]; i++) op[i] = (char)(k.method[i] | 0x20), op[i + 1] = 0;
-        k.op = op;
-    }
-    rb_action a = {"k8s", k.op, k.path, push_gate_args(L, 4, &k)};
-    int dry = rb_gate(L, &a, effect) == RB_SIMULATE;
-    if (dry && lua_getfield(L, 4, "simulate") == LUA_TBOOLEAN && !lua_toboolean(L, -1))
-        return planned_unsimulated(L);
-    const char *url = push_url(L, c, &k, dry);
-    rb_http_req req;
-    if (credentials(L, c, &req, &a, effect) < 0) return 2;
-    const char *hdrs[4];
-    int nh = 0;
-    if (k.ctype) hdrs[nh++] = lua_pushfstring(L, "Content-Type: %s", k.ctype);
-    hdrs[nh++] = lua_pushfstring(L, "Accept: %s", k.accept ? k.accept : "application/json");
-    hdrs[nh++] = "User-Agent: runbook-k8s/1.0";
-    hdrs[nh] = NULL;
-    req.headers = hdrs;
-    req.method = k.method;
-    req.url = url;
-    req.body = k.body;
-    req.body_len = k.body_len;
-    if (k.timeout_ms > 0) req.timeout_ms = k.timeout_ms;
-    rb_http_resp r;
-    int rc = rb_http_perform(&req, &r);
-    if (!dry) rb_gate_done(L, &a, effect, rc == 0 && r.status < 400, rc == 0 ? NULL : r.err);
-    if (rc < 0) {
-        int n = transport_error(L, k.method, url, r.err_kind, r.err);
-        rb_http_resp_free(&r);
-        return n;
-    }
-    if (r.status == 401 && c->exec) c->exec_have = 0;   /* the next call asks the plugin again */
-    push_response(L, &r, dry);
-    rb_http_resp_free(&r);
-    if (dry) report_simulation(L, 4, lua_gettop(L));
-    return 1;
+    const char *verb = verb_of(k.method);
+    luaL_argcheck(L, verb != NULL, 2, "method must be GET, POST, PUT, PATCH or DELETE");
+    luaL_argcheck(L, verb[0] != 'g' || !k.body, 4, "a GET carries no body");
+    push_url(L, c, k.path, k.query);
+    const char *url = lua_tostring(L, 5), *dry_url = lua_tostring(L, 6), *target = lua_tostring(L, 7);
+    rb_effect effect = verb[0] == 'g' ? RB_READ : RB_WRITE;
+    rb_action a = {"k8s", verb, target, push_identity(L, c, &k)};
+    rb_ticket *t = rb_gate_open(L, &a, effect);
+    if (rb_ticket_simulate(t)) return send_dry(L, c, &k, t, dry_url, target);
+    return perform(L, c, &k, t, url, 0);
 }
 
 /* client:get_many({path, ...}) -> results, errs (each with n): GETs sent
  * concurrently on one libcurl multi batch (discovery: one round trip for
- * every API group instead of one each). results[i] is the response as
+ * every API group instead of one each), each under its own read ticket, all
+ * with one credential snapshot. results[i] is the response as
  * client:request returns it, or nil with errs[i] the transport error.
  * When credentials cannot be had, nothing is sent: nil, err. */
 static int client_get_many(lua_State *L)
 {
     client *c = check_client(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2);
     int n = (int)luaL_len(L, 2);
     luaL_argcheck(L, n <= 64, 2, "at most 64 paths");
-    luaL_checkstack(L, 3 * n + 10, "too many paths");
+    luaL_checkstack(L, 6 * n + 20, "too many paths");
     rb_http_req *reqs = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *reqs, 0);
     rb_http_resp *resps = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *resps, 0);
+    rb_ticket **tickets = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *tickets, 0);
     static const char *const hdrs[] = {"Accept: application/json", "User-Agent: runbook-k8s/1.0", NULL};
+    char err[512];
+    rb_http_req base;
+    if (prepare(L, c, &base, err, sizeof err) < 0) return rb_error_return(L, "auth", "k8s: %s", err);
     for (int i = 0; i < n; i++) {
-        lua_rawgeti(L, 2, i + 1);                       /* anchors the path */
-        call k;
-        memset(&k, 0, sizeof k);
-        k.method = "GET";
-        k.path = luaL_checkstring(L, -1);
-        rb_action a = {"k8s", "get", k.path, 0};
-        rb_gate(L, &a, RB_READ);
-        const char *url = push_url(L, c, &k, 0);       /* anchored on the stack */
-        if (credentials(L, c, &reqs[i], &a, RB_READ) < 0) return 2;
+        lua_rawgeti(L, 2, i + 1);
+        const char *path = luaL_checkstring(L, -1);
+        push_url(L, c, path, NULL);                     /* url, dry_url, target: anchored */
+        rb_action a = {"k8s", "get", lua_tostring(L, -1), 0};
+        tickets[i] = rb_gate_open(L, &a, RB_READ);
+        reqs[i] = base;
+        reqs[i].ticket = tickets[i];
         reqs[i].headers = hdrs;
         reqs[i].method = "GET";
-        reqs[i].url = url;
+        reqs[i].url = lua_tostring(L, -4);
     }
     rb_http_perform_many(reqs, resps, n);
     lua_createtable(L, n, 1);
@@ -737,9 +969,8 @@ static int client_get_many(lua_State *L)
     lua_createtable(L, 0, 1);
     int errs = lua_gettop(L);
     for (int i = 0; i < n; i++) {
-        rb_action a = {"k8s", "get", reqs[i].url, 0};
         int ok = resps[i].err_kind == RB_HTTP_OK;
-        rb_gate_done(L, &a, RB_READ, ok && resps[i].status < 400, ok ? NULL : resps[i].err);
+        rb_ticket_done(L, tickets[i], ok && resps[i].status < 400, ok ? NULL : resps[i].err);
         if (ok) {
             push_response(L, &resps[i], 0);
             lua_rawseti(L, res, i + 1);
@@ -753,6 +984,8 @@ static int client_get_many(lua_State *L)
     lua_setfield(L, res, "n");
     lua_pushinteger(L, n);
     lua_setfield(L, errs, "n");
+    lua_pushvalue(L, res);
+    lua_pushvalue(L, errs);
     return 2;
 }
 
@@ -774,33 +1007,35 @@ static void push_exec_result(lua_State *L, const rb_k8s_ws_result *w)
     if (w->http_body) { lua_pushstring(L, w->http_body); lua_setfield(L, -2, "body"); }
 }
 
-/* client:exec(path, query, {stdin, args, timeout}) -> {stdout, stderr,
- * status_json, protocol, http_status, body?} | nil, err. A write that
- * cannot be simulated: in plan mode it returns {planned = true}. */
+/* client:exec_ws(path, query, {stdin, timeout}) -> {stdout, stderr,
+ * status_json, protocol, http_status, body?} | nil, err. A write (op
+ * "exec", the WebSocket upgrade is a GET) that cannot be simulated: in plan
+ * mode it returns {planned = true}. stdin is part of its identity. */
 static int client_exec(lua_State *L)
 {
     client *c = check_client(L, 1);
-    const char *path = luaL_checkstring(L, 2), *query = luaL_checkstring(L, 3);
+    call k = {.method = "GET", .path = luaL_checkstring(L, 2), .query = luaL_checkstring(L, 3)};
     lua_settop(L, 4);
     if (lua_isnil(L, 4)) { lua_newtable(L); lua_replace(L, 4); }
     luaL_checktype(L, 4, LUA_TTABLE);
-    size_t in_len = 0;
     lua_getfield(L, 4, "stdin");
-    const char *in = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, &in_len);
+    k.body = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, &k.body_len);
     lua_getfield(L, 4, "timeout");
     long timeout_ms = (long)(luaL_optnumber(L, -1, 60) * 1000);
-    lua_pop(L, 1);
-    call k = {.method = "POST", .path = path, .query = query};
-    rb_action a = {"k8s", "exec", path, push_gate_args(L, 4, &k)};
-    if (rb_gate(L, &a, RB_WRITE) == RB_SIMULATE) return planned_unsimulated(L);
+    lua_settop(L, 5);                                   /* 5: stdin, anchored */
+    push_url(L, c, k.path, k.query);                    /* 6 url, 7 dry_url, 8 target */
+    rb_action a = {"k8s", "exec", lua_tostring(L, 8), push_identity(L, c, &k)};
+    rb_ticket *t = rb_gate_open(L, &a, RB_WRITE);
+    if (rb_ticket_simulate(t)) return planned_unsimulated(L, t);
+    char err[512];
     rb_http_req req;
-    if (credentials(L, c, &req, &a, RB_WRITE) < 0) return 2;
-    lua_pushfstring(L, "%s%s?%s", c->server, path, query);
-    req.url = lua_tostring(L, -1);
+    if (prepare(L, c, &req, err, sizeof err) < 0) return auth_failed(L, t, err);
+    req.ticket = t;
+    req.url = lua_tostring(L, 6);
     req.timeout_ms = timeout_ms;
     rb_k8s_ws_result w;
-    int rc = rb_k8s_ws_exec(&req, in, in_len, &w);
-    rb_gate_done(L, &a, RB_WRITE, rc == 0, rc == 0 ? NULL : w.errmsg);
+    int rc = rb_k8s_ws_exec(&req, k.body, k.body_len, &w);
+    rb_ticket_done(L, t, rc == 0, rc == 0 ? NULL : w.errmsg);
     if (rc < 0) {
         int n = transport_error(L, "exec", req.url, w.err_kind, w.errmsg);
         rb_k8s_ws_result_free(&w);
@@ -864,6 +1099,10 @@ static const luaL_Reg k8slib[] = {
 
 int luaopen_rb_k8s(lua_State *L)
 {
+    luaL_newmetatable(L, CREDS_MT);
+    lua_pushcfunction(L, creds_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
     luaL_newmetatable(L, CLIENT_MT);
     luaL_newlib(L, client_methods);
     lua_setfield(L, -2, "__index");

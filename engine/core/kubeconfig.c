@@ -22,7 +22,11 @@ typedef struct {
     const char *origin;
     char *err;
     size_t errlen;
+    size_t budget;      /* mapping pairs left to look at (aliases can revisit a node) */
 } walk;
+
+#define MAX_DEPTH 32                    /* a kubeconfig is 6 levels deep */
+#define BUDGET_PER_BYTE 16
 
 static int failf(char *err, size_t errlen, const char *origin, const char *fmt, ...)
 {
@@ -64,11 +68,15 @@ static int is_null(const yaml_node_t *n)
     return len == 0 || (len == 1 && s[0] == '~') || (len == 4 && strncasecmp(s, "null", 4) == 0);
 }
 
+/* Bounded by w->budget: once spent, every look-up finds nothing and
+ * rb_kubeconfig_parse fails, so the walk stays linear in the input. */
 static yaml_node_t *map_get(walk *w, const yaml_node_t *m, const char *key)
 {
     if (!m || m->type != YAML_MAPPING_NODE) return NULL;
     size_t klen = strlen(key);
     for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        if (w->budget == 0) return NULL;
+        w->budget--;
         yaml_node_t *k = node_at(w, p->key);
         if (k && k->type == YAML_SCALAR_NODE && k->data.scalar.length == klen &&
             memcmp(k->data.scalar.value, key, klen) == 0)
@@ -293,16 +301,52 @@ static void *find_named(const void *arr, size_t n, size_t size, const char *name
     return NULL;
 }
 
-/* Appends a zeroed element; NULL when out of memory. */
+/* Appends a zeroed element; NULL when out of memory. Capacity doubles (it is
+ * the next power of two of *n, so it need not be stored): linear time. */
 static void *append(void **arr, size_t *n, size_t size)
 {
-    void *grown = realloc(*arr, (*n + 1) * size);
-    if (!grown) return NULL;
-    *arr = grown;
+    if ((*n & (*n - 1)) == 0) {             /* 0 or a power of two: full */
+        void *grown = realloc(*arr, (*n ? *n * 2 : 1) * size);
+        if (!grown) return NULL;
+        *arr = grown;
+    }
+    void *grown = *arr;
     void *elem = (char *)grown + *n * size;
     memset(elem, 0, size);
     (*n)++;
     return elem;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The names of arr[0..n) (each element starts with its char *name), sorted:
+ * a malloc'd array, or NULL when out of memory. */
+static const char **sorted_names(const void *arr, size_t n, size_t size)
+{
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    if (!names) return NULL;
+    for (size_t i = 0; i < n; i++) names[i] = *(const char *const *)((const char *)arr + i * size);
+    qsort(names, n, sizeof *names, cmp_name);
+    return names;
+}
+
+static const char nomem_[1];
+#define NOMEM nomem_
+
+/* A name that two elements share, NULL when none, NOMEM when out of memory:
+ * sorted, so O(n log n) where a pairwise check would be quadratic. */
+static const char *duplicate_name(const void *arr, size_t n, size_t size)
+{
+    const char **names = sorted_names(arr, n, size);
+    if (!names) return NOMEM;
+    const char *dup = NULL;
+    for (size_t i = 1; i < n && !dup; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) dup = names[i];
+    free(names);
+    return dup;
 }
 
 typedef int (*entry_fn)(walk *w, void *elem, const yaml_node_t *body, const char *where);
@@ -391,15 +435,14 @@ static int parse_list(walk *w, const yaml_node_t *root, const char *list, const 
                  (const char *)nm->data.scalar.value);
         char *name = dup_n((const char *)nm->data.scalar.value, nm->data.scalar.length);
         if (!name) return FAIL(w, "out of memory");
-        if (find_named(*arr, *n, size, name)) {
-            free(name);
-            return FAIL(w, "duplicate name in %s: %s", list, where);
-        }
         char **elem = append(arr, n, size);
         if (!elem) { free(name); return FAIL(w, "out of memory"); }
         *elem = name;
         if (fn(w, elem, map_get(w, item, inner), where) < 0) return -1;
     }
+    const char *dup = duplicate_name(*arr, *n, size);
+    if (dup == NOMEM) return FAIL(w, "out of memory");
+    if (dup) return FAIL(w, "duplicate name in %s: %s \"%.200s\"", list, inner, dup);
     return 0;
 }
 
@@ -422,13 +465,43 @@ static int parse_root(walk *w, const yaml_node_t *root, rb_kubeconfig *kc)
     return 0;
 }
 
+/* A first pass over the events: nesting deeper than MAX_DEPTH is refused
+ * before libyaml's loader sees it (its scanner does work per open flow
+ * level for every token, which deep nesting makes quadratic). Stops at the
+ * first level too deep, so it reads at most MAX_DEPTH levels' worth. */
+static int check_depth(const char *data, size_t len, const char *origin, char *err, size_t errlen)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    int depth = 0, rc = 0;
+    if (!yaml_parser_initialize(&parser)) return failf(err, errlen, origin, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+    for (int done = 0; !done && rc == 0;) {
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = failf(err, errlen, origin, "YAML error at line %zu: %s", parser.problem_mark.line + 1,
+                       parser.problem ? parser.problem : "unknown");
+            break;
+        }
+        if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) depth++;
+        else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT) depth--;
+        if (depth > MAX_DEPTH)
+            rc = failf(err, errlen, origin, "nested deeper than %d levels at line %zu (a kubeconfig is not)",
+                       MAX_DEPTH, ev.start_mark.line + 1);
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int rb_kubeconfig_parse(const char *data, size_t len, const char *base_dir, const char *origin,
                         rb_kubeconfig *kc, char *err, size_t errlen)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
-    walk w = {&doc, base_dir, origin, err, errlen};
+    walk w = {&doc, base_dir, origin, err, errlen, BUDGET_PER_BYTE * len + 4096};
     memset(kc, 0, sizeof *kc);
+    if (check_depth(data, len, origin, err, errlen) < 0) return -1;
     if (!yaml_parser_initialize(&parser)) return failf(err, errlen, origin, "out of memory");
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
     if (!yaml_parser_load(&parser, &doc)) {
@@ -439,6 +512,8 @@ int rb_kubeconfig_parse(const char *data, size_t len, const char *base_dir, cons
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     int rc = is_null(root) ? 0 : parse_root(&w, root, kc);
+    if (w.budget == 0)   /* whatever else failed, this is why */
+        rc = FAIL(&w, "too many mapping entries to look at (aliases?): more than %d per input byte", BUDGET_PER_BYTE);
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     if (rc < 0) rb_kubeconfig_free(kc);
@@ -481,17 +556,23 @@ int rb_kubeconfig_load_file(const char *path, rb_kubeconfig *kc, char *err, size
     return rc;
 }
 
+/* Names in src are unique (parse_list checks), so only dst's names, sorted
+ * once and searched in O(log n), decide: merging stays O(n log n). */
 static int move_entries(void **dst, size_t *dn, void **src, size_t *sn, size_t size, void (*free_one)(void *))
 {
-    int rc = 0;
+    size_t had = *dn;
+    const char **names = sorted_names(*dst, had, size);
+    int rc = names ? 0 : -1;
     for (size_t i = 0; i < *sn; i++) {
         char *elem = (char *)*src + i * size;
         void *slot = NULL;
-        if (!find_named(*dst, *dn, size, *(char **)elem) && !(slot = append(dst, dn, size)))
+        int taken = !names || (had && bsearch(elem, names, had, sizeof *names, cmp_name));
+        if (!taken && !(slot = append(dst, dn, size)))
             rc = -1;
         if (slot) memcpy(slot, elem, size);
         else free_one(elem); /* an earlier file has this name: it wins */
     }
+    free(names);
     free(*src);
     *src = NULL;
     *sn = 0;

@@ -5,6 +5,7 @@
  * RFC 6455 frames with curl_easy_send/recv, polling the socket so the
  * whole exchange stays within the request's timeout and ^C. */
 #include "net/k8s_ws.h"
+#include "gate.h"
 #include "gate_ctl.h"
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -362,6 +363,10 @@ int rb_k8s_ws_exec(const rb_http_req *req, const char *in, size_t in_len, rb_k8s
     k.deadline.tv_nsec += (t % 1000) * 1000000;
     if (k.deadline.tv_nsec >= 1000000000) { k.deadline.tv_sec++; k.deadline.tv_nsec -= 1000000000; }
     struct curl_slist *connect_to = NULL;
+    if (!rb_ticket_sendable(req->ticket)) {   /* the gate's word first: nothing connects without it */
+        fail(&k, RB_HTTP_ENOTICKET, "%s", "refused: no gate ticket allows this exec");
+        return -1;
+    }
     k.c = curl_easy_init();
     int rc = -1;
     if (!k.c) { fail(&k, RB_HTTP_ENOMEM, "%s", "curl init failed"); goto out; }

@@ -21,7 +21,9 @@ typedef struct {
 /* Opens req->url (https://host:port/api/.../exec?query) as a WebSocket with
  * req's TLS settings and credentials (bearer or basic), sends in (channel 0;
  * with v5 then closes stdin), and collects the output channels until the
- * server closes, within req->timeout_ms. Returns 0 when an exchange took
+ * server closes, within req->timeout_ms. Nothing connects unless
+ * req->ticket is sendable (gate.h): without it, -1 with err_kind
+ * RB_HTTP_ENOTICKET. Returns 0 when an exchange took
  * place (res->http_status says whether the upgrade happened), -1 on a
  * transport failure with err_kind and errmsg set. */
 int rb_k8s_ws_exec(const rb_http_req *req, const char *in, size_t in_len, rb_k8s_ws_result *res);

@@ -43,22 +43,24 @@ end
 
 -- ---- clients -------------------------------------------------------------
 
---- k8s.client{kubeconfig, context, namespace, timeout, connect_timeout} -> Client | nil, err
--- kubeconfig: a path, or a colon list as in KUBECONFIG; default: KUBECONFIG,
--- then ~/.kube/config, then the in-cluster service account.
-function M.client(opts)
-  opts = opts_of(opts, 1, "client")
-  local args = {
-    context = opts.context, namespace = opts.namespace, home = os.getenv("HOME"),
+-- operator: the kubeconfig is the run's target (--kubeconfig, the config's
+-- kubeconfig), which the engine set: its exec plugins may run (docs/lua/k8s.md).
+local function make_client(opts, operator)
+  return new_client {
+    kubeconfig = opts.kubeconfig, operator = operator, context = opts.context, namespace = opts.namespace,
     timeout = opts.timeout, connect_timeout = opts.connect_timeout,
   }
+end
+
+--- k8s.client{kubeconfig, context, namespace, timeout, connect_timeout} -> Client | nil, err
+-- kubeconfig: a path, a colon list as in KUBECONFIG, or the text of a
+-- kubeconfig; default: KUBECONFIG, then ~/.kube/config, then the in-cluster
+-- service account. An exec plugin runs only from the operator's kubeconfig.
+function M.client(opts)
+  opts = opts_of(opts, 1, "client")
+  argcheck(opts.kubeconfig == nil or type(opts.kubeconfig) == "string", 1, "client", "kubeconfig must be a string")
   local kc = opts.kubeconfig
-  if kc and kc ~= "" then
-    if kc:find(":", 1, true) then args.kubeconfig_list = kc else args.kubeconfig = kc end
-  else
-    args.kubeconfig_list = os.getenv("KUBECONFIG")
-  end
-  return new_client(args)
+  return make_client(opts, kc ~= nil and kc ~= "" and kc == rb.target("kubeconfig"))
 end
 
 -- The run's client: rebuilt when the targets change (--env, --context, -n).
@@ -68,7 +70,7 @@ local function run_client()
   if kc == os.getenv("KUBECONFIG") then kc = nil end   -- the environment's list, not --kubeconfig
   local key = table.concat({ kc or "", ctx or "", ns or "" }, "\0")
   if default and key == default_key then return default end
-  local c, err = M.client { kubeconfig = kc, context = ctx, namespace = ns }
+  local c, err = make_client({ kubeconfig = kc, context = ctx, namespace = ns }, true)
   if not c then return nil, err end
   default, default_key = c, key
   return c
@@ -608,13 +610,30 @@ local CONTENT = {
   json = "application/json-patch+json",
 }
 
--- One gated write. args identify it in the plan and at apply time: they are
--- computed from the caller's inputs only, so the plan and apply passes agree.
+-- JSON with object keys sorted: a value always encodes to the same bytes, so a
+-- write's body (part of its identity at the gate) is the same in plan and apply.
+local function canonical(v)
+  if type(v) ~= "table" then return cjson.encode(v) end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  local out = {}
+  if #keys > 0 and #v == #keys then   -- a list
+    for i = 1, #v do out[i] = canonical(v[i]) end
+    return "[" .. table.concat(out, ",") .. "]"
+  end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for i, k in ipairs(keys) do out[i] = cjson.encode(tostring(k)) .. ":" .. canonical(v[k]) end
+  return "{" .. table.concat(out, ",") .. "}"
+end
+M.canonical_json = canonical
+
+-- One gated write. The engine names it in the plan from the request itself
+-- (method, path, body, credential): no label of ours is part of it.
 local function write(c, method, path, body, o)
   local text = body
-  if type(body) == "table" then text = cjson.encode(body) end
+  if type(body) == "table" then text = canonical(body) end
   local resp, err = c:request(method, path, {
-    body = text, content_type = o.content_type, op = o.op, args = o.args, timeout = o.timeout,
+    body = text, content_type = o.content_type, timeout = o.timeout,
     simulate = simulator(o.before, o.what),
   })
   if not resp then return nil, err end
@@ -624,12 +643,6 @@ local function write(c, method, path, body, o)
     if type(v) == "table" then v.planned = true end
   end
   return v
-end
-
-local function target_args(e, name, ns, extra)
-  local a = { resource = qualified(e), name = name, namespace = e.namespaced and ns or nil }
-  for k, v in pairs(extra or {}) do a[k] = v end
-  return a
 end
 
 --- client:scale(deployment, replicas, {namespace, kind}) -> Scale | nil, err
@@ -646,8 +659,7 @@ function Client:scale(name, n, opts)
   local before, err = call(self, "GET", path, nil, ('get scale of %s "%s"'):format(qualified(e), name))
   if not before then return nil, err end
   return write(self, "PATCH", path, { spec = { replicas = n } }, {
-    content_type = CONTENT.merge, op = "scale", before = decode(before.body),
-    args = target_args(e, name, ns_of(self, opts), { replicas = n }),
+    content_type = CONTENT.merge, before = decode(before.body),
     what = ('scale %s "%s"'):format(qualified(e), name),
   })
 end
@@ -671,8 +683,7 @@ function Client:patch(kind, name, body, opts)
   local before, err = self:get(kind, name, opts)
   if not before then return nil, err end
   return write(self, "PATCH", path, body, {
-    content_type = CONTENT[ptype], op = "patch", before = before,
-    args = target_args(e, name, ns_of(self, opts), { type = ptype, patch = body }),
+    content_type = CONTENT[ptype], before = before,
     what = ('patch %s "%s"'):format(qualified(e), name), timeout = opts.timeout,
   })
 end
@@ -706,8 +717,7 @@ local function template_patch(self, fname, name, opts, build)
   for i, n in ipairs(names) do list[i] = build(n) end
   local body = { spec = { template = { spec = { containers = list } } } }
   return write(self, "PATCH", path, body, {
-    content_type = CONTENT.strategic, op = fname, before = before,
-    args = target_args(e, name, ns_of(self, opts), { patch = body }),
+    content_type = CONTENT.strategic, before = before,
     what = ('%s deployment "%s"'):format(fname, name), timeout = opts.timeout,
   })
 end
@@ -774,11 +784,24 @@ function Client:set_resources(name, res, opts)
   end)
 end
 
+-- The time a restart of this deployment was first planned: the body is part
+-- of the write's identity, so plan and apply must send the same restartedAt
+-- however long the confirmation takes. Forgotten once the restart is sent,
+-- so the next restart gets a new time.
+local restarts = {}
+local function restart_key(c, before)
+  local m = before.metadata or {}
+  return table.concat({ c:info().server, tostring(m.namespace), tostring(m.name), tostring(m.uid) }, "\0")
+end
+local function restart_clock(key)
+  restarts[key] = restarts[key] or os.date("!%Y-%m-%dT%H:%M:%SZ")
+  return restarts[key]
+end
+
 --- client:rollout_restart(deployment, {at, namespace}) -> object | nil, err
 -- Sets the template annotation kubectl.kubernetes.io/restartedAt. Its value
--- is opts.at when given, else the clock when the patch is sent (RFC 3339,
--- UTC). The plan records at = opts.at or "now", so plan and apply agree
--- however long the confirmation takes.
+-- is opts.at when given, else the time this generation's restart was first
+-- planned (RFC 3339, UTC; restart_clock), so plan and apply send the same body.
 function Client:rollout_restart(name, opts)
   name, opts = named(name, "deployment", opts, 2, "rollout_restart")
   argcheck(opts.at == nil or type(opts.at) == "string", 2, "rollout_restart", "at must be an RFC 3339 time")
@@ -786,14 +809,16 @@ function Client:rollout_restart(name, opts)
   if not e then return nil, path end
   local before, err = self:get("deployments", name, opts)
   if not before then return nil, err end
-  local at = opts.at or os.date("!%Y-%m-%dT%H:%M:%SZ")
+  local key = restart_key(self, before)
+  local at = opts.at or restart_clock(key)
   local body = { spec = { template = { metadata = { annotations = {
     ["kubectl.kubernetes.io/restartedAt"] = at } } } } }
-  return write(self, "PATCH", path, body, {
-    content_type = CONTENT.strategic, op = "rollout_restart", before = before,
-    args = target_args(e, name, ns_of(self, opts), { restartedAt = opts.at or "now" }),
+  local res, werr = write(self, "PATCH", path, body, {
+    content_type = CONTENT.strategic, before = before,
     what = ('rollout restart deployment "%s"'):format(name), timeout = opts.timeout,
   })
+  if res and not res.planned then restarts[key] = nil end
+  return res, werr
 end
 
 --- client:delete(kind, name, {namespace, wait = true, timeout = 60, grace_period}) -> {deleted, uid, planned?} | nil, err
@@ -809,8 +834,7 @@ function Client:delete(kind, name, opts)
     gracePeriodSeconds = opts.grace_period }
   local what = ('delete %s "%s"'):format(qualified(e), name)
   local res, err = write(self, "DELETE", path, body, {
-    content_type = "application/json", op = "delete", what = what,
-    args = target_args(e, name, ns_of(self, opts), { grace_period = opts.grace_period }),
+    content_type = "application/json", what = what,
     timeout = opts.timeout,
   })
   if not res then return nil, err end
@@ -849,8 +873,7 @@ function Client:exec(pod, argv, opts)
     stdin = opts.stdin and "true" or nil,
   }
   local path = "/api/v1/namespaces/" .. escape(ns) .. "/pods/" .. escape(pod) .. "/exec"
-  local r, err = self:exec_ws(path, q, { stdin = opts.stdin, timeout = opts.timeout,
-    args = { pod = pod, namespace = ns, command = argv, container = opts.container, stdin = opts.stdin } })
+  local r, err = self:exec_ws(path, q, { stdin = opts.stdin, timeout = opts.timeout })
   if not r then return nil, err end
   if r.planned then return { planned = true } end
   local what = ('exec in pod "%s"'):format(pod)
@@ -1003,8 +1026,7 @@ function Client:apply(manifest, opts)
       res, err = self:patch(kind, obj.metadata.name, obj, { type = "merge", namespace = o.namespace })
     else
       res, err = write(self, "POST", path_for(self, e, nil, ns_of(self, o)), obj, {
-        content_type = "application/json", op = "create",
-        args = target_args(e, obj.metadata.name, ns_of(self, o), { object = obj }),
+        content_type = "application/json",
         what = ('create %s "%s"'):format(qualified(e), obj.metadata.name),
       })
     end

@@ -36,9 +36,10 @@ expect_rb() { local n=$1 rc=$2; shift 2; expect_rc "$n" "$rc" rb "$@"; cat "$T_T
 lab reset >/dev/null
 expect_rb "investigate reads run" 0 --investigate-only --step "Pods and usage"
 contains "the pod count is checked" "$T_TMP/out" "tmi-api pods = 3"
-for w in scale delete exec patch; do
+for wo in scale:patch delete:delete exec:exec patch:patch; do   # the write and the request it is (its op)
+    w=${wo%%:*}
     expect_rb "investigate: $w fails the step" 1 --investigate-only --step "Sneaky write" --set sneaky=$w
-    contains "investigate: $w refused by name" "$T_TMP/out" "write refused in investigate: k8s.$w"
+    contains "investigate: $w refused by name" "$T_TMP/out" "write refused in investigate: k8s.${wo#*:}"
 done
 is "investigate: nothing but GET reached the server" "$(requests '.method != "GET"')" 0
 
@@ -46,7 +47,7 @@ is "investigate: nothing but GET reached the server" "$(requests '.method != "GE
 lab reset >/dev/null
 lab state | jq -S .objects >"$T_TMP/before.json"
 expect_rb "resolve --dry-run exits 0" 0 --resolve-only --dry-run
-contains "the plan names the scale" "$T_TMP/out" "k8s.scale /apis/apps/v1/namespaces/tmi/deployments/tmi-api/scale"
+contains "the plan names the scale" "$T_TMP/out" "k8s.patch /apis/apps/v1/namespaces/tmi/deployments/tmi-api/scale"
 contains "the plan shows the new replica count" "$T_TMP/out" "spec.replicas: 3 -> 5"
 contains "the plan shows the env added" "$T_TMP/out" "env[GOGC]: added 50"
 contains "the plan shows the limit changed" "$T_TMP/out" "resources.limits.memory: 512Mi -> 1Gi"

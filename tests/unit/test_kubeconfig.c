@@ -1,13 +1,16 @@
 /* test_kubeconfig.c — core/kubeconfig.h: parsing every field kubectl reads,
  * relative-path and base64 handling, kubectl's checks when a context is
  * resolved, and KUBECONFIG merging (first file wins per name and for
- * current-context) over real files in a temporary directory. */
+ * current-context) over real files in a temporary directory; hostile input
+ * (deep nesting, long lists, alias fan-out) rejected or parsed within a
+ * second. */
 #include "core/kubeconfig.h"
 #include "tap.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char full[] =
@@ -354,6 +357,68 @@ static void test_in_cluster(void)
     if (system(path) != 0) printf("# could not remove %s\n", root);
 }
 
+static double seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Parses buf[0..n), returns the seconds it took; *rc the result. */
+static double timed_parse(const char *buf, size_t n, int *rc, char *err, size_t errlen)
+{
+    rb_kubeconfig kc;
+    double t0 = seconds();
+    *rc = rb_kubeconfig_parse(buf, n, NULL, "hostile", &kc, err, errlen);
+    double dt = seconds() - t0;
+    if (*rc == 0) rb_kubeconfig_free(&kc);
+    return dt;
+}
+
+/* Linear time: what took 42 s (a deep list) is refused at once, and long
+ * lists and alias fan-out stay within a second (2 shared cores, -O0 or ASan). */
+static void test_hostile(void)
+{
+    enum { DEPTH = 200000, ITEMS = 10000, KEYS = 4000, ALIASES = 4000 };
+    char *buf = malloc(64 * (size_t)DEPTH + 100), err[512];
+    size_t o = 0;
+    int rc;
+    o += (size_t)sprintf(buf, "clusters: ");
+    memset(buf + o, '[', DEPTH); o += DEPTH;
+    memset(buf + o, ']', DEPTH); o += DEPTH;
+    double dt = timed_parse(buf, o, &rc, err, sizeof err);
+    TAP_OK(rc < 0 && strstr(err, "nested deeper than 32 levels"), "200000 nested flow lists refused (%s)", err);
+    TAP_OK(dt < 1.0, "... within a second (%.3f s)", dt);
+
+    o = (size_t)sprintf(buf, "users:\n");
+    for (int i = 0; i < 40; i++) o += (size_t)sprintf(buf + o, "%*s- \n", i * 2, "");
+    dt = timed_parse(buf, o, &rc, err, sizeof err);
+    TAP_OK(rc < 0 && strstr(err, "nested deeper"), "40 nested block lists refused (%s)", err);
+
+    o = (size_t)sprintf(buf, "clusters:\n");
+    for (int i = 0; i < ITEMS; i++) o += (size_t)sprintf(buf + o, "- name: c%d\n  cluster: {server: 'https://h'}\n", i);
+    o += (size_t)sprintf(buf + o, "users:\n- name: u\n  user:\n    exec:\n      command: x\n      args:\n");
+    for (int i = 0; i < ITEMS; i++) o += (size_t)sprintf(buf + o, "      - a%d\n", i);
+    dt = timed_parse(buf, o, &rc, err, sizeof err);
+    TAP_EQ_INT(rc, 0, "10000 clusters and 10000 exec args parse");
+    TAP_OK(dt < 1.0, "... within a second (%.3f s)", dt);
+
+    o = (size_t)sprintf(buf, "clusters:\n");
+    for (int i = 0; i < ITEMS; i++) o += (size_t)sprintf(buf + o, "- name: same\n  cluster: {server: 'https://h'}\n");
+    dt = timed_parse(buf, o, &rc, err, sizeof err);
+    TAP_OK(rc < 0 && strstr(err, "duplicate name in clusters"), "10000 clusters of one name: duplicate (%s)", err);
+    TAP_OK(dt < 1.0, "... found within a second (%.3f s)", dt);
+
+    o = (size_t)sprintf(buf, "x: &big {");
+    for (int i = 0; i < KEYS; i++) o += (size_t)sprintf(buf + o, "k%d: v, ", i);
+    o += (size_t)sprintf(buf + o, "server: 'https://h'}\nclusters:\n");
+    for (int i = 0; i < ALIASES; i++) o += (size_t)sprintf(buf + o, "- {name: c%d, cluster: *big}\n", i);
+    dt = timed_parse(buf, o, &rc, err, sizeof err);
+    TAP_OK(rc < 0 && strstr(err, "too many mapping entries"), "4000 aliases of a 4000-key mapping refused (%s)", err);
+    TAP_OK(dt < 1.0, "... within a second (%.3f s)", dt);
+    free(buf);
+}
+
 int main(void)
 {
     test_fields();
@@ -363,5 +428,6 @@ int main(void)
     test_forms();
     test_merge();
     test_in_cluster();
+    test_hostile();
     return TAP_DONE();
 }
