@@ -93,9 +93,11 @@ static int proxy_index(lua_State *L)
     lua_getmetatable(L, 1);
     lua_getfield(L, -1, "__module");
     const char *name = lua_tostring(L, -1);
-    if (rb_core_loading() && name[3] != '_')
-        return luaL_error(L, "%s.%s used while loading a runbook: bindings may only be called inside steps",
-                          name, luaL_tolstring(L, 2, NULL));
+    if (rb_core_loading() && name[3] != '_') {   /* no position: the sandbox adds the runbook's */
+        lua_pushfstring(L, "%s.%s used while loading a runbook: bindings may only be called inside steps",
+                        name, luaL_tolstring(L, 2, NULL));
+        return lua_error(L);
+    }
     open_real(L, name);
     lua_pushnil(L);
     while (lua_next(L, -2)) {

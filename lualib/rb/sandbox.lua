@@ -28,12 +28,16 @@ local function hidden(k)
   return type(k) == "string" and k:sub(1, 1) == "_" and k ~= "_VERSION"
 end
 
+local function index(t, k) return t[k] end
+
 local view
 local function view_of(t)
   local mt = {
     __index = function(_, k)
       if hidden(k) then return nil end
-      return view(t[k])
+      local ok, v = pcall(index, t, k)
+      if not ok then error(v, 2) end   -- at the runbook's line, not this one
+      return view(v)
     end,
     __newindex = function(_, k)
       error(("attempt to change '%s' of a read-only module"):format(tostring(k)), 2)
