@@ -4,7 +4,7 @@
 # Prints mean wall time per invocation and the ratio (goal: <= 2x).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-RUNBOOK=${RUNBOOK:-$ROOT/build/runbook}
+RUNBOOK=${RUNBOOK:-$ROOT/${RB_BUILD:-build}/runbook}
 N=${N:-300}
 dir=$(mktemp -d); trap 'rm -rf "$dir"' EXIT
 for i in $(seq -w 1 20); do

@@ -9,7 +9,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 SECS=${FUZZ_SECONDS:-60}
-OUT=${FUZZ_OUT:-build/fuzz}
+OUT=${FUZZ_OUT:-${RB_BUILD:-build}/fuzz}
 CC=${FUZZ_CC:-clang}
 FLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iengine"
 
