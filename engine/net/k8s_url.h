@@ -15,7 +15,8 @@
 typedef struct {
     char *url;      /* server + path + query, canonical (what apply sends) */
     char *target;   /* path[?query] of url: the request's identity beside the server */
-    char *dry_url;  /* url with dryRun=All appended (what plan sends) */
+    char *dry_url;  /* url with dryRun=All appended (what plan sends, once rb_k8s_url_is_dry holds:
+                       a caller's own dryRun parameter makes it fail) */
 } rb_k8s_url;
 
 /* server: the cluster's base URL (http or https, no query, fragment or
