@@ -1,4 +1,4 @@
-/* bind/redis.c — rb.redis: Redis over hiredis 0.14 blocking contexts.
+/* bind/redis.c — rb.redis: Redis over hiredis 0.14 (transport: net/redis_conn.c).
  *
  *   redis.connect(url, {connect_timeout = 5, timeout = 30, password}) -> conn | nil, err
  *   conn:call(cmd, ...)          -> typed reply | nil, err
@@ -12,29 +12,31 @@
  * effect taken from the server's COMMAND INFO flags (asked once per command
  * name and connection, cached in the connection's user value) or, when
  * COMMAND is unavailable, from the static table in core/redis_cmd.h.
- * A pipeline is gated command by command before any byte is sent.
+ * Scripts and administrative sub-commands are writes whatever the flags say
+ * (core/redis_cmd.h). A pipeline is gated command by command before any
+ * byte is sent. The connect, AUTH, SELECT and COMMAND INFO look-ups are
+ * gated reads, each with its own ticket; no byte leaves without one.
  *
  * Replies: bulk -> string, integer -> integer, status -> {ok = "TEXT"},
  * nil -> false (as in Redis's own Lua scripting), array -> list, error ->
  * nil, err{kind = "redis", code, message} (an rb.Error inside arrays and
- * pipelines). Failures of the connection: kind conn, timeout or auth. In
- * hiredis 0.14 a context that timed out or failed stays in error (and a late
- * reply would answer the next command), so it is freed at once and the next
- * call reconnects (AUTH, SELECT) transparently. */
+ * pipelines). Failures of the connection: kind conn, timeout, interrupted
+ * or auth. A context that timed out, was interrupted or failed is in an
+ * unknown state (a late reply would answer the next command), so it is
+ * freed at once and the next call reconnects (AUTH, SELECT) transparently. */
 #include "core/redis_cmd.h"
 #include "core/redis_info.h"
 #include "core/redis_url.h"
 #include "errors.h"
 #include "gate.h"
+#include "net/redis_conn.h"
 #include "redact.h"
-#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <lauxlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #define OP_MAX 96        /* "CONFIG SET" and the like; longer names are not commands */
 #define ARGV_STACK 16    /* arguments held on the C stack before a userdata is needed */
@@ -46,8 +48,7 @@ typedef struct {
     redisReply *pending;    /* reply being converted: freed even if conversion raises */
     int closed;
     int no_command_info;    /* COMMAND INFO failed once: static table only */
-    double cmd_timeout;     /* seconds, for messages */
-    struct timeval connect_tv, cmd_tv;
+    double connect_timeout, cmd_timeout;   /* seconds */
     rb_redis_url url;
     char target[400];       /* "host:port/db" or "unix://path?db=N" */
 } Conn;
@@ -83,65 +84,68 @@ static int conn_gc(lua_State *L)
     return 0;
 }
 
-static int is_timeout(const redisContext *c, int err_no)
+/* Pushes the error of a failed exchange (rc from net/redis_conn.h) and
+ * drops the context: its state is unknown. */
+static void push_io_error(lua_State *L, Conn *co, int rc, const char *err, const char *doing)
 {
-    if (c->err != REDIS_ERR_IO) return 0;
-    return err_no == EAGAIN || err_no == EWOULDBLOCK || err_no == ETIMEDOUT ||
-           strcmp(c->errstr, strerror(EAGAIN)) == 0 || strcmp(c->errstr, strerror(ETIMEDOUT)) == 0;
-}
-
-/* Pushes the error of a failed context (timeout or conn) and drops the
- * context: hiredis 0.14 cannot use it again. */
-static void push_io_error(lua_State *L, Conn *co, int err_no, const char *doing)
-{
-    if (!co->c)
-        rb_error_push(L, "conn", "redis %s: out of memory (%s)", co->target, doing);
-    else if (is_timeout(co->c, err_no) && strcmp(doing, "connect") == 0)
-        rb_error_push(L, "timeout", "redis %s: no connection within %g s",
-                      co->target, co->connect_tv.tv_sec + co->connect_tv.tv_usec / 1e6);
-    else if (is_timeout(co->c, err_no))
+    if (rc == RB_REDIS_IO_INTR)
+        rb_error_push(L, "interrupted", "redis %s: interrupted (%s)", co->target, doing);
+    else if (rc == RB_REDIS_IO_TIMEOUT && strcmp(doing, "connect") == 0)
+        rb_error_push(L, "timeout", "redis %s: no connection within %g s", co->target, co->connect_timeout);
+    else if (rc == RB_REDIS_IO_TIMEOUT)
         rb_error_push(L, "timeout", "redis %s: no answer within %g s (%s); "
                       "the connection was dropped and reconnects on the next call",
                       co->target, co->cmd_timeout, doing);
     else
-        rb_error_push(L, "conn", "redis %s: %s (%s)", co->target,
-                      co->c->errstr[0] ? co->c->errstr : "connection failed", doing);
+        rb_error_push(L, "conn", "redis %s: %s (%s)", co->target, err && *err ? err : "connection failed", doing);
     conn_drop(co);
 }
 
-/* Sends one command on the open context; NULL with an error pushed on failure. */
-static redisReply *roundtrip(lua_State *L, Conn *co, int argc, const char **argv,
+/* One command, one reply, under ticket t; NULL with an error pushed. */
+static redisReply *roundtrip(lua_State *L, Conn *co, const rb_ticket *t, int argc, const char **argv,
                              const size_t *lens, const char *doing)
 {
-    errno = 0;
-    redisReply *r = redisCommandArgv(co->c, argc, argv, lens);
-    if (!r) push_io_error(L, co, errno, doing);
+    char err[200];
+    redisReply *r = NULL;
+    int rc = rb_redis_conn_command(t, co->c, argc, argv, lens, co->cmd_timeout, &r, err, sizeof err);
+    if (rc) push_io_error(L, co, rc, err, doing);
     return r;
 }
 
-/* Runs a setup command (AUTH, SELECT) on a fresh context: 0, or -1 with an
- * error of the given kind pushed and the context dropped. */
+/* Opens a ticket for a gated read the binding makes by itself (connect,
+ * AUTH, SELECT, COMMAND INFO): the ticket stays on the stack. */
+static rb_ticket *setup_ticket(lua_State *L, Conn *co, const char *op)
+{
+    rb_action a = {"redis", op, co->target, 0};
+    return rb_gate_open(L, &a, RB_READ);
+}
+
+/* Runs a setup command (AUTH, SELECT) on a fresh context, with its own
+ * ticket: 0, or -1 with an error of the given kind pushed and the context
+ * dropped. */
 static int setup_command(lua_State *L, Conn *co, const char *kind, int argc, const char **argv,
                          const size_t *lens)
 {
-    redisReply *r = roundtrip(L, co, argc, argv, lens, argv[0]);
-    if (!r) return -1;
+    rb_ticket *t = setup_ticket(L, co, argv[0]);
+    redisReply *r = roundtrip(L, co, t, argc, argv, lens, argv[0]);
+    if (!r) { rb_ticket_done(L, t, 0, NULL); return -1; }
     int failed = r->type == REDIS_REPLY_ERROR;
     if (failed) rb_error_push(L, kind, "redis %s: %s failed: %s", co->target, argv[0], r->str);
     freeReplyObject(r);
+    rb_ticket_done(L, t, !failed, NULL);
     if (failed) conn_drop(co);
     return failed ? -1 : 0;
 }
 
-/* Connects, sets the command timeout, authenticates, selects the database. */
+/* Connects, authenticates, selects the database: each a gated read. */
 static int conn_open(lua_State *L, Conn *co)
 {
-    char db[16];
-    errno = 0;
-    co->c = co->url.unix_socket ? redisConnectUnixWithTimeout(co->url.path, co->connect_tv)
-                                : redisConnectWithTimeout(co->url.host, co->url.port, co->connect_tv);
-    if (!co->c || co->c->err) { push_io_error(L, co, errno, "connect"); return -1; }
-    if (redisSetTimeout(co->c, co->cmd_tv) != REDIS_OK) { push_io_error(L, co, errno, "connect"); return -1; }
+    char db[16], err[200];
+    rb_ticket *t = setup_ticket(L, co, "connect");
+    int rc = rb_redis_conn_open(t, co->url.host, co->url.port, co->url.unix_socket ? co->url.path : NULL,
+                                co->connect_timeout, &co->c, err, sizeof err);
+    rb_ticket_done(L, t, rc == 0, NULL);
+    if (rc) { push_io_error(L, co, rc, err, "connect"); return -1; }
     if (co->url.password_len) {        /* lengths: a percent-decoded password may hold NUL */
         const char *argv[3] = {"AUTH", co->url.user, co->url.password};
         size_t lens[3] = {4, strlen(co->url.user), co->url.password_len};
@@ -314,7 +318,9 @@ static int learn(lua_State *L, Conn *co, int cache, const char *op)
     if (!co->no_command_info) {
         const char *argv[3] = {"COMMAND", "INFO", op};
         if (conn_ready(L, co) < 0) return -1;
-        redisReply *r = roundtrip(L, co, 3, argv, NULL, "COMMAND INFO");
+        rb_ticket *t = setup_ticket(L, co, "COMMAND INFO");
+        redisReply *r = roundtrip(L, co, t, 3, argv, NULL, "COMMAND INFO");
+        rb_ticket_done(L, t, r != NULL, NULL);
         if (!r) return -1;
         set_pending(co, r);
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) learn_entry(L, cache, r->element[0]);
@@ -359,6 +365,11 @@ static int classify(lua_State *L, Conn *co, int cache, int first, int last, char
             kind = (int)rb_redis_cmd_fallback(op);
             cache_set(L, cache, op, kind);
         }
+    }
+    if (*nwords == 2 && last >= first + 2) {      /* ACL LOG RESET */
+        size_t len;
+        const char *arg = lua_tolstring(L, first + 2, &len);
+        if (arg && rb_redis_cmd_arg_writes(op, arg, len)) return RB_WRITE;
     }
     return kind == RB_REDIS_READ ? RB_READ : RB_WRITE;
 }
@@ -421,30 +432,33 @@ static int conn_call(lua_State *L)
     lua_getiuservalue(L, 1, 1);
     if ((effect = classify(L, co, lua_gettop(L), 2, last, op, &nwords)) < 0) return fail_pushed(L);
     rb_action a = {"redis", op, co->target, push_args(L, 2 + nwords, last)};
-    if (rb_gate(L, &a, (rb_effect)effect) == RB_SIMULATE) {
-        rb_gate_simulated(L, NULL);
+    rb_ticket *t = rb_gate_open(L, &a, (rb_effect)effect);
+    if (rb_ticket_simulate(t)) {
+        rb_ticket_simulated(L, t, NULL);
+        rb_ticket_done(L, t, 1, NULL);
         push_planned(L);
         return 1;
     }
-    redisReply *r = conn_ready(L, co) < 0 ? NULL : roundtrip(L, co, n, b.pargv, b.plens, op);
+    redisReply *r = conn_ready(L, co) < 0 ? NULL : roundtrip(L, co, t, n, b.pargv, b.plens, op);
     if (!r) {
-        rb_gate_done(L, &a, (rb_effect)effect, 0, top_message(L));
+        rb_ticket_done(L, t, 0, top_message(L));
         return fail_pushed(L);
     }
     int is_error = r->type == REDIS_REPLY_ERROR;
     set_pending(co, r);
-    rb_gate_done(L, &a, (rb_effect)effect, !is_error, is_error ? r->str : NULL);
+    rb_ticket_done(L, t, !is_error, is_error ? r->str : NULL);
     if (is_error) lua_pushnil(L);
     push_reply(L, r);
     set_pending(co, NULL);
     return is_error ? 2 : 1;
 }
 
-/* Pipelines: the stack of conn_pipeline holds these at fixed indexes. */
+/* Pipelines: the stack of conn_pipeline holds these at fixed indexes; above
+ * them, two slots per entry: its arguments (for the gate) and its ticket. */
 #define P_LIST    2   /* the caller's list of commands */
 #define P_CACHE   3   /* effect cache (the connection's user value) */
 #define P_RESULTS 4   /* replies, by position */
-#define P_STATE   5   /* per command: {op, args, effect, sent} */
+#define P_STATE   5   /* per command: {op, ticket (light userdata), sent} */
 
 /* Pushes the words of pipeline entry i; returns how many. */
 static int push_entry(lua_State *L, int i)
@@ -459,9 +473,10 @@ static int push_entry(lua_State *L, int i)
     return n;
 }
 
-/* Classifies and gates entry i (nothing is sent yet): records its state and,
- * when the gate simulates it, its planned result. Returns 1 if it is to be
- * sent, 0 if not, -1 with an error pushed. */
+/* Classifies entry i, then gates it (nothing is sent yet): leaves its
+ * arguments and its ticket on the stack, records its state and, when the
+ * gate simulates it, its planned result. Returns 1 if it is to be sent, 0
+ * if not, -1 with an error pushed. */
 static int gate_entry(lua_State *L, Conn *co, int i)
 {
     int base = lua_gettop(L), nwords, n = push_entry(L, i), effect;
@@ -470,84 +485,80 @@ static int gate_entry(lua_State *L, Conn *co, int i)
     size_t lens[1];
     for (int w = 1; w <= n; w++) collect_words(L, base + w, base + w, argv, lens, i);
     if ((effect = classify(L, co, P_CACHE, base + 1, base + n, op, &nwords)) < 0) return -1;
-    lua_createtable(L, 4, 0);
-    int st = lua_gettop(L);
-    lua_pushstring(L, op);
-    lua_rawseti(L, st, 1);
-    rb_action a = {"redis", op, co->target, push_args(L, base + 1 + nwords, base + n)};
-    lua_pushvalue(L, a.args);
-    lua_rawseti(L, st, 2);
-    int send = rb_gate(L, &a, (rb_effect)effect) == RB_SEND;
+    push_args(L, base + 1 + nwords, base + n);
+    lua_replace(L, base + 1);               /* the words are no longer needed */
+    lua_settop(L, base + 1);
+    rb_action a = {"redis", op, co->target, base + 1};
+    rb_ticket *t = rb_gate_open(L, &a, (rb_effect)effect);
+    int send = !rb_ticket_simulate(t);
     if (!send) {
-        rb_gate_simulated(L, NULL);
+        rb_ticket_simulated(L, t, NULL);
+        rb_ticket_done(L, t, 1, NULL);
         push_planned(L);
         lua_rawseti(L, P_RESULTS, i);
     }
-    lua_pushinteger(L, effect);
-    lua_rawseti(L, st, 3);
+    lua_createtable(L, 3, 0);
+    lua_pushstring(L, op);
+    lua_rawseti(L, -2, 1);
+    lua_pushlightuserdata(L, t);
+    lua_rawseti(L, -2, 2);
     lua_pushboolean(L, send);
-    lua_rawseti(L, st, 4);
-    lua_pushvalue(L, st);
+    lua_rawseti(L, -2, 3);
     lua_rawseti(L, P_STATE, i);
-    lua_settop(L, base);
     return send;
 }
 
-static int entry_sent(lua_State *L, int i)
+/* The ticket of entry i, or NULL if it was not sent. */
+static rb_ticket *entry_ticket(lua_State *L, int i)
 {
     lua_rawgeti(L, P_STATE, i);
-    lua_rawgeti(L, -1, 4);
+    lua_rawgeti(L, -1, 3);
     int sent = lua_toboolean(L, -1);
-    lua_pop(L, 2);
-    return sent;
-}
-
-/* rb_gate_done for entry i. */
-static void done_entry(lua_State *L, Conn *co, int i, int ok, const char *err)
-{
-    lua_rawgeti(L, P_STATE, i);
-    int st = lua_gettop(L);
-    lua_rawgeti(L, st, 1);
-    lua_rawgeti(L, st, 2);
-    lua_rawgeti(L, st, 3);
-    rb_action a = {"redis", lua_tostring(L, st + 1), co->target, st + 2};
-    rb_gate_done(L, &a, (rb_effect)lua_tointeger(L, st + 3), ok, err);
-    lua_settop(L, st - 1);
+    lua_rawgeti(L, -2, 2);
+    rb_ticket *t = sent ? lua_touserdata(L, -1) : NULL;
+    lua_pop(L, 3);
+    return t;
 }
 
 /* The connection failed at entry `from`: every sent entry from there on is
  * done with the error on top of the stack. Returns nil, err. */
-static int pipeline_failed(lua_State *L, Conn *co, int from, int n)
+static int pipeline_failed(lua_State *L, int from, int n)
 {
     const char *msg = top_message(L);
-    for (int i = from; i <= n; i++)
-        if (entry_sent(L, i)) done_entry(L, co, i, 0, msg);
+    for (int i = from; i <= n; i++) {
+        rb_ticket *t = entry_ticket(L, i);
+        if (t) rb_ticket_done(L, t, 0, msg);
+    }
     return fail_pushed(L);
 }
 
-static void append_entry(lua_State *L, Conn *co, int i)
+/* Queues and writes entry i under its ticket; -1 with an error pushed. */
+static int send_entry(lua_State *L, Conn *co, int i, double deadline)
 {
     int base = lua_gettop(L), n = push_entry(L, i);
+    char err[200];
     argbuf b;
     argbuf_init(L, &b, n);
     collect_words(L, base + 1, base + n, b.pargv, b.plens, i);
-    if (redisAppendCommandArgv(co->c, n, b.pargv, b.plens) != REDIS_OK)
-        luaL_error(L, "out of memory building a redis pipeline");
+    int rc = rb_redis_conn_send(entry_ticket(L, i), co->c, n, b.pargv, b.plens, deadline, err, sizeof err);
     lua_settop(L, base);
+    if (rc) push_io_error(L, co, rc, err, "pipeline");
+    return rc ? -1 : 0;
 }
 
 /* Reads the reply of entry i into results; -1 with an error pushed. */
-static int read_entry(lua_State *L, Conn *co, int i)
+static int read_entry(lua_State *L, Conn *co, int i, double deadline)
 {
-    void *rv = NULL;
-    errno = 0;
-    if (redisGetReply(co->c, &rv) != REDIS_OK || !rv) {
-        push_io_error(L, co, errno, "pipeline");
+    redisReply *r = NULL;
+    char err[200];
+    rb_ticket *t = entry_ticket(L, i);
+    int rc = rb_redis_conn_read(t, co->c, deadline, &r, err, sizeof err);
+    if (rc) {
+        push_io_error(L, co, rc, err, "pipeline");
         return -1;
     }
-    redisReply *r = rv;
     set_pending(co, r);
-    done_entry(L, co, i, r->type != REDIS_REPLY_ERROR, r->type == REDIS_REPLY_ERROR ? r->str : NULL);
+    rb_ticket_done(L, t, r->type != REDIS_REPLY_ERROR, r->type == REDIS_REPLY_ERROR ? r->str : NULL);
     push_reply(L, r);
     lua_rawseti(L, P_RESULTS, i);
     set_pending(co, NULL);
@@ -564,18 +575,20 @@ static int conn_pipeline(lua_State *L)
     lua_getiuservalue(L, 1, 1);
     lua_createtable(L, n, 0);
     lua_createtable(L, n, 0);
+    luaL_checkstack(L, 2 * n + 8, "pipeline too long");
     for (int i = 1; i <= n; i++) {
-        if ((rc = gate_entry(L, co, i)) < 0) return fail_pushed(L);
+        if ((rc = gate_entry(L, co, i)) < 0) return pipeline_failed(L, 1, i - 1);
         nsend += rc;
     }
     if (nsend > 0) {
-        if (conn_ready(L, co) < 0) return pipeline_failed(L, co, 1, n);
+        double deadline = rb_redis_now() + co->cmd_timeout;
+        if (conn_ready(L, co) < 0) return pipeline_failed(L, 1, n);
         for (int i = 1; i <= n; i++)
-            if (entry_sent(L, i)) append_entry(L, co, i);
+            if (entry_ticket(L, i) && send_entry(L, co, i, deadline) < 0) return pipeline_failed(L, 1, n);
         for (int i = 1; i <= n; i++)
-            if (entry_sent(L, i) && read_entry(L, co, i) < 0) return pipeline_failed(L, co, i, n);
+            if (entry_ticket(L, i) && read_entry(L, co, i, deadline) < 0) return pipeline_failed(L, i, n);
     }
-    lua_settop(L, P_RESULTS);
+    lua_pushvalue(L, P_RESULTS);
     return 1;
 }
 
@@ -643,12 +656,6 @@ static int redis_parse_info(lua_State *L)
 static int redis_fail(lua_State *L)
 {
     return rb_error_return(L, luaL_checkstring(L, 1), "%s", luaL_checkstring(L, 2));
-}
-
-static void set_timeval(struct timeval *tv, double seconds)
-{
-    tv->tv_sec = (time_t)seconds;
-    tv->tv_usec = (suseconds_t)((seconds - (double)tv->tv_sec) * 1e6);
 }
 
 static double opt_seconds(lua_State *L, const char *field, double dflt)
@@ -719,15 +726,16 @@ static int redis_connect(lua_State *L)
         memset(co->url.password, 0, sizeof co->url.password);
         return luaL_argerror(L, 1, err);
     }
-    set_timeval(&co->connect_tv, ct);
-    set_timeval(&co->cmd_tv, t);
+    co->connect_timeout = ct;
     co->cmd_timeout = t;
     set_target(co);
     co->closed = 0;
+    int idx = lua_gettop(L);
     if (conn_open(L, co) < 0) {
         conn_close(co);
         return fail_pushed(L);
     }
+    lua_pushvalue(L, idx);            /* above the setup tickets */
     return 1;
 }
 

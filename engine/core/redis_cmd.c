@@ -13,14 +13,22 @@ typedef struct {
     int inspect;   /* read even though the server flags it admin/dangerous */
 } cmd_entry;
 
-/* Commands as Redis 7.0 defines them. Unlisted commands are UNKNOWN (= write). */
+/* Commands as Redis 7.0 defines them. Unlisted commands are UNKNOWN (= write).
+ * A WRITE here is final whatever COMMAND INFO says: every script (EVAL*,
+ * FCALL*, their _RO forms: a script can call SLOWLOG RESET, which Redis does
+ * not stop) and every administrative sub-command that changes server state. */
 static const cmd_entry commands[] = {
     {"ACL", RB_REDIS_CONTAINER, 0},
     {"ACL CAT", RB_REDIS_READ, 0},
+    {"ACL DELUSER", RB_REDIS_WRITE, 0},
     {"ACL DRYRUN", RB_REDIS_READ, 1},
     {"ACL GETUSER", RB_REDIS_READ, 1},
     {"ACL HELP", RB_REDIS_READ, 0},
     {"ACL LIST", RB_REDIS_READ, 1},
+    {"ACL LOAD", RB_REDIS_WRITE, 0},
+    {"ACL LOG", RB_REDIS_READ, 1}, /* ACL LOG RESET is a write: rb_redis_cmd_arg_writes */
+    {"ACL SAVE", RB_REDIS_WRITE, 0},
+    {"ACL SETUSER", RB_REDIS_WRITE, 0},
     {"ACL USERS", RB_REDIS_READ, 1},
     {"ACL WHOAMI", RB_REDIS_READ, 0},
     {"APPEND", RB_REDIS_WRITE, 0},
@@ -32,6 +40,7 @@ static const cmd_entry commands[] = {
     {"BLPOP", RB_REDIS_WRITE, 0},
     {"BRPOP", RB_REDIS_WRITE, 0},
     {"CLIENT", RB_REDIS_CONTAINER, 0},
+    {"CLIENT CACHING", RB_REDIS_WRITE, 0},
     {"CLIENT GETNAME", RB_REDIS_READ, 0},
     {"CLIENT GETREDIR", RB_REDIS_READ, 0},
     {"CLIENT HELP", RB_REDIS_READ, 0},
@@ -40,25 +49,43 @@ static const cmd_entry commands[] = {
     {"CLIENT KILL", RB_REDIS_WRITE, 0},
     {"CLIENT LIST", RB_REDIS_READ, 1},
     {"CLIENT NO-EVICT", RB_REDIS_WRITE, 0},
+    {"CLIENT NO-TOUCH", RB_REDIS_WRITE, 0},
     {"CLIENT PAUSE", RB_REDIS_WRITE, 0},
+    {"CLIENT SETINFO", RB_REDIS_WRITE, 0},
+    {"CLIENT SETNAME", RB_REDIS_WRITE, 0},
+    {"CLIENT TRACKING", RB_REDIS_WRITE, 0},
     {"CLIENT TRACKINGINFO", RB_REDIS_READ, 0},
     {"CLIENT UNBLOCK", RB_REDIS_WRITE, 0},
     {"CLIENT UNPAUSE", RB_REDIS_WRITE, 0},
     {"CLUSTER", RB_REDIS_CONTAINER, 0},
+    {"CLUSTER ADDSLOTS", RB_REDIS_WRITE, 0},
+    {"CLUSTER ADDSLOTSRANGE", RB_REDIS_WRITE, 0},
+    {"CLUSTER BUMPEPOCH", RB_REDIS_WRITE, 0},
     {"CLUSTER COUNT-FAILURE-REPORTS", RB_REDIS_READ, 1},
     {"CLUSTER COUNTKEYSINSLOT", RB_REDIS_READ, 0},
+    {"CLUSTER DELSLOTS", RB_REDIS_WRITE, 0},
+    {"CLUSTER DELSLOTSRANGE", RB_REDIS_WRITE, 0},
+    {"CLUSTER FAILOVER", RB_REDIS_WRITE, 0},
+    {"CLUSTER FLUSHSLOTS", RB_REDIS_WRITE, 0},
+    {"CLUSTER FORGET", RB_REDIS_WRITE, 0},
     {"CLUSTER GETKEYSINSLOT", RB_REDIS_READ, 0},
     {"CLUSTER HELP", RB_REDIS_READ, 0},
     {"CLUSTER INFO", RB_REDIS_READ, 0},
     {"CLUSTER KEYSLOT", RB_REDIS_READ, 0},
     {"CLUSTER LINKS", RB_REDIS_READ, 0},
+    {"CLUSTER MEET", RB_REDIS_WRITE, 0},
     {"CLUSTER MYID", RB_REDIS_READ, 0},
     {"CLUSTER NODES", RB_REDIS_READ, 0},
     {"CLUSTER REPLICAS", RB_REDIS_READ, 1},
+    {"CLUSTER REPLICATE", RB_REDIS_WRITE, 0},
+    {"CLUSTER RESET", RB_REDIS_WRITE, 0},
+    {"CLUSTER SAVECONFIG", RB_REDIS_WRITE, 0},
+    {"CLUSTER SET-CONFIG-EPOCH", RB_REDIS_WRITE, 0},
+    {"CLUSTER SETSLOT", RB_REDIS_WRITE, 0},
     {"CLUSTER SHARDS", RB_REDIS_READ, 0},
     {"CLUSTER SLAVES", RB_REDIS_READ, 1},
     {"CLUSTER SLOTS", RB_REDIS_READ, 0},
-    {"COMMAND", RB_REDIS_CONTAINER, 1},   /* bare COMMAND lists them all */
+    {"COMMAND", RB_REDIS_CONTAINER, 1}, /* bare COMMAND lists them all */
     {"COMMAND COUNT", RB_REDIS_READ, 0},
     {"COMMAND DOCS", RB_REDIS_READ, 0},
     {"COMMAND GETKEYS", RB_REDIS_READ, 0},
@@ -81,16 +108,16 @@ static const cmd_entry commands[] = {
     {"DUMP", RB_REDIS_READ, 0},
     {"ECHO", RB_REDIS_READ, 0},
     {"EVAL", RB_REDIS_WRITE, 0},
-    {"EVAL_RO", RB_REDIS_READ, 0},
+    {"EVAL_RO", RB_REDIS_WRITE, 0},
     {"EVALSHA", RB_REDIS_WRITE, 0},
-    {"EVALSHA_RO", RB_REDIS_READ, 0},
+    {"EVALSHA_RO", RB_REDIS_WRITE, 0},
     {"EXISTS", RB_REDIS_READ, 0},
     {"EXPIRE", RB_REDIS_WRITE, 0},
     {"EXPIREAT", RB_REDIS_WRITE, 0},
     {"EXPIRETIME", RB_REDIS_READ, 0},
     {"FAILOVER", RB_REDIS_WRITE, 0},
     {"FCALL", RB_REDIS_WRITE, 0},
-    {"FCALL_RO", RB_REDIS_READ, 0},
+    {"FCALL_RO", RB_REDIS_WRITE, 0},
     {"FLUSHALL", RB_REDIS_WRITE, 0},
     {"FLUSHDB", RB_REDIS_WRITE, 0},
     {"FUNCTION", RB_REDIS_CONTAINER, 0},
@@ -98,6 +125,7 @@ static const cmd_entry commands[] = {
     {"FUNCTION DUMP", RB_REDIS_READ, 1},
     {"FUNCTION FLUSH", RB_REDIS_WRITE, 0},
     {"FUNCTION HELP", RB_REDIS_READ, 1},
+    {"FUNCTION KILL", RB_REDIS_WRITE, 0},
     {"FUNCTION LIST", RB_REDIS_READ, 1},
     {"FUNCTION LOAD", RB_REDIS_WRITE, 0},
     {"FUNCTION RESTORE", RB_REDIS_WRITE, 0},
@@ -164,6 +192,7 @@ static const cmd_entry commands[] = {
     {"MODULE", RB_REDIS_CONTAINER, 0},
     {"MODULE LIST", RB_REDIS_READ, 1},
     {"MODULE LOAD", RB_REDIS_WRITE, 0},
+    {"MODULE LOADEX", RB_REDIS_WRITE, 0},
     {"MODULE UNLOAD", RB_REDIS_WRITE, 0},
     {"MOVE", RB_REDIS_WRITE, 0},
     {"MSET", RB_REDIS_WRITE, 0},
@@ -178,7 +207,9 @@ static const cmd_entry commands[] = {
     {"PEXPIRETIME", RB_REDIS_READ, 0},
     {"PFADD", RB_REDIS_WRITE, 0},
     {"PFCOUNT", RB_REDIS_WRITE, 0},
+    {"PFDEBUG", RB_REDIS_WRITE, 0},
     {"PFMERGE", RB_REDIS_WRITE, 0},
+    {"PFSELFTEST", RB_REDIS_WRITE, 0},
     {"PING", RB_REDIS_READ, 0},
     {"PSETEX", RB_REDIS_WRITE, 0},
     {"PTTL", RB_REDIS_READ, 0},
@@ -357,6 +388,7 @@ void rb_redis_flags_add(rb_redis_flags *f, const char *flag, size_t len)
 rb_redis_cmd_kind rb_redis_cmd_decide(const char *name, const rb_redis_flags *f)
 {
     const cmd_entry *e = find(name);
+    if (e && e->kind == RB_REDIS_WRITE) return RB_REDIS_WRITE;   /* the table is final for writes */
     if (e && e->inspect) return RB_REDIS_READ;
     if (f->write || (f->scripting && !f->readonly)) return RB_REDIS_WRITE;
     return e && e->kind == RB_REDIS_WRITE ? RB_REDIS_WRITE : RB_REDIS_READ;
@@ -369,4 +401,10 @@ int rb_redis_cmd_tables_sorted(void)
     for (size_t i = 1; i < COUNT(unsupported); i++)
         if (strcasecmp(unsupported[i - 1].name, unsupported[i].name) >= 0) return 0;
     return 1;
+}
+
+/* Commands whose effect depends on an argument after the name. */
+int rb_redis_cmd_arg_writes(const char *name, const char *arg, size_t len)
+{
+    return strcasecmp(name, "ACL LOG") == 0 && len == 5 && strncasecmp(arg, "RESET", 5) == 0;
 }

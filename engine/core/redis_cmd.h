@@ -7,6 +7,13 @@
  * "GET", "CONFIG SET" (COMMAND INFO spells them "config|set").
  *
  * The rule (docs/lua/redis.md):
+ *   write  for every script (EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, FCALL,
+ *          FCALL_RO, SCRIPT LOAD/FLUSH/KILL, FUNCTION LOAD/DELETE/FLUSH/
+ *          RESTORE/KILL) and every administrative sub-command that changes
+ *          server state (SLOWLOG RESET, LATENCY RESET, MEMORY PURGE, CLIENT
+ *          KILL/PAUSE/..., CONFIG SET/RESETSTAT/REWRITE, ACL SETUSER/...,
+ *          ACL LOG RESET, MODULE LOAD, FAILOVER, SHUTDOWN, ...) whatever
+ *          COMMAND INFO says: the static table's writes are final;
  *   write  if the flags hold write, may_replicate, admin or pubsub, or the ACL
  *          categories hold @write, @admin or @dangerous, or @scripting without
  *          the readonly flag (EVAL, FCALL), or the static table knows the
@@ -45,6 +52,9 @@ void rb_redis_flags_add(rb_redis_flags *f, const char *flag, size_t len);
  * knows it as a write that Redis does not flag (SCRIPT FLUSH, MEMORY PURGE);
  * read if on the inspection allow-list; otherwise read. */
 rb_redis_cmd_kind rb_redis_cmd_decide(const char *name, const rb_redis_flags *f);
+
+/* 1 if the argument after name makes it a write ("ACL LOG" "RESET"). */
+int rb_redis_cmd_arg_writes(const char *name, const char *arg, size_t len);
 
 /* 1 if name is an inspection command that is a read whatever its flags. */
 int rb_redis_cmd_read_allowed(const char *name);

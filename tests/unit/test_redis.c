@@ -150,7 +150,25 @@ static void test_commands(void)
     TAP_EQ_INT(decide("CONFIG SET", (const char *[]){"admin", "@admin", NULL}), RB_REDIS_WRITE, "CONFIG SET admin: write");
     TAP_EQ_INT(decide("EVAL", (const char *[]){"noscript", "@slow", "@scripting", NULL}), RB_REDIS_WRITE,
                "a script not flagged readonly: write");
-    TAP_EQ_INT(decide("EVAL_RO", (const char *[]){"readonly", "@scripting", NULL}), RB_REDIS_READ, "EVAL_RO: read");
+    /* every script is a write whatever its flags: EVAL_RO can run SLOWLOG RESET */
+    static const char *const scripts[] = {"EVAL_RO", "EVALSHA_RO", "FCALL_RO", "EVAL", "EVALSHA", "FCALL",
+                                          "SCRIPT LOAD", "SCRIPT FLUSH", "SCRIPT KILL", "FUNCTION LOAD",
+                                          "FUNCTION DELETE", "FUNCTION FLUSH", "FUNCTION RESTORE",
+                                          "FUNCTION KILL", NULL};
+    for (int i = 0; scripts[i]; i++)
+        TAP_EQ_INT(decide(scripts[i], (const char *[]){"readonly", "@read", "@scripting", NULL}), RB_REDIS_WRITE,
+                   scripts[i]);
+    /* administrative sub-commands that change server state, whatever their flags */
+    static const char *const admin[] = {"SLOWLOG RESET", "LATENCY RESET", "MEMORY PURGE", "CLIENT KILL",
+                                        "CLIENT PAUSE", "CLIENT UNPAUSE", "CLIENT NO-EVICT", "CLIENT SETNAME",
+                                        "CONFIG SET", "CONFIG RESETSTAT", "CONFIG REWRITE", "DEBUG",
+                                        "ACL SETUSER", "ACL DELUSER", "MODULE LOAD", "FAILOVER", "SHUTDOWN",
+                                        "CLUSTER RESET", "SWAPDB", NULL};
+    for (int i = 0; admin[i]; i++)
+        TAP_EQ_INT(decide(admin[i], (const char *[]){"readonly", "fast", NULL}), RB_REDIS_WRITE, admin[i]);
+    TAP_OK(rb_redis_cmd_arg_writes("ACL LOG", "reset", 5), "ACL LOG RESET is a write");
+    TAP_OK(!rb_redis_cmd_arg_writes("ACL LOG", "10", 2), "ACL LOG 10 is not");
+    TAP_EQ_INT(decide("ACL LOG", (const char *[]){"admin", NULL}), RB_REDIS_READ, "ACL LOG allow-listed");
     TAP_EQ_INT(decide("SCRIPT EXISTS", (const char *[]){"noscript", "@scripting", NULL}), RB_REDIS_READ,
                "SCRIPT EXISTS allow-listed");
     TAP_EQ_INT(decide("MEMORY PURGE", (const char *[]){"@slow", NULL}), RB_REDIS_WRITE,
