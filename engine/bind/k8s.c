@@ -1048,11 +1048,11 @@ static int client_exec(lua_State *L)
 
 /* ---- small accessors ------------------------------------------------------ */
 
-/* client:info() -> {server, context, namespace, user, in_cluster, insecure, auth} */
+/* client:info() -> {server, context, namespace, user, in_cluster, insecure, auth, credential} */
 static int client_info(lua_State *L)
 {
     client *c = check_client(L, 1);
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 8);
     lua_pushstring(L, c->server); lua_setfield(L, -2, "server");
     lua_pushstring(L, c->context); lua_setfield(L, -2, "context");
     lua_pushstring(L, c->namespace_); lua_setfield(L, -2, "namespace");
@@ -1062,6 +1062,7 @@ static int client_info(lua_State *L)
     const char *auth = c->exec ? "exec" : c->token_file ? "tokenFile" : c->token ? "token"
                      : (c->cert_file || c->cert_pem) ? "client-certificate" : c->username ? "basic" : "none";
     lua_pushstring(L, auth); lua_setfield(L, -2, "auth");
+    lua_pushstring(L, c->cred_id); lua_setfield(L, -2, "credential");
     return 1;
 }
 
