@@ -26,6 +26,7 @@ static volatile int interrupted;
 static double write_started;
 static const rb_planned *in_flight;  /* the approved action being sent, until done (old form) */
 static int tickets_writing;          /* live tickets of applied writes */
+static char *unplanned;              /* why the last apply pass was stopped, for the runner */
 
 #define TICKET_LIVE 0x5449434bu
 #define TICKET_DONE 0x444f4e45u
@@ -88,6 +89,8 @@ int rb_gate_write_in_flight(void) { return in_flight != NULL || tickets_writing 
 void rb_gate_reset(void)
 {
     in_flight = NULL;
+    free(unplanned);
+    unplanned = NULL;
     free_list(&plan, &nplan);
     free_list(&approved, &napproved);
     capplan = 0;
@@ -97,6 +100,8 @@ void rb_gate_reset(void)
 void rb_gate_approve(void)
 {
     in_flight = NULL;
+    free(unplanned);
+    unplanned = NULL;
     free_list(&approved, &napproved);
     approved = plan;
     napproved = nplan;
@@ -228,11 +233,36 @@ static void audit_write(lua_State *L, const rb_planned *p, const char *event, co
 
 /* The write must be the next approved action (same digest); that action is
  * what the intent and result events describe. */
+
+/* Says what differs between the write tried and the next approved action
+ * (both redacted), into a malloc'd text kept for the runner (gate.unplanned). */
+static void note_unplanned(const rb_planned *tried)
+{
+    const rb_planned *want = next_approved < napproved ? &approved[next_approved] : NULL;
+    size_t n = 4096;
+    free(unplanned);
+    if (!(unplanned = malloc(n))) return;
+    if (!want) {
+        snprintf(unplanned, n, "tried:    %s.%s %s\n          args %s\napproved: nothing more (every approved action was already sent)",
+                 tried->binding, tried->op, tried->target, tried->args);
+        return;
+    }
+    snprintf(unplanned, n, "tried:    %s.%s %s\n          args %s\napproved: %s.%s %s\n          args %s\ndiffers in:%s%s%s%s",
+             tried->binding, tried->op, tried->target, tried->args, want->binding, want->op, want->target, want->args,
+             strcmp(tried->binding, want->binding) ? " binding" : "", strcmp(tried->op, want->op) ? " operation" : "",
+             strcmp(tried->target, want->target) ? " target" : "",
+             strcmp(tried->args, want->args) ? " arguments" : (strcmp(tried->target, want->target) || strcmp(tried->op, want->op)
+                                                            || strcmp(tried->binding, want->binding) ? "" : " unredacted arguments"));
+}
+
+const char *rb_gate_unplanned(void) { return unplanned; }
+
 static rb_verdict apply_write(lua_State *L, const rb_action *a)
 {
     rb_planned p;
     fill_planned(L, a, &p);
     int match = next_approved < napproved && strcmp(approved[next_approved].digest, p.digest) == 0;
+    if (!match) note_unplanned(&p);
     free_planned(&p);
     if (!match)
         raise_kind(L, "unplanned", a, "write not in the approved plan: %s.%s %s");

@@ -29,4 +29,7 @@ int rb_gate_interrupted(void);
  * interrupt then lets it finish (and be audited) rather than cutting it. */
 int rb_gate_write_in_flight(void);
 const char *rb_gate_mode_name(rb_mode m);
+/* Why the last apply pass was stopped (tried vs approved, what differs), or
+ * NULL: set only by the gate, so runbook code cannot fake an "unplanned" stop. */
+const char *rb_gate_unplanned(void);
 #endif

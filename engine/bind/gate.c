@@ -63,7 +63,16 @@ static int gate_interrupted(lua_State *L)
     return 1;
 }
 
+/* unplanned() -> text | nil: what the write stopped in apply differed in */
+static int gate_unplanned(lua_State *L)
+{
+    const char *u = rb_gate_unplanned();
+    if (u) lua_pushstring(L, u); else lua_pushnil(L);
+    return 1;
+}
+
 static const luaL_Reg gatelib[] = {
+    {"unplanned", gate_unplanned},
     {"set_mode", gate_set_mode}, {"mode", gate_mode}, {"plan", gate_plan},
     {"confirm", gate_confirm}, {"reset", gate_reset}, {"approved_left", gate_approved_left},
     {"set_audit", gate_set_audit}, {"interrupted", gate_interrupted}, {NULL, NULL}

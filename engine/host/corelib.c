@@ -4,7 +4,9 @@
  *   listdir(path)    sorted names, or nil, err
  *   kind(path)       "file" | "dir" | "other" | nil
  *   realpath(path)   canonical path or nil
- *   exe()            the running binary's path (/proc/self/exe) or nil */
+ *   exe()            the running binary's path (/proc/self/exe) or nil
+ *   mkdir_private(p) creates directory p (and missing parents) 0700; true | nil, err.
+ *                    An existing p must be a real directory (not a link) of this user. */
 #include "corelib.h"
 #include "engine.h"
 #include <dirent.h>
@@ -70,11 +72,42 @@ static int core_exe(lua_State *L)
     return 1;
 }
 
+static int fail_errno(lua_State *L, const char *path)
+{
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+}
+
+static int core_mkdir_private(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    char buf[PATH_MAX];
+    struct stat st;
+    if (strlen(path) >= sizeof buf) return luaL_error(L, "path too long");
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0700) < 0 && errno != EEXIST) return fail_errno(L, buf);
+        *p = '/';
+    }
+    if (mkdir(buf, 0700) < 0 && errno != EEXIST) return fail_errno(L, buf);
+    if (lstat(buf, &st) < 0) return fail_errno(L, buf);
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+        luaL_pushfail(L);
+        lua_pushfstring(L, "%s: not a directory of this user (a link or someone else's): refusing", buf);
+        return 2;
+    }
+    return lua_pushboolean(L, 1), 1;
+}
+
 int rb_open_core(lua_State *L)
 {
     static const luaL_Reg corelib[] = {
         {"loading", core_loading}, {"engine_loaded", core_engine_loaded},
-        {"listdir", core_listdir}, {"kind", core_kind}, {"realpath", core_realpath}, {"exe", core_exe}, {NULL, NULL}
+        {"listdir", core_listdir}, {"kind", core_kind}, {"realpath", core_realpath}, {"exe", core_exe},
+        {"mkdir_private", core_mkdir_private}, {NULL, NULL}
     };
     luaL_newlib(L, corelib);
     return 1;

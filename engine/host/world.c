@@ -44,7 +44,7 @@ const char *const rb_public_modules[] = {
     "rb.pprof", "rb.thresholds", "rb.level", NULL
 };
 static const char *const built_on[] = {"cjson", "rb._base", "rb._secret", NULL};
-static const char *const ctx_methods[] = {"check", "expect", "note", "log", "chart", "threshold", NULL};
+static const char *const ctx_methods[] = {"check", "expect", "note", "log", "chart", "attach", "threshold", NULL};
 
 #define WORLD_MT "rb.World"
 #define MAX_FILE (4u << 20)          /* a runbook file or book lib module */

@@ -89,6 +89,7 @@ function M.sink(run, step, mode)
       run:log(step, table.concat(parts, "\t", 1, parts.n), mode)
     end,
     chart = function(c) return run:chart(step, c, mode) end,
+    attach = function(a) return run:attach(step, a, mode) end,
     threshold = function(name) return run.thresholds[name] end,
   }
 end

@@ -11,7 +11,13 @@ Section.__index = Section
 Section.__name = "rb.Section"
 
 local RISKS = { low = true, medium = true, high = true }
-local SECTION_FIELDS = { id = true, title = true, symptoms = true, params = true, description = true }
+local SECTION_FIELDS = { id = true, title = true, symptoms = true, params = true, description = true,
+  indicators = true }
+local STEP_OPTIONS = { risk = true, description = true, changes = true, verify = true, verify_timeout = true }
+local PARAM_FIELDS = { default = true, description = true, type = true, choices = true, secret = true }
+local PARAM_TYPES = { string = true, number = true, boolean = true }
+local INDICATOR_FIELDS = { name = true, title = true, query = true, warn = true, crit = true, unit = true,
+  higher_is_worse = true, ["for"] = true, window = true }
 
 local function argcheck(cond, level, fmt, ...)
   if not cond then error(fmt:format(...), level + 1) end
@@ -31,7 +37,49 @@ local function caller_line(level)
   return info and (info.short_src .. ":" .. (info.currentline or 0)) or "?"
 end
 
---- rb.section{id, title, symptoms?, params?} -> section
+-- params: NAME = default, or NAME = {default, description?, type?, choices?, secret?}.
+-- Returns the defaults and the specs (every param has one: type from its default).
+local function params_of(params, level)
+  local defaults, specs = {}, {}
+  for name, v in pairs(params or {}) do
+    argcheck(type(name) == "string", level + 1, "param names must be strings")
+    local sp
+    if type(v) == "table" then
+      for k in pairs(v) do
+        argcheck(PARAM_FIELDS[k], level + 1, "param '%s': unknown field '%s' (fields: default, description, type, choices, secret)", name, tostring(k))
+      end
+      sp = { default = v.default, description = v.description, type = v.type or type(v.default),
+        choices = v.choices, secret = v.secret }
+    else
+      sp = { default = v, type = type(v) }
+    end
+    argcheck(PARAM_TYPES[sp.type], level + 1, "param '%s': type must be string, number or boolean (got %s)", name, tostring(sp.type))
+    argcheck(sp.default == nil or type(sp.default) == sp.type, level + 1, "param '%s': default must be a %s", name, sp.type)
+    if sp.choices ~= nil then
+      argcheck(type(sp.choices) == "table" and #sp.choices > 0, level + 1, "param '%s': choices must be a non-empty list", name)
+      local ok = sp.default == nil
+      for _, c in ipairs(sp.choices) do
+        argcheck(type(c) == sp.type, level + 1, "param '%s': every choice must be a %s", name, sp.type)
+        ok = ok or c == sp.default
+      end
+      argcheck(ok, level + 1, "param '%s': default %s is not one of its choices", name, tostring(sp.default))
+    end
+    defaults[name], specs[name] = sp.default, sp
+  end
+  return defaults, specs
+end
+
+local function check_indicators(list, level)
+  argcheck(type(list) == "table", level + 1, "indicators must be a list")
+  for i, t in ipairs(list) do
+    argcheck(type(t) == "table", level + 1, "indicators[%d] must be a table", i)
+    for k in pairs(t) do argcheck(INDICATOR_FIELDS[k], level + 1, "indicators[%d]: unknown field '%s'", i, tostring(k)) end
+    argcheck(type(t.name) == "string" and type(t.query) == "string", level + 1, "indicators[%d] needs a name and a query (PromQL)", i)
+    argcheck(type(t.warn) == "number" or type(t.crit) == "number", level + 1, "indicator '%s' needs warn and/or crit", t.name)
+  end
+end
+
+--- rb.section{id, title, symptoms?, params?, indicators?} -> section
 function rb.section(spec)
   argcheck(type(spec) == "table", 2, "rb.section expects a table")
   argcheck(type(spec.id) == "string" and spec.id:match("^[a-z0-9][a-z0-9._-]*$"), 2,
@@ -42,10 +90,12 @@ function rb.section(spec)
   for k in pairs(spec) do
     if not SECTION_FIELDS[k] then error(("unknown field '%s' in rb.section"):format(tostring(k)), 2) end
   end
+  if spec.indicators ~= nil then check_indicators(spec.indicators, 2) end
+  local params, param_specs = params_of(spec.params, 2)
   return setmetatable({
     id = spec.id, title = spec.title, description = spec.description,
-    symptoms = spec.symptoms or {}, params = spec.params or {},
-    steps = {}, defined_at = caller_line(2),
+    symptoms = spec.symptoms or {}, params = params, param_specs = param_specs,
+    indicators = spec.indicators, steps = {}, defined_at = caller_line(2),
   }, Section)
 end
 
@@ -59,18 +109,40 @@ local function add_step(self, kind, title, fn, opts)
   local step = { kind = kind, title = title, fn = fn, defined_at = caller_line(3) }
   if opts ~= nil then
     argcheck(type(opts) == "table", 3, "step options must be a table")
+    for k in pairs(opts) do
+      argcheck(STEP_OPTIONS[k], 3, "step '%s': unknown option '%s' (options: changes, description, risk, verify, verify_timeout)", title, tostring(k))
+    end
     argcheck(opts.risk == nil or RISKS[opts.risk], 3, "risk must be low, medium or high (got %s)", tostring(opts.risk))
+    argcheck(opts.verify == nil or kind == "resolve", 3, "step '%s': verify belongs to resolve steps", title)
+    if opts.verify ~= nil then
+      argcheck(type(opts.verify) == "table", 3, "step '%s': verify must be a list of checks", title)
+      for i, v in ipairs(opts.verify) do
+        argcheck(type(v) == "table" and (type(v.threshold) == "string" or type(v.query) == "string"), 3,
+          "step '%s': verify[%d] needs a threshold name or a query", title, i)
+      end
+    end
+    argcheck(opts.verify_timeout == nil or (type(opts.verify_timeout) == "number" and opts.verify_timeout > 0), 3,
+      "step '%s': verify_timeout must be a positive number of seconds", title)
     step.risk, step.description, step.changes = opts.risk, opts.description, opts.changes
+    step.verify, step.verify_timeout = opts.verify, opts.verify_timeout
   end
   if kind == "resolve" then step.risk = step.risk or "medium" end
   self.steps[#self.steps + 1] = step
   return step
 end
 
---- S:investigate(title, fn): a read-only diagnostic step.
-function Section:investigate(title, fn, opts) return add_step(self, "investigate", title, fn, opts) end
---- S:resolve(title, fn, {risk, description, changes}): a step that may change things.
-function Section:resolve(title, fn, opts) return add_step(self, "resolve", title, fn, opts) end
+-- Options may come before the body (S:resolve(title, opts, fn)) or after it.
+local function fn_opts(a, b)
+  if type(a) == "table" and type(b) == "function" then return b, a end
+  return a, b
+end
+
+--- S:investigate(title, fn, opts?) or S:investigate(title, opts, fn): a read-only diagnostic step.
+function Section:investigate(title, a, b) local fn, o = fn_opts(a, b); return add_step(self, "investigate", title, fn, o) end
+--- S:resolve(title, fn, opts?) or S:resolve(title, opts, fn): a step that may change things.
+-- opts: risk, description, changes, verify = { {threshold = NAME} | {name, query, warn, crit, unit?} ... },
+-- verify_timeout (seconds, default 60).
+function Section:resolve(title, a, b) local fn, o = fn_opts(a, b); return add_step(self, "resolve", title, fn, o) end
 
 function Section:steps_of(kind)
   local out = {}
@@ -98,9 +170,11 @@ function rb.book(spec)
     argcheck(type(t) == "table" and type(t.warn) == "number" and type(t.crit) == "number", 2,
       "threshold '%s' needs numeric warn and crit", tostring(name))
   end
+  argcheck(spec.policy == nil or type(spec.policy) == "table", 2, "policy must be a table")
+  local params, param_specs = params_of(spec.params, 2)
   return setmetatable({
-    id = spec.id, title = spec.title, params = spec.params or {}, thresholds = th,
-    section_ids = spec.sections or {}, description = spec.description,
+    id = spec.id, title = spec.title, params = params, param_specs = param_specs, thresholds = th,
+    section_ids = spec.sections or {}, description = spec.description, policy = spec.policy,
   }, Book)
 end
 

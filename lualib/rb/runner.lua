@@ -8,39 +8,90 @@ local sys = require "rb._sys"
 local audit = require "rb.audit"
 local Ctx = require "rb.ctx"
 local ui = require "rb.ui"
+local verify = require "rb.verify"
+local rundir = require "rb.rundir"
 
 local M = {}
 local Run = {}
 Run.__index = Run
 
---- params(layers, overrides) -> params | nil, err
+--- params(layers, overrides, specs?) -> params | nil, err
 -- layers: tables of defaults, later ones winning (book, then section);
--- overrides: --set strings, converted to the type of the default they
--- replace. An override with no default is an error naming the params.
-function M.params(layers, overrides)
+-- overrides: --set strings, converted to the param's type (its spec's, or
+-- its default's); specs: {name = {type, choices, ...}} (rb.section/rb.book
+-- param_specs, merged). An unknown param, a value of the wrong type or not
+-- one of the choices is an error naming what was wrong.
+function M.params(layers, overrides, specs)
   local p = {}
+  specs = specs or {}
   for _, layer in ipairs(layers) do
     for k, v in pairs(layer) do p[k] = v end
   end
   for k, v in pairs(overrides or {}) do
     local cur = p[k]
-    if cur == nil then
+    local ty = specs[k] and specs[k].type or type(cur)
+    if cur == nil and not specs[k] then
       local names = {}
       for n in pairs(p) do names[#names + 1] = n end
+      for n in pairs(specs) do if p[n] == nil then names[#names + 1] = n end end
       table.sort(names)
       return nil, ("unknown param '%s' (params are: %s)"):format(k, #names > 0 and table.concat(names, ", ") or "none")
-    elseif type(cur) == "number" then
+    elseif ty == "number" then
       local n = tonumber(v)
       if not n then return nil, ("param '%s' must be a number (got '%s')"):format(k, v) end
       p[k] = n
-    elseif type(cur) == "boolean" then
+    elseif ty == "boolean" then
       if v ~= "true" and v ~= "false" then return nil, ("param '%s' must be true or false"):format(k) end
       p[k] = v == "true"
     else
       p[k] = v
     end
+    local choices = specs[k] and specs[k].choices
+    if choices then
+      local ok = false
+      for _, c in ipairs(choices) do ok = ok or c == p[k] end
+      if not ok then
+        local list = {}
+        for i, c in ipairs(choices) do list[i] = tostring(c) end
+        return nil, ("param '%s' must be one of %s (got '%s')"):format(k, table.concat(list, ", "), v)
+      end
+    end
   end
   return p
+end
+
+--- specs(section) -> the param specs of the book and the section, merged
+function M.specs(section)
+  local out = {}
+  for _, layer in ipairs { section.book and section.book.param_specs or {}, section.param_specs or {} } do
+    for k, v in pairs(layer) do out[k] = v end
+  end
+  return out
+end
+
+-- Names that say a param holds a credential (issue: secrets by position).
+local SECRET_WORDS = { "password", "passwd", "secret", "token", "bearer", "basic", "auth", "key",
+  "credential", "cookie", "session" }
+
+local function secret_name(name)
+  local l = name:lower()
+  for _, w in ipairs(SECRET_WORDS) do if l:find(w, 1, true) then return true end end
+  return false
+end
+
+-- Credentials in params are secrets from the start (params are audited in
+-- run_start): params named like one or declared secret, passwords inside
+-- URLs and key=value DSNs.
+local function register_secrets(params, specs)
+  for k, v in pairs(params) do
+    if type(v) == "string" and v ~= "" then
+      if secret_name(k) or (specs[k] and specs[k].secret) then sys.add_secret(v) end
+      local url_pw = v:match("^%a[%w+.-]*://[^/@]-:([^/@]+)@")
+      if url_pw then sys.add_secret(url_pw) end
+      local dsn_pw = v:match("password%s*=%s*'([^']+)'") or v:match("password%s*=%s*([^%s']+)")
+      if dsn_pw then sys.add_secret(dsn_pw) end
+    end
+  end
 end
 
 -- --step NAME matches a title without regard to case
@@ -59,8 +110,14 @@ end
 -- dry_run, yes, audit (path), output ("text"|"json"), report (path), env,
 -- out (a file handle for the human text; rb.testing captures it).
 function M.new(o)
-  local params, err = M.params({ o.section.book and o.section.book.params or {}, o.section.params }, o.set)
+  local specs = M.specs(o.section)
+  local params, err = M.params({ o.section.book and o.section.book.params or {}, o.section.params }, o.set, specs)
   if not params then return nil, err end
+  local thresholds = o.section.book and o.section.book.thresholds or {}
+  for _, s in ipairs(o.section.steps) do
+    local verr = verify.check(thresholds, s.verify)
+    if verr then return nil, ("step '%s': %s"):format(s.title, verr) end
+  end
   if o.step then
     local found = false
     for _, s in ipairs(o.section.steps) do found = found or titled(s, o.step) end
@@ -71,30 +128,17 @@ function M.new(o)
     end
   end
   local section = o.section
-  -- Credentials in params are secrets from the start (params are audited in run_start):
-  -- params named like one, passwords inside URLs and key=value DSNs.
-  for k, v in pairs(params) do
-    local lk = k:lower()
-    if type(v) == "string" then
-      if lk:find("password", 1, true) or lk:find("token", 1, true) or lk:find("secret", 1, true)
-          or lk:find("key", 1, true) then
-        sys.add_secret(v)
-      end
-      local url_pw = v:match("^%a[%w+.-]*://[^/@]-:([^/@]+)@")
-      if url_pw then sys.add_secret(url_pw) end
-      local dsn_pw = v:match("password%s*=%s*'([^']+)'") or v:match("password%s*=%s*([^%s']+)")
-      if dsn_pw then sys.add_secret(dsn_pw) end
-    end
-  end
+  register_secrets(params, specs)
   local self = setmetatable({
     o = o, section = section, params = params, dry_run = o.dry_run or false,
-    thresholds = section.book and section.book.thresholds or {},
+    thresholds = thresholds,
     id = sys.run_id(), user = sys.user(), host = sys.hostname(),
     steps = {}, findings = {}, failed = false, stop = false, exit = nil,
     out = ui.new(o.out or (o.output == "json" and io.stderr or io.stdout)),
     audit_path = o.audit or audit.default_path(),
   }, Run)
   self.name = section.book and (section.book.id .. "/" .. section.id) or section.id
+  self.dir = rundir.path(self.audit_path, self.id)
   self.alog = audit.open(self.audit_path, {
     run = self.id, user = self.user, host = self.host, section = self.name, dry_run = self.dry_run,
   })
@@ -105,7 +149,8 @@ end
 function Run:record(step)
   local r = self.steps[step]
   if not r then
-    r = { title = step.title, kind = step.kind, risk = step.risk, findings = {}, notes = {}, logs = {} }
+    r = { title = step.title, kind = step.kind, risk = step.risk, findings = {}, notes = {}, logs = {},
+      started = sys.time() }
     self.steps[step] = r
     self.steps[#self.steps + 1] = r
   end
@@ -127,10 +172,38 @@ function Run:finding(step, f, mode)
   } }, step.title)
 end
 
+-- A resolve step runs twice (plan, then apply): what its apply pass says
+-- again, word for word, was already shown and recorded by the plan pass.
+local function repeated(r, what, text, mode)
+  r.said = r.said or {}
+  local key = what .. "\0" .. text
+  if mode == "plan" then r.said[key] = true return false end
+  return mode == "apply" and r.said[key] == true
+end
+
 function Run:note(step, text, mode)
   local r = self:record(step)
+  if repeated(r, "note", text, mode) then return end
   r.notes[#r.notes + 1] = text
   self.out:note(text)
+end
+
+--- ctx:attach{name, data, kind?}: a file the step hands over (a profile, a
+-- flame graph), written by the engine into the run's directory.
+function Run:attach(step, a, mode)
+  if type(a) ~= "table" or type(a.name) ~= "string" or type(a.data) ~= "string" then
+    error("ctx:attach needs {name = string, data = string, kind?}", 0)
+  end
+  local r = self:record(step)
+  if repeated(r, "attach", a.name, mode) then return end
+  local ok, err = rundir.create(self.dir)
+  if not ok then error("ctx:attach: " .. err, 0) end
+  local path, werr = rundir.write(self.dir, (#self.steps) .. "-" .. a.name, a.data)
+  if not path then error("ctx:attach: " .. werr, 0) end
+  r.attachments = r.attachments or {}
+  r.attachments[#r.attachments + 1] = { name = a.name, path = path, kind = a.kind, bytes = #a.data }
+  self.out:note(("saved %s (%d bytes): %s"):format(a.name, #a.data, path))
+  return path
 end
 
 --- a step's chart: {title, series = { {name?, points = {{t, v}, ...}} } | points, unit?, warn?, crit?}
@@ -143,6 +216,7 @@ end
 
 function Run:log(step, text, mode)
   local r = self:record(step)
+  if repeated(r, "log", text, mode) then return end
   r.logs[#r.logs + 1] = text
   self.out:log(text)
 end
@@ -185,7 +259,8 @@ function Run:investigate(step)
   local ok, e = self:call(step, "investigate")
   local r = self:record(step)
   if ok then r.ok = true else self:step_failed(step, e) end
-  self.alog:event("step_end", { ok = r.ok, error = r.error, ms = r.ms, notes = r.notes }, step.title)
+  self.alog:event("step_end", { ok = r.ok, error = r.error, ms = r.ms, notes = r.notes,
+    attachments = r.attachments }, step.title)
 end
 
 -- Asks the operator about a plan; returns yes|no|all|skip|quit|refused.
@@ -226,8 +301,9 @@ function Run:plan_and_apply(step)
   gate.confirm()
   ok, e = self:call(step, "apply")
   r.applied = true
-  if not ok and e.kind == "unplanned" then
-    self.out:unplanned(e)
+  local why = gate.unplanned()   -- only the gate can say a write was unplanned
+  if not ok and why then
+    self.out:unplanned(e, why)
     if not self.o.yes and sys.prompt("  Plan this step again? [y/n] ") == "y" then return "again" end
   end
   if not ok then return self:step_failed(step, e) end
@@ -236,19 +312,42 @@ function Run:plan_and_apply(step)
   if left > 0 then self:note(step, ("%d approved action(s) were not performed"):format(left), "apply") end
 end
 
+-- verify: before the step is planned, and until good once it is applied.
+function Run:verify_before(step)
+  if not step.verify or self.o.investigate_only then return end
+  self:record(step).verify = { before = verify.evaluate(self, step.verify) }
+end
+
+function Run:verify_after(step)
+  local r = self:record(step)
+  if not (step.verify and r.applied and r.ok) then return end
+  local timeout = step.verify_timeout or verify.DEFAULT_TIMEOUT
+  self.out:say("  verifying (up to %d s) ...", timeout)
+  local after, ok = verify.until_good(self, step.verify, timeout, function(res, elapsed)
+    self.out:verify_wait(res, elapsed, timeout)
+  end)
+  r.verify = r.verify or {}
+  r.verify.after, r.verify.ok = after, ok
+  self.out:verify(r.verify)
+  if not ok then self.verify_failed = true end
+end
+
 function Run:resolve(step)
   self.alog:event("step_start", { mode = "resolve" }, step.title)
   self.out:step_header(step)
+  self:verify_before(step)
   while self:plan_and_apply(step) == "again" do end
   gate.reset()
+  self:verify_after(step)
   local r = self:record(step)
   self.alog:event("step_end", { ok = r.ok, error = r.error, ms = r.ms, notes = r.notes,
-    applied = r.applied or false }, step.title)
+    applied = r.applied or false, verified = r.verify and r.verify.ok,
+    attachments = r.attachments }, step.title)
 end
 
 function Run:exit_code()
   if self.interrupted then return 3 end
-  if self.failed then return 1 end
+  if self.failed or self.verify_failed then return 1 end
   if self.refused or self.quit or self.declined then return 3 end
   if self.o.investigate_only then
     for _, f in ipairs(self.findings) do if f.level == "critical" then return 4 end end
@@ -285,9 +384,20 @@ function Run:execute()
     end
   end
   self.exit = self:exit_code()
-  self.alog:event("run_end", { ok = self.exit == 0, exit = self.exit })
+  self.ended = sys.time()
+  local saved = self:save_document()
+  self.alog:event("run_end", { ok = self.exit == 0, exit = self.exit, dir = saved and self.dir or nil })
   self.out:run_footer(self)
   return self.exit
+end
+
+-- The run document (rb.report's JSON) saved as report.json in the run's
+-- directory, so `runbook report` can rebuild any format later.
+function Run:save_document()
+  local ok, err = rundir.create(self.dir)
+  if ok then ok, err = rundir.write(self.dir, "report.json", require("rb.report").json(self)) end
+  if not ok then self.out:say("runbook: warning: run directory: %s", err) end
+  return ok
 end
 
 M.Run = Run

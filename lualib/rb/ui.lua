@@ -105,9 +105,35 @@ function UI:refused(label)
   self:say("  resolve steps need a terminal to confirm on, or --yes; the remaining steps are not run.")
 end
 
-function UI:unplanned(e)
+function UI:unplanned(e, why)
   self:say("  STOPPED: %s", e.message or tostring(e))
+  for line in ((why or "") .. "\n"):gmatch("(.-)\n") do if line ~= "" then self:say("    %s", line) end end
   self:say("  The step tried a change that was not in the plan you approved; nothing more was sent.")
+end
+
+local function verify_line(r)
+  return ("%s = %s"):format(r.title or r.name, M.fmtnum(r.value, r.threshold and r.threshold.unit))
+end
+
+function UI:verify_wait(results, elapsed, timeout)
+  local bad = {}
+  for _, r in ipairs(results) do
+    if r.level ~= "good" then bad[#bad + 1] = verify_line(r) .. " (" .. r.level .. (r.err and (": " .. r.err) or "") .. ")" end
+  end
+  self:say("    %3d/%d s: waiting for %s", math.floor(elapsed), timeout, table.concat(bad, ", "))
+end
+
+--- verification before -> after, one line per check
+function UI:verify(v)
+  local before = {}
+  for _, b in ipairs(v.before or {}) do before[b.name] = b end
+  for _, a in ipairs(v.after or {}) do
+    local b = before[a.name]
+    local unit = a.threshold and a.threshold.unit
+    self:say("  %s verify %s: %s -> %s", LABEL[a.level], a.title or a.name,
+      b and M.fmtnum(b.value, unit) or "n/a", M.fmtnum(a.value, unit))
+  end
+  self:say(v.ok and "  verified: the fix holds" or "  NOT VERIFIED: the checks above did not all become good in time")
 end
 
 return M
