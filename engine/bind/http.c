@@ -9,7 +9,8 @@
  * The request is checked before the gate sees it (net/http_req.h): no control
  * character in the URL, a header or a credential; no body on GET/HEAD; no
  * method-override or framing header (Host, Content-Length, Connection, ...);
- * one credential at most. Bad input raises {kind = "request"} naming the field.
+ * URL userinfo not beside bearer/basic. Bad input raises {kind = "request"}
+ * naming the field.
  * The gate's action is the request itself: op = the method, target = the URL
  * as libcurl parsed it (userinfo taken out as basic credentials), args = body
  * (and its SHA-256 when long), content type, headers and the credential's
@@ -133,6 +134,9 @@ static void read_url(lua_State *L, opts *o)
     if (has_user) rb_redact_add_basic(o->req.user, o->req.password);
 }
 
+/* bearer and basic: both are registered as secrets; the bearer token is the
+ * one sent (and identified in the plan) when both are given. URL userinfo
+ * together with either is ambiguous and refused. */
 static void read_credentials(lua_State *L, int t, opts *o)
 {
     int from_url = o->req.user != NULL;
@@ -141,9 +145,10 @@ static void read_credentials(lua_State *L, int t, opts *o)
     lua_getfield(L, t, "basic");
     int basic = !lua_isnil(L, -1);
     lua_pop(L, 1);
-    if (from_url + basic + (o->req.bearer != NULL) > 1)
-        bad(L, "more than one credential (URL user, basic, bearer): give one");
+    if (from_url && (basic || o->req.bearer))
+        bad(L, "credentials both in the URL and in bearer/basic: give one");
     read_basic(L, t, o);
+    if (o->req.bearer) o->req.user = o->req.password = NULL;   /* as the transport would */
 }
 
 static void add_header(lua_State *L, opts *o, const char *line)

@@ -141,12 +141,34 @@ static void set_ms(lua_State *L, const char *k, double seconds)
     lua_setfield(L, -2, k);
 }
 
+/* The probe's URL as libcurl will send it (http_req.h: no control character,
+ * no '#', one '?'); replaces argument 1. Userinfo is refused: a probe times a
+ * server, it does not log in. */
+static const char *probe_url(lua_State *L)
+{
+    size_t n;
+    const char *in = luaL_checklstring(L, 1, &n);
+    rb_http_url u;
+    char err[200];
+    int rc = rb_http_url_parse(in, n, &u, err, sizeof err);
+    if (rc == 0 && u.user) snprintf(err, sizeof err, "credentials in a probe URL");
+    if (rc == 0 && !u.user) lua_pushstring(L, u.url);
+    int ok = rc == 0 && !u.user;
+    if (rc == 0) rb_http_url_free(&u);
+    if (!ok) {
+        rb_error_push(L, "request", "rb.net: %s", err);
+        lua_error(L);
+    }
+    lua_replace(L, 1);
+    return lua_tostring(L, 1);
+}
+
 /* http_probe(url, {timeout = 10}) ->
  *   {status, dns_ms, connect_ms, tls_ms (https only), first_byte_ms, total_ms}
  * Each time is from the start of the request, as curl -w reports them. */
 static int net_http_probe(lua_State *L)
 {
-    const char *url = check_text(L, 1, "URL");
+    const char *url = probe_url(L);
     double timeout = opt_timeout(L, 2, 10);
     lua_settop(L, 2);
     rb_action a = {"net", "http_probe", url, 0};

@@ -75,7 +75,7 @@ prompt_run $'y\n'; rc=$?
 before=$(posts /admin/cache/warmup)
 prompt_run $'d\ny\n'; rc=$?
 [ $rc = 0 ] && [ "$(posts /admin/cache/warmup)" = $((before + 1)) ] && ok "answering d then y shows details and applies once" || fail "answer d,y: rc=$rc"
-contains "details show the arguments" "$T_TMP/pty" 'args: {"json":{"scope":"all"}}'
+contains "details show the arguments" "$T_TMP/pty" 'args: {"body":"{\"scope\":\"all\"}","bytes":15,"content_type":"application\/json"}'
 grep -q '"answer":"yes"' "$AUD" && ok "the answer is audited" || fail "answer not audited"
 printf 'y\nn\n' | timeout 20 script -qec "$RUNBOOK run $FX --step 'Drifting write' --audit $AUD --set base=$BASE" /dev/null >"$T_TMP/pty" 2>&1; rc=$?
 [ $rc = 1 ] && ok "an unplanned write on a terminal stops the step and asks to plan again; n fails it (exit 1)" || fail "drift on a terminal: rc=$rc"
