@@ -244,9 +244,15 @@ static int finish(CURL *c, transfer *t, CURLcode rc)
     return -1;
 }
 
-/* 0 if req may go out; else fills resp as a failure that sent nothing. */
+/* 0 if req may go out: the gate's ticket allows it and it breaks no rule of
+ * http_req.h; else fills resp as a failure that sent nothing. */
 static int admit(const rb_http_req *req, rb_http_resp *resp)
 {
+    if (!rb_ticket_sendable(req->ticket)) {
+        resp->err_kind = RB_HTTP_ENOTICKET;
+        snprintf(resp->err, sizeof resp->err, "no gate ticket: nothing sent");
+        return -1;
+    }
     if (rb_http_req_check(req, resp->err, sizeof resp->err) == 0) return 0;
     resp->err_kind = RB_HTTP_EREQUEST;
     return -1;

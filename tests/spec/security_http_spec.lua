@@ -4,6 +4,7 @@
 -- byte it receives, and each test asserts what arrived there: a smuggled
 -- request would be a second request line in the byte stream.
 local http = require "rb.http"
+local net = require "rb.net"
 local gate = require "rb._gate"
 local cjson = require "cjson"
 local util = require "tests.spec.support.util"
@@ -134,6 +135,41 @@ describe("rb.http security", function()
         assert.same({ 1, 0 }, { request_lines() })
       end)
     end
+  end)
+
+  describe("outside a step (load mode) nothing leaves the process", function()
+    local function connections()
+      local n = 0
+      for _ in util.read_file(LOG .. ".conns"):gmatch("[^\n]+") do n = n + 1 end
+      return n
+    end
+    local calls = {
+      { "http.get", function() return http.get(BASE .. "/load") end },
+      { "http.post", function() return http.post(BASE .. "/load", { body = "x" }) end },
+      { "net.tcp_connect", function() return net.tcp_connect("127.0.0.1", PORT) end },
+      { "net.http_probe", function() return net.http_probe(BASE .. "/load") end },
+      { "net.resolve", function() return net.resolve("localhost") end },
+    }
+    for _, c in ipairs(calls) do
+      it(c[1] .. " is refused and the server sees no connection", function()
+        local before = connections()
+        gate.set_mode("load")
+        local err = refused(c[2])
+        gate.set_mode("free")
+        assert.equal("refused", err.kind)
+        assert.equal(before, connections())
+        assert.same({ 0, 0 }, { request_lines() })
+      end)
+    end
+    it("the same tcp_connect in free mode does connect (the count can move)", function()
+      local before = connections()
+      assert(net.tcp_connect("127.0.0.1", PORT))
+      for _ = 1, 20 do
+        if connections() > before then break end
+        os.execute("sleep 0.05")
+      end
+      assert.equal(before + 1, connections())
+    end)
   end)
 
   describe("the plan is the request", function()

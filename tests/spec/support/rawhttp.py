@@ -6,7 +6,8 @@ server would hide or reject.
 
   rawhttp.py PORTFILE LOG     (127.0.0.1, port chosen by the kernel, written to PORTFILE)
 
-Every byte received is appended to LOG.raw; every request parsed from the byte
+Every connection accepted adds a line to LOG.conns; every byte received is
+appended to LOG.raw; every request parsed from the byte
 stream (request line, headers, Content-Length body) is appended to LOG as one
 JSON line {method, target, headers (lower-case names), body} and answered
 200 with a small JSON body, keeping the connection open.
@@ -66,13 +67,15 @@ def main():
     srv.bind(("127.0.0.1", 0))
     srv.listen(16)
     record(log, "", "w")
-    with open(log + ".raw", "wb"):
-        pass
+    for suffix in (".raw", ".conns"):
+        with open(log + suffix, "w"):
+            pass
     with open(portfile + ".tmp", "w") as f:
         f.write(str(srv.getsockname()[1]))
     os.rename(portfile + ".tmp", portfile)
     while True:
         conn, _ = srv.accept()
+        record(log + ".conns", "connection\n")
         threading.Thread(target=serve, args=(conn, log), daemon=True).start()
 
 
