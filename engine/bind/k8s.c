@@ -668,16 +668,29 @@ typedef struct {
     long timeout_ms;
 } call;
 
+/* Pushes opts[key] read raw (no metamethod of the caller's table runs) and
+ * leaves it on the stack, so the string stays alive whatever the caller's
+ * code does to the table meanwhile; NULL for nil. */
+static const char *anchored(lua_State *L, int t, const char *key, size_t *len)
+{
+    lua_pushstring(L, key);
+    if (lua_rawget(L, t) == LUA_TNIL) { if (len) *len = 0; return NULL; }
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "k8s: option %s must be a string", key);
+    return lua_tolstring(L, -1, len);
+}
+
+/* The call's options from the table at t: four values pushed (query,
+ * content_type, accept, body; nil when absent). */
 static void read_call(lua_State *L, int t, call *k)
 {
-    k->query = rb_opt_string(L, t, "query");
-    k->ctype = rb_opt_string(L, t, "content_type");
-    k->accept = rb_opt_string(L, t, "accept");
-    lua_getfield(L, t, "body");
-    k->body = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, &k->body_len);
-    lua_pop(L, 1);
-    lua_getfield(L, t, "timeout");
-    k->timeout_ms = lua_isnil(L, -1) ? 0 : (long)(luaL_checknumber(L, -1) * 1000);
+    k->query = anchored(L, t, "query", NULL);
+    k->ctype = anchored(L, t, "content_type", NULL);
+    k->accept = anchored(L, t, "accept", NULL);
+    k->body = anchored(L, t, "body", &k->body_len);
+    lua_pushliteral(L, "timeout");
+    int tt = lua_rawget(L, t);
+    if (tt != LUA_TNIL && tt != LUA_TNUMBER) luaL_error(L, "k8s: option timeout must be a number");
+    k->timeout_ms = tt == LUA_TNIL ? 0 : (long)(lua_tonumber(L, -1) * 1000);
     lua_pop(L, 1);
 }
 
@@ -853,7 +866,8 @@ static void report_simulation(lua_State *L, rb_ticket *t, int opts, int resp)
 {
     int top = lua_gettop(L);
     const char *text = NULL;
-    if (lua_getfield(L, opts, "simulate") == LUA_TFUNCTION) {
+    lua_pushliteral(L, "simulate");
+    if (lua_rawget(L, opts) == LUA_TFUNCTION) {
         lua_pushvalue(L, resp);
         lua_call(L, 1, 1);
         text = lua_tostring(L, -1);
@@ -886,7 +900,8 @@ static int planned_unsimulated(lua_State *L, rb_ticket *t)
  * persists nothing. */
 static int send_dry(lua_State *L, client *c, const call *k, rb_ticket *t, const char *dry_url, const char *target)
 {
-    if (lua_getfield(L, 4, "simulate") == LUA_TBOOLEAN && !lua_toboolean(L, -1)) return planned_unsimulated(L, t);
+    lua_pushliteral(L, "simulate");
+    if (lua_rawget(L, 4) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) return planned_unsimulated(L, t);
     if (!rb_k8s_url_is_dry(dry_url)) {
         rb_error_push(L, "request", "k8s: %s %s: dryRun=All is not in the planned request's URL; nothing sent",
                       k->method, target);
@@ -917,12 +932,12 @@ static int client_request(lua_State *L)
     lua_settop(L, 4);
     if (lua_isnil(L, 4)) { lua_newtable(L); lua_replace(L, 4); }
     luaL_checktype(L, 4, LUA_TTABLE);
-    read_call(L, 4, &k);
+    read_call(L, 4, &k);                                /* 5..8: anchored options */
     const char *verb = verb_of(k.method);
     luaL_argcheck(L, verb != NULL, 2, "method must be GET, POST, PUT, PATCH or DELETE");
     luaL_argcheck(L, verb[0] != 'g' || !k.body, 4, "a GET carries no body");
-    push_url(L, c, k.path, k.query);
-    const char *url = lua_tostring(L, 5), *dry_url = lua_tostring(L, 6), *target = lua_tostring(L, 7);
+    push_url(L, c, k.path, k.query);                    /* 9 url, 10 dry_url, 11 target */
+    const char *url = lua_tostring(L, 9), *dry_url = lua_tostring(L, 10), *target = lua_tostring(L, 11);
     rb_effect effect = verb[0] == 'g' ? RB_READ : RB_WRITE;
     rb_action a = {"k8s", verb, target, push_identity(L, c, &k)};
     rb_ticket *t = rb_gate_open(L, &a, effect);
@@ -1018,11 +1033,11 @@ static int client_exec(lua_State *L)
     lua_settop(L, 4);
     if (lua_isnil(L, 4)) { lua_newtable(L); lua_replace(L, 4); }
     luaL_checktype(L, 4, LUA_TTABLE);
-    lua_getfield(L, 4, "stdin");
-    k.body = lua_isnil(L, -1) ? NULL : luaL_checklstring(L, -1, &k.body_len);
-    lua_getfield(L, 4, "timeout");
+    k.body = anchored(L, 4, "stdin", &k.body_len);      /* 5: stdin, anchored */
+    lua_pushliteral(L, "timeout");
+    lua_rawget(L, 4);
     long timeout_ms = (long)(luaL_optnumber(L, -1, 60) * 1000);
-    lua_settop(L, 5);                                   /* 5: stdin, anchored */
+    lua_settop(L, 5);
     push_url(L, c, k.path, k.query);                    /* 6 url, 7 dry_url, 8 target */
     rb_action a = {"k8s", "exec", lua_tostring(L, 8), push_identity(L, c, &k)};
     rb_ticket *t = rb_gate_open(L, &a, RB_WRITE);
