@@ -76,13 +76,13 @@ return rb.book {
       title = "95th percentile database query time", warn = 0.1, crit = 1, unit = "s", origin = "book",
       query = "histogram_quantile(0.95, sum by (le) (rate(db_query_duration_seconds_bucket[{{window}}])))",
       alert = "HighDatabaseQueryTime", summary = "Slow database queries",
-      sections = { "database", "high-response-time" },
+      sections = { "database" },
     },
     db_pool_usage = {
       title = "Database connection pool usage", warn = 70, crit = 85, unit = "%", origin = "book",
       query = "max(db_connections_active / db_connections_max * 100)",
       alert = "DatabasePoolExhausted", summary = "Database connection pool nearly exhausted",
-      sections = { "database", "high-response-time" },
+      sections = { "database" },
     },
     db_blocked_sessions = {
       title = "Sessions waiting on a lock", warn = 1, crit = 1, unit = "", origin = "book",
@@ -98,7 +98,7 @@ return rb.book {
     },
     db_seq_scans = {
       title = "Sequential scans per second", warn = 5, crit = 15, unit = "/s", origin = "book",
-      query = "max(rate(pg_stat_user_tables_seq_scan[{{window}}]))",
+      query = "max(rate(pg_stat_user_tables_seq_scan_total[{{window}}]))",
       alert = "HighSequentialScans", summary = "Tables read by sequential scans (missing index?)",
       sections = { "database" },
     },

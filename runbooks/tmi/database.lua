@@ -86,7 +86,7 @@ end
 
 S:investigate("Check for missing indexes", function(ctx)
   -- rates over the window (Prometheus), not totals since the server started
-  local res = assert(tmi.prom(ctx).query("max by (relname) (rate(pg_stat_user_tables_seq_scan[5m]))"))
+  local res = assert(tmi.prom(ctx).query("max by (relname) (rate(pg_stat_user_tables_seq_scan_total[5m]))"))
   local db <close> = tmi.pg(ctx)
   local worst = 0
   for _, r in ipairs(res) do

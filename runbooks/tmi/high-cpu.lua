@@ -48,7 +48,7 @@ end)
 
 S:resolve("Scale horizontally", function(ctx)
   local d = tmi.deployment(ctx)
-  ctx:log(("deployment %s: %s -> %s replicas"):format(d.metadata.name, tostring(d.spec.replicas), ctx.params.replicas))
+  ctx:log(("deployment %s: %s -> %s replicas"):format(d.metadata.name, tostring(math.tointeger(d.spec.replicas) or d.spec.replicas), ctx.params.replicas))
   assert(k8s.scale(d.metadata.name, ctx.params.replicas, { namespace = ctx.params.namespace }))
 end, { risk = "medium", description = "kubectl scale deployment tmi-api --replicas=6", changes = { "deployment replicas" },
   verify = { { threshold = "cpu_utilization" } }, verify_timeout = 60 })

@@ -103,7 +103,7 @@ end)
 
 S:resolve("Scale up application instances", function(ctx)
   local d = tmi.deployment(ctx)
-  ctx:log(("deployment %s: %s -> %s replicas"):format(d.metadata.name, tostring(d.spec.replicas), ctx.params.replicas))
+  ctx:log(("deployment %s: %s -> %s replicas"):format(d.metadata.name, tostring(math.tointeger(d.spec.replicas) or d.spec.replicas), ctx.params.replicas))
   assert(k8s.scale(d.metadata.name, ctx.params.replicas, { namespace = ctx.params.namespace }))
 end, { risk = "medium", description = "kubectl scale deployment tmi-api --replicas=5",
   changes = { "deployment replicas" }, verify = { { threshold = "p95_response_time" } }, verify_timeout = 60 })

@@ -27,7 +27,7 @@ YAML
 rb() { local s=$1; shift; timeout 120 "$RUNBOOK" run "tmi/$s" --env lab --config "$CFG" --audit "$AUD" --set window=15s "$@"; }
 kube() { timeout 20 kubectl --kubeconfig "$KC" -n tmi "$@"; }
 fault() { curl -sf -X POST "$SIM/admin/faults/$1?on=${2:-1}&${3:-}" >/dev/null; }
-all_off() { curl -sf -X POST "$SIM/admin/faults/all?on=0" >/dev/null; }
+all_off() { curl -sf -X POST "$SIM/admin/faults/all?on=0&pod=all" >/dev/null; }
 lab_reset() { curl -sfk -H "Authorization: Bearer $(cat "$RB_TEST_K8S_TOKEN_FILE")" "$RB_TEST_K8S_URL/__lab/reset" >/dev/null; }
 redis_get() { redis-cli -p "$RB_TEST_REDIS_PORT" --no-auth-warning -a "$REDIS_PASS" CONFIG GET "$1" | tail -1; }
 psql_super() { psql "$SUPER" -Atc "$1"; }
@@ -78,10 +78,10 @@ restore() {
 trap 'restore; rm -rf "$T_TMP"' EXIT
 all_off; lab_reset
 # --- a clean lab: nothing critical
-# a freshly started lab needs two scrapes inside the window before rates exist (exit 1: no data yet)
+# a freshly started lab needs two scrapes inside the window before rates exist (exit 5: cannot tell yet)
 for _ in $(seq 30); do
     timeout 60 "$RUNBOOK" triage tmi --env lab --config "$CFG" --set window=15s >/dev/null 2>&1
-    [ $? != 1 ] && break; sleep 1
+    [ $? = 0 ] && break; sleep 1
 done
 expect_rc "clean lab: triage exits 0" 0 timeout 60 "$RUNBOOK" triage tmi --env lab --config "$CFG" --set window=15s
 lacks "clean lab: triage finds nothing critical" "$T_TMP/out" "[CRIT]"
@@ -157,7 +157,7 @@ lab_reset
 
 # --- cache: misses
 fault cache_misses 1
-eventually_critical cache "cache hit rate"
+eventually_critical cache "Cache hit rate"
 all_off
 to=$(redis_get timeout)
 dry_run cache
@@ -173,16 +173,19 @@ NET="--set postgres_host=127.0.0.1 --set postgres_port=$RB_TEST_PG_PORT --set re
 eventually_critical network-latency "redis failed connects (of 5)" $NET --set redis_port="$closed"
 dry_run network-latency $NET --set redis_port="$RB_TEST_REDIS_PORT"
 
-# --- goroutine-leaks: parked goroutines
-fault goroutine_leak 1 "n=6000"
+# --- goroutine-leaks: parked goroutines in one pod (not the first in sort order)
+leaker=$(kube get pods -l app=tmi-api -o jsonpath='{.items[*].metadata.name}' | tr ' ' '\n' | sort | tail -1)
+fault goroutine_leak 1 "n=6000&pod=$leaker"
 eventually_critical goroutine-leaks "Goroutines" --set growth_interval=1
 expect_rc "triage with a goroutine leak exits 4" 4 timeout 60 "$RUNBOOK" triage tmi --env lab --config "$CFG" --set window=15s
 contains "triage ranks goroutine-leaks first" "$T_TMP/out" "1. critical runbook run tmi/goroutine-leaks"
-first=$(kube get pods -l app=tmi-api -o jsonpath='{.items[*].metadata.name}' | tr ' ' '\n' | sort | head -1)
+others=$(kube get pods -l app=tmi-api -o jsonpath='{.items[*].metadata.name}' | tr ' ' '\n' | grep -vx "$leaker")
 dry_run goroutine-leaks
-kube get pod "$first" >/dev/null 2>&1 && ok "goroutine-leaks: --dry-run deleted no pod" || fail "dry run deleted $first"
+kube get pod "$leaker" >/dev/null 2>&1 && ok "goroutine-leaks: --dry-run deleted no pod" || fail "dry run deleted $leaker"
 expect_rc "goroutine-leaks: --yes exits 0" 0 rb goroutine-leaks --resolve-only --yes --set watch_seconds=10
-kube get pod "$first" >/dev/null 2>&1 && fail "goroutine-leaks: $first still there" || ok "goroutine-leaks: $first was deleted"
+kube get pod "$leaker" >/dev/null 2>&1 && fail "goroutine-leaks: $leaker still there" || ok "goroutine-leaks: the leaking pod $leaker was deleted"
+for p in $others; do kube get pod "$p" >/dev/null 2>&1 || fail "goroutine-leaks: $p (not leaking) was deleted"; done
+ok "goroutine-leaks: the pods that do not leak are still there"
 contains "goroutine-leaks: the replacement pod's goroutine count is good" "$T_TMP/out" "[ OK ] goroutines on"
 [ "$(kube get pods -l app=tmi-api -o name | wc -l)" = 3 ] && ok "goroutine-leaks: a replacement keeps 3 pods" || fail "pods: $(kube get pods -l app=tmi-api -o name | wc -l)"
 all_off; lab_reset

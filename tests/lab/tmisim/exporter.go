@@ -71,7 +71,7 @@ func (e *pgExporter) write(w io.Writer) {
 	families := []struct{ key, name, help, typ string }{
 		{"blocked", "pg_stat_activity_blocked_sessions", "Sessions of this database waiting on a lock.", "gauge"},
 		{"oldest", "pg_stat_activity_oldest_active_seconds", "Age of the oldest running (state active) query.", "gauge"},
-		{"seq_scan", "pg_stat_user_tables_seq_scan", "Sequential scans started on the table.", "counter"},
+		{"seq_scan", "pg_stat_user_tables_seq_scan_total", "Sequential scans started on the table.", "counter"},
 	}
 	for _, f := range families {
 		header(w, f.name, f.help, f.typ)
