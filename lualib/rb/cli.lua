@@ -3,7 +3,7 @@
 local commands = {
   list = "rb.cli.list", show = "rb.cli.show", check = "rb.cli.check", run = "rb.cli.run",
   triage = "rb.cli.triage", audit = "rb.cli.audit", ["export-alerts"] = "rb.cli.export_alerts",
-  lua = "rb.cli.lua",
+  lua = "rb.cli.lua", serve = "rb.cli.serve", rbac = "rb.cli.rbac",
 }
 
 local USAGE = [[
@@ -17,6 +17,8 @@ usage: runbook COMMAND [ARGS]
   audit  verify FILE | show FILE
   export-alerts BOOK         Prometheus alerting rules from the book's thresholds
   lua    FILE [ARGS]         run a Lua script with every rb.* module
+  serve  [--listen ADDR] [--reports DIR]  Alertmanager webhook in, investigate-only runs out
+  rbac   BOOK                least-privilege Kubernetes Role(s) the book's steps need
 
 `runbook COMMAND --help` describes a command. Exit codes: 0 done, 1 a step failed,
 2 usage or load error, 3 declined/aborted/interrupted, 4 critical findings.
