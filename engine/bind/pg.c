@@ -6,13 +6,16 @@
  *                          the parameter the server reports), else BEGIN READ
  *                          ONLY; sql; ROLLBACK pipelined into one round trip;
  *                          refused before sending when it names a side-effecting
- *                          function (core/pg_sql.c)
+ *                          function (core/pg_sql.c) or, the first time the
+ *                          connection sees the text, when EXPLAIN (VERBOSE) shows
+ *                          it calls a volatile function outside the allow-list
  *   conn:exec(sql, ...)    write, through the gate: EXPLAIN in plan mode, run
  *                          outside a transaction block (VACUUM works) when sent,
  *                          the session made read-write just for it
  *   conn:close(), <close>, conn:escape_literal(s), conn:escape_identifier(s)
  *
- * All I/O is nonblocking with deadlines enforced here with poll(): connect
+ * All I/O goes through net/pg_conn.c under the call's gate ticket (connect
+ * included), nonblocking with deadlines enforced with poll(): connect
  * (PQconnectStartParams + PQconnectPoll, default 5 s) and every call
  * (statement_timeout on the server, default 30 s, plus a client bound a little
  * longer, so a server that stops answering cannot hang a runbook). Uses the
