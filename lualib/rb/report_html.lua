@@ -77,7 +77,7 @@ local function lvl(level)
 end
 
 local function num_cell(v, unit)
-  local sort = type(v) == "number" and v == v and tostring(v) or ""
+  local sort = type(v) == "number" and v == v and ("%.17g"):format(v) or ""
   return ('<td class="num" data-sort="%s">%s</td>'):format(esc(sort), esc(fmt.num(v, unit)))
 end
 

@@ -114,6 +114,8 @@ local function fmt_time(t, span)
 end
 
 local function f1(x) return ("%.1f"):format(x) end
+-- a number in a data-* attribute: the same text for 300 and 300.0
+local function numattr(x) return ("%.12g"):format(x) end
 
 -- The value range: the data, zero when the data is all positive, and the thresholds.
 local function value_range(series, c)
@@ -189,7 +191,7 @@ local function threshold(out, fr, name, value, color, unit)
   if not value then return end
   local y = f1(fr.y(value))
   out[#out + 1] = ('<line class="threshold %s" data-value="%s" x1="%d" x2="%d" y1="%s" y2="%s" stroke="%s" '
-    .. 'stroke-width="1.5" stroke-dasharray="6 4"/>'):format(name, M.esc(value), LEFT, W - RIGHT, y, y, color)
+    .. 'stroke-width="1.5" stroke-dasharray="6 4"/>'):format(name, numattr(value), LEFT, W - RIGHT, y, y, color)
   out[#out + 1] = ('<text x="%d" y="%s" dy="-3" text-anchor="end" font-size="11" fill="%s">%s %s%s</text>')
     :format(W - RIGHT - 2, y, color, name, M.esc(M.tick(value, math.abs(value) / 100 + 1e-12)),
       unit and unit ~= "" and (" " .. M.esc(unit)) or "")
@@ -201,7 +203,7 @@ local function marker(out, fr, m)
   local x = f1(fr.x(t))
   out[#out + 1] = ('<g class="marker" data-t="%s"><line x1="%s" x2="%s" y1="%d" y2="%d" stroke="#2a7" '
     .. 'stroke-width="2"/><text x="%s" y="%d" dx="3" font-size="11" fill="#2a7">%s</text></g>')
-    :format(M.esc(t), x, x, TOP, H - BOTTOM, x, TOP + 10, M.esc(m.label or "fix applied"))
+    :format(numattr(t), x, x, TOP, H - BOTTOM, x, TOP + 10, M.esc(m.label or "fix applied"))
 end
 
 local function polyline(out, fr, s, i)
@@ -246,8 +248,8 @@ function M.chart(c, opts)
   local fr = frame(t0, t1, lo, hi)
   local out = { ('<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="%d" height="%d" '
     .. 'viewBox="0 0 %d %d" data-lo="%s" data-hi="%s" data-top="%d" data-bottom="%d" data-t0="%s" data-t1="%s" '
-    .. 'data-left="%d" data-right="%d">'):format(W, H, W, H, M.esc(lo), M.esc(hi), TOP, H - BOTTOM,
-      M.esc(t0), M.esc(t1), LEFT, W - RIGHT),
+    .. 'data-left="%d" data-right="%d">'):format(W, H, W, H, numattr(lo), numattr(hi), TOP, H - BOTTOM,
+      numattr(t0), numattr(t1), LEFT, W - RIGHT),
     ("<title>%s</title>"):format(M.esc(c.title or "chart")),
     ('<text x="%d" y="16" font-size="13" font-weight="bold">%s</text>'):format(LEFT, M.esc(c.title or "")) }
   axes(out, fr, step, c.unit)
