@@ -7,7 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/lab/lib.sh"
 CFG=$T_TMP/config.yaml
-tri() { timeout 60 "$RUNBOOK" triage tmi --config "$CFG" --env lab "$@"; }
+tri() { local book=tmi; case ${1:-} in /*) book=$1; shift ;; esac
+    timeout 60 "$RUNBOOK" triage "$book" --config "$CFG" --env lab "$@"; }
 config() { printf 'environments:\n  lab:\n    prometheus: %s\n' "$1" >"$CFG"; }
 
 # --- Prometheus down: a port nothing listens on
@@ -38,6 +39,30 @@ assert d["verdict"] == "cannot tell" and d["exit"] == 5, d
 assert d["sections"] == [] and all(i["level"] == "unknown" and i["error"] for i in d["indicators"]), d
 PY
 stop_pidfile "$P/pid"
+
+# --- a book threshold without a query (docs/lua/rb.md allows it): no crash
+B=$T_TMP/noquery; mkdir -p "$B"
+cat >"$B/book.lua" <<'LUA'
+local rb = require "rb"
+return rb.book { id = "noquery", title = "No query", sections = { "s" },
+  thresholds = {
+    manual = { title = "Checked by hand", warn = 1, crit = 2, sections = { "s" } },
+    up = { title = "Targets up", warn = 0, crit = -1, higher_is_worse = false, query = "min(up)", sections = { "s" } },
+  } }
+LUA
+cat >"$B/s.lua" <<'LUA'
+local rb = require "rb"
+local S = rb.section { id = "s", title = "S" }
+S:investigate("nothing", function() end)
+return S
+LUA
+config "http://127.0.0.1:$(free_port)"
+expect_rc "no query: triage exits 5, no crash" 5 tri "$B"
+contains "no query: the threshold is unknown with why" "$T_TMP/out" "Checked by hand: no query"
+expect_rc "no query: export-alerts exits 0" 0 timeout 30 "$RUNBOOK" export-alerts "$B" -o "$T_TMP/rules.yml"
+contains "no query: export-alerts warns that it left the threshold out" "$T_TMP/err" "threshold 'manual' left out: no query"
+lacks "no query: the threshold has no rule" "$T_TMP/rules.yml" "threshold: manual"
+contains "no query: the other threshold has its rules" "$T_TMP/rules.yml" "threshold: up"
 
 # --- the lab: a bad window, then everything evaluated and good
 config "$RB_TEST_TMIPROM_URL"
