@@ -1,5 +1,6 @@
 /* audit.c — append to and verify the hash-chained audit log (see audit.h). */
 #include "audit.h"
+#include "audit_pg.h"
 #include "core/safefile.h"
 #include "redact.h"
 #include <errno.h>
@@ -133,7 +134,7 @@ static int line_seq_hash(const char *line, long *seq, char hash[65])
     return 0;
 }
 
-static char *build_line(long seq, const char *prev, const char *members, size_t len, size_t *outlen)
+char *rb_audit_build_line(long seq, const char *prev, const char *members, size_t len, size_t *outlen)
 {
     char ts[32], hash[65];
     rb_audit_timestamp(ts);
@@ -164,7 +165,7 @@ static int append_locked(int fd, const char *members, size_t len, int sync, char
     }
     free(last);
     size_t n;
-    char *line = build_line(seq + 1, prev, members, len, &n);
+    char *line = rb_audit_build_line(seq + 1, prev, members, len, &n);
     if (!line) { snprintf(err, errsz, "out of memory"); return -1; }
     ssize_t w = write(fd, line, n);
     free(line);
@@ -179,6 +180,11 @@ int rb_audit_append(const char *path, const char *members, size_t len, int sync,
     char *red = rb_redact(members, len, &n), *clean = red ? escape_invalid_utf8(red, n, &n) : NULL;
     free(red);
     if (!clean) { snprintf(err, errsz, "out of memory"); return -1; }
+    if (rb_audit_pg_url(path)) {   /* --audit postgres://... (audit_pg.h) */
+        int prc = rb_audit_pg_append(path, clean, n, err, errsz);
+        free(clean);
+        return prc;
+    }
     int fd = rb_safefile_open(path, RB_SAFE_RDAPPEND, 1, "audit file", err, errsz);
     int rc = -1;
     if (fd >= 0 && flock(fd, LOCK_EX) < 0) snprintf(err, errsz, "flock %s: %s", path, strerror(errno));
@@ -189,7 +195,7 @@ int rb_audit_append(const char *path, const char *members, size_t len, int sync,
 }
 
 /* Checks one line against the previous hash and seq; fills why on failure. */
-static int verify_line(char *line, size_t len, long want_seq, char prev[65], char *why, size_t whysz)
+int rb_audit_verify_line(char *line, size_t len, long want_seq, char prev[65], char *why, size_t whysz)
 {
     long seq;
     char hash[65], calc[65];
@@ -221,6 +227,7 @@ static int verify_line(char *line, size_t len, long want_seq, char prev[65], cha
 
 int rb_audit_verify(const char *path, long *nlines, long *bad_line, char *why, size_t whysz)
 {
+    if (rb_audit_pg_url(path)) return rb_audit_pg_verify(path, nlines, bad_line, why, whysz);
     FILE *f = fopen(path, "re");
     if (!f) { snprintf(why, whysz, "cannot open %s: %s", path, strerror(errno)); return -1; }
     char *line = NULL, prev[65] = ZERO_HASH;
@@ -234,7 +241,7 @@ int rb_audit_verify(const char *path, long *nlines, long *bad_line, char *why, s
         int complete = line[n - 1] == '\n';
         if (complete) line[--n] = 0;
         if (!complete) { snprintf(why, whysz, "last line is truncated (no newline)"); rc = 1; break; }
-        if (verify_line(line, (size_t)n, no, prev, why, whysz) < 0) { rc = 1; break; }
+        if (rb_audit_verify_line(line, (size_t)n, no, prev, why, whysz) < 0) { rc = 1; break; }
     }
     if (rc) *bad_line = no;
     *nlines = no;

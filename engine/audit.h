@@ -31,6 +31,13 @@ int rb_audit_verify(const char *path, long *nlines, long *bad_line, char *why, s
  * else $HOME/.local/state/runbook/audit.jsonl, else ./runbook-audit.jsonl. */
 void rb_audit_default_path(char *out, size_t outsz);
 
+/* One chained line for seq after prev (64 hex), ending in "\n" (malloc'd;
+ * *outlen bytes), and the check of one line (without its newline) against
+ * want_seq and prev, which it advances: 0, or -1 with why. The file writer
+ * and the PostgreSQL sink (audit_pg.h) share them, so both hold one format. */
+char *rb_audit_build_line(long seq, const char *prev, const char *members, size_t len, size_t *outlen);
+int rb_audit_verify_line(char *line, size_t len, long want_seq, char prev[65], char *why, size_t whysz);
+
 /* Current time as RFC 3339 UTC with milliseconds. */
 void rb_audit_timestamp(char out[32]);
 #endif

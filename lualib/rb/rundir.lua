@@ -11,6 +11,8 @@ local M = {}
 
 --- path(audit_path, run_id) -> the run's directory
 function M.path(audit_path, run_id)
+  -- an audit table (postgres://...) has no directory: the default file's is used
+  if audit_path:match("^%a[%w+.-]*://") then audit_path = caudit.default_path() end
   local dir = audit_path:match("^(.*)/[^/]+$") or "."
   return dir .. "/runs/" .. run_id
 end

@@ -4,8 +4,11 @@ local audit = require "rb.audit"
 local cjson = require "cjson"
 
 local HELP = [[
-usage: runbook audit verify FILE
-       runbook audit show FILE [--run ID]
+usage: runbook audit verify FILE|URL
+       runbook audit show FILE|URL [--run ID]
+
+FILE is a JSON Lines audit file; URL a postgres://... audit table (--audit
+postgres://..., docs/audit.md).
 
 verify: checks the hash chain; exit 0 when it holds, else 1 naming the first
 bad line (altered, deleted, inserted, reordered or truncated).
@@ -13,8 +16,14 @@ show: a readable timeline — who ran what, what was planned, what was approved,
 what happened.
 ]]
 
-local function verify(file)
-  local ok, a, b = audit.verify(file)
+-- A URL is shown without its password.
+local function shown(file)
+  return (file:gsub("^(%a[%w+.-]*://[^:/@]*):[^@/]*@", "%1:***@"))
+end
+
+local function verify(path)
+  local file = shown(path)
+  local ok, a, b = audit.verify(path)
   if ok == nil then io.stderr:write("runbook: ", a, "\n"); return 2 end
   if ok then print(("%s: chain valid, %d event(s)"):format(file, a)); return 0 end
   print(("%s:%d: %s"):format(file, a, b))
@@ -48,13 +57,38 @@ local SHOW = {
     e.error and (": " .. e.error) or "") end,
   run_end = function(e) return ("RUN %s ended, exit %s"):format(e.run, num(e.exit)) end,
   interrupted = function(e) return ("RUN %s INTERRUPTED"):format(e.run) end,
+  serve_start = function(e) return ("SERVE %s started on %s by %s@%s%s"):format(e.run, e.listen, e.user, e.host,
+    (e.recovered or 0) > 0 and (" (%d run(s) recovered)"):format(e.recovered) or "") end,
+  serve_stop = function(e) return ("SERVE %s stopped (%d run(s) interrupted, %d queued)"):format(e.run,
+    #(e.interrupted or {}), e.queued or 0) end,
+  alert = function(e)
+    local out = { ("  alerts from group %s"):format(e.group or "?") }
+    for _, a in ipairs(e.alerts or {}) do
+      out[#out + 1] = ("    %s %s -> %s%s"):format(a.status, a.alertname or a.fingerprint, a.disposition,
+        a.run and (" run " .. a.run) or a.why and (" (" .. a.why .. ")") or "")
+    end
+    return table.concat(out, "\n") end,
 }
 
-local function show(file, only)
-  local f, err = io.open(file, "r")
-  if not f then io.stderr:write("runbook: ", err, "\n"); return 2 end
+-- lines(path) -> iterator over the audit lines of a file or a postgres:// table
+local function lines(path)
+  if path:match("^postgres://") or path:match("^postgresql://") then
+    local list, err = require("rb._audit_pg").lines(path)
+    if not list then return nil, err end
+    local i = 0
+    return function() i = i + 1; return list[i] end, function() end
+  end
+  local f, err = io.open(path, "r")
+  if not f then return nil, err end
+  return f:lines(), function() f:close() end
+end
+
+local function show(path, only)
+  local file = shown(path)
+  local it, close = lines(path)
+  if not it then io.stderr:write("runbook: ", close, "\n"); return 2 end
   local n = 0
-  for line in f:lines() do
+  for line in it do
     n = n + 1
     local ok, e = pcall(cjson.decode, line)
     if not ok or type(e) ~= "table" then
@@ -64,7 +98,7 @@ local function show(file, only)
       print(("%s  %s"):format(e.ts or "?", fmt and fmt(e) or e.event))
     end
   end
-  f:close()
+  close()
   return 0
 end
 
