@@ -3,8 +3,10 @@
  * prompts on /dev/tty, user and host names, clocks, directory listing, run
  * ids, signal handling and the redactor (files: rb._core). Engine-private (the sandbox refuses
  * it); runbook scripts use rb.secret() for redaction. */
+#include "canon.h"
 #include "redact.h"
 #include "signals.h"
+#include <openssl/evp.h>
 #include <lauxlib.h>
 #include <openssl/rand.h>
 #include <pwd.h>
@@ -125,7 +127,30 @@ static int sys_getpid(lua_State *L)
     return 1;
 }
 
+/* canon(value) -> canonical JSON (keys sorted): what plan digests are over */
+static int sys_canon(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    rb_canon_push(L, 1);
+    return 1;
+}
+
+/* sha256(text) -> lower-case hex */
+static int sys_sha256(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    unsigned char md[32];
+    unsigned int n = 0;
+    char hex[65];
+    if (!EVP_Digest(s, len, md, &n, EVP_sha256(), NULL)) return luaL_error(L, "sha256 failed");
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    lua_pushlstring(L, hex, 64);
+    return 1;
+}
+
 static const luaL_Reg syslib[] = {
+    {"canon", sys_canon}, {"sha256", sys_sha256},
     {"isatty", sys_isatty}, {"prompt", sys_prompt}, {"hostname", sys_hostname},
     {"user", sys_user}, {"clock_ms", sys_clock_ms}, {"time", sys_time}, {"sleep_ms", sys_sleep_ms},
     {"run_id", sys_run_id}, {"install_signals", sys_install_signals},

@@ -3,7 +3,8 @@
 local commands = {
   list = "rb.cli.list", show = "rb.cli.show", check = "rb.cli.check", run = "rb.cli.run",
   triage = "rb.cli.triage", audit = "rb.cli.audit", ["export-alerts"] = "rb.cli.export_alerts",
-  lua = "rb.cli.lua", serve = "rb.cli.serve", rbac = "rb.cli.rbac",
+  lua = "rb.cli.lua", plan = "rb.cli.plan", ["show-plan"] = "rb.cli.show_plan", approve = "rb.cli.approve",
+  apply = "rb.cli.apply", report = "rb.cli.report", serve = "rb.cli.serve", rbac = "rb.cli.rbac",
 }
 
 local USAGE = [[
@@ -19,6 +20,11 @@ usage: runbook COMMAND [ARGS]
   lua    FILE [ARGS]         run a Lua script with every rb.* module
   serve  [--listen ADDR] [--reports DIR]  Alertmanager webhook in, investigate-only runs out
   rbac   BOOK                least-privilege Kubernetes Role(s) the book's steps need
+  plan   SECTION -o FILE     investigate and plan; write a plan file others can approve
+  show-plan FILE             a saved plan, its approvals and what the policy needs
+  approve FILE               approve a saved plan (terminal; signed with your SSH key)
+  apply  FILE                carry out exactly an approved plan (drift stops it)
+  report RUN -o FILE         rebuild a past run's report (.html, .md, .json); --since 2h: several runs
 
 `runbook COMMAND --help` describes a command. Exit codes: 0 done, 1 a step failed,
 2 usage or load error, 3 declined/aborted/interrupted, 4 critical findings.

@@ -28,14 +28,11 @@ local function default_file()
   end
 end
 
---- load(file?, env?) -> targets, env_name | nil, err
-function M.load(file, env)
+-- Reads and decodes the config file; returns doc, file | nil (no file) | nil, err.
+local function read_doc(file)
   local explicit = file ~= nil
   file = file or default_file()
-  if not file then
-    if env then return nil, ("--env %s given but no config file (use --config FILE or $RUNBOOK_CONFIG)"):format(env) end
-    return {}, nil
-  end
+  if not file then return nil end
   local f, ferr = io.open(file, "r")
   if not f then return nil, (explicit and "" or "config: ") .. ferr end
   local text = f:read("a")
@@ -45,6 +42,29 @@ function M.load(file, env)
   if type(doc) ~= "table" or type(doc.environments) ~= "table" then
     return nil, ("%s: expected a mapping with 'environments'"):format(file)
   end
+  return doc, file
+end
+
+--- settings(file?) -> {policy?, allowed_signers?, signing_key?} | nil, err: the
+-- config file's top-level settings for saved plans and approvals.
+function M.settings(file)
+  local doc, err = read_doc(file)
+  if not doc then
+    if err then return nil, err end
+    return {}
+  end
+  return { policy = doc.policy, allowed_signers = doc.allowed_signers, signing_key = doc.signing_key }
+end
+
+--- load(file?, env?) -> targets, env_name | nil, err
+function M.load(file, env)
+  local doc, file_or_err = read_doc(file)
+  if not doc then
+    if file_or_err then return nil, file_or_err end
+    if env then return nil, ("--env %s given but no config file (use --config FILE or $RUNBOOK_CONFIG)"):format(env) end
+    return {}, nil
+  end
+  file = file_or_err
   env = env or doc.default
   if not env then return {}, nil end
   local t = doc.environments[env]

@@ -10,6 +10,7 @@ local Ctx = require "rb.ctx"
 local ui = require "rb.ui"
 local verify = require "rb.verify"
 local rundir = require "rb.rundir"
+local planfile = require "rb.planfile"
 
 local M = {}
 local Run = {}
@@ -108,7 +109,9 @@ end
 --- new(opts) -> run | nil, err
 -- opts: section, set (param overrides), investigate_only, resolve_only, step,
 -- dry_run, yes, audit (path), output ("text"|"json"), report (path), env,
--- out (a file handle for the human text; rb.testing captures it).
+-- out (a file handle for the human text; rb.testing captures it), policy
+-- (rb.approvals.policy: approvals a step needs by its risk), approved
+-- ({plan = saved plan, by = {users}}: apply exactly that plan, nothing else).
 function M.new(o)
   local specs = M.specs(o.section)
   local params, err = M.params({ o.section.book and o.section.book.params or {}, o.section.params }, o.set, specs)
@@ -279,6 +282,31 @@ function Run:confirm(step, plan)
   end
 end
 
+-- The approved plan's actions for step, from a saved plan (apply FILE).
+function Run:approved_actions(step)
+  for _, s in ipairs(self.o.approved.plan.steps) do
+    if s.title == step.title then return s.actions end
+  end
+  return {}
+end
+
+-- Who may say yes to a step's plan: the saved plan's approvers (apply FILE)
+-- if the plan is exactly what they approved; else the terminal or --yes,
+-- unless the policy wants approvals by others for the step's risk.
+function Run:decide(step, plan)
+  if self.o.approved then
+    local drift = planfile.drift(self:approved_actions(step), plan)
+    if drift then return "drift", "refused: the plan changed since it was approved (drift)", drift end
+    return "yes", ("plan %s approved by %s"):format(self.o.approved.plan.digest:sub(1, 12),
+      table.concat(self.o.approved.by, ", "))
+  end
+  local need = self.o.policy and self.o.policy.approvals[step.risk or "medium"] or 0
+  if need > 0 then
+    return "policy", ("refused: risk %s needs %d approval(s) by others (policy)"):format(step.risk, need)
+  end
+  return self:confirm(step, plan)
+end
+
 -- One plan -> confirm -> apply cycle; returns "again" to re-plan.
 function Run:plan_and_apply(step)
   local r = self:record(step)
@@ -290,8 +318,16 @@ function Run:plan_and_apply(step)
   self.out:plan(step, plan)
   if not ok then return self:step_failed(step, e) end
   if self.dry_run then r.ok, r.applied = true, false; return self.out:say("  DRY RUN: not applied") end
+  if #plan == 0 and not self.o.approved then r.ok = true; return end
+  local answer, label, why = self:decide(step, plan)
+  if answer == "drift" or answer == "policy" then
+    r.answer = label
+    self.alog:event("confirm", { answer = label, error = why }, step.title)
+    self.stop, self.refused, self.refused_why = true, true, label
+    return self.out:blocked(step, label, why, self.section)
+  end
   if #plan == 0 then r.ok = true; return end
-  local answer, label = self:confirm(step, plan)
+  if self.o.approved then self.out:say("  approved: %s", label) end
   r.answer = label
   self.alog:event("confirm", { answer = label }, step.title)
   if answer == "refused" then self.stop, self.refused = true, true; return self.out:refused(label) end
@@ -355,7 +391,28 @@ function Run:exit_code()
   return 0
 end
 
+-- apply FILE: every resolve step is planned again and compared with what
+-- was approved before anything is sent; any difference stops the run.
+function Run:preflight()
+  for _, s in ipairs(select_steps(self.section, "resolve", self.o.step)) do
+    gate.reset()
+    local ok, e = self:call(s, "plan")
+    local drift = ok and planfile.drift(self:approved_actions(s), gate.plan())
+    gate.reset()
+    if not ok or drift then
+      local r = self:record(s)
+      r.answer = "refused: " .. (ok and "the plan changed since it was approved (drift)" or "planning failed")
+      self.alog:event("confirm", { answer = r.answer, error = drift or errmsg(e) }, s.title)
+      self.stop, self.refused, self.refused_why = true, true, r.answer
+      self.out:blocked(s, r.answer, drift or errmsg(e), self.section)
+      return false
+    end
+  end
+  return true
+end
+
 function Run:body()
+  if self.o.approved and not self:preflight() then return end
   if not self.o.resolve_only then
     for _, s in ipairs(select_steps(self.section, "investigate", self.o.step)) do self:investigate(s) end
   end
@@ -370,8 +427,10 @@ end
 function Run:execute()
   sys.install_signals(require("rb._world").active_slot())
   self.started = sys.time()
+  local approved = self.o.approved
   self.alog:event("run_start", { mode = self.o.investigate_only and "investigate-only" or
-    self.o.resolve_only and "resolve-only" or "full", params = self.params })
+    self.o.resolve_only and "resolve-only" or "full", params = self.params,
+    plan = approved and approved.plan.digest or nil, approvals = approved and approved.audit or nil })
   self.out:run_header(self)
   local ok, e = xpcall(function() self:body() end, handler)
   if not ok then

@@ -41,7 +41,7 @@ function UI:run_footer(run)
   for _, f in ipairs(run.findings) do n[f.level] = n[f.level] + 1 end
   self:say("")
   self:say("findings: %d critical, %d warning, %d good, %d unknown", n.critical, n.warning, n.good, n.unknown)
-  local what = run.interrupted and "interrupted" or run.refused and "refused (no terminal; use --yes)"
+  local what = run.interrupted and "interrupted" or run.refused and (run.refused_why or "refused (no terminal; use --yes)")
     or run.quit and "quit" or run.failed and "a step failed" or run.declined and "declined" or "done"
   self:say("run %s: %s (exit %d)", run.id, what, run.exit)
   if run.dry_run then self:say("DRY RUN — nothing was changed.") end
@@ -103,6 +103,19 @@ end
 function UI:refused(label)
   self:say("  not applied: %s", label)
   self:say("  resolve steps need a terminal to confirm on, or --yes; the remaining steps are not run.")
+end
+
+--- a step not applied: drift from an approved plan, or a policy that wants approvals
+function UI:blocked(step, label, why, section)
+  self:say("  NOT APPLIED: %s", label)
+  for line in ((why or "") .. "\n"):gmatch("(.-)\n") do if line ~= "" then self:say("    %s", line) end end
+  if label:find("policy", 1, true) then
+    local name = section.book and (section.book.id .. "/" .. section.id) or section.file
+    self:say("  To get approvals: runbook plan %s -o PLAN.json; another person runs runbook approve PLAN.json;", name)
+    self:say("  then runbook apply PLAN.json (docs/approvals.md).")
+  else
+    self:say("  Nothing was sent. Make a new plan (runbook plan ...) and have it approved again.")
+  end
 end
 
 function UI:unplanned(e, why)

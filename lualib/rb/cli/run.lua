@@ -1,9 +1,7 @@
 -- rb.cli.run — `runbook run SECTION [flags]`.
 local args = require "rb.cli.args"
-local loader = require "rb.loader"
 local runner = require "rb.runner"
-local config = require "rb.config"
-local rb = require "rb"
+local setup = require "rb.cli.setup"
 
 local HELP = [[
 usage: runbook run SECTION [flags]
@@ -26,7 +24,8 @@ is shown, and you confirm on the terminal: [y]es [n]o [a]ll [s]kip [q]uit
   --kubeconfig FILE      kubeconfig file
   --audit FILE           audit log (default $RUNBOOK_AUDIT or ~/.local/state/runbook/audit.jsonl)
   --output text|json     json: print the run as one JSON document on stdout
-  --report FILE          write a Markdown report of the run
+  --report FILE          write a report of the run: .md, .json or .html (self-contained)
+  --report-dir DIR       write report.md, report.json and report.html into DIR
 
 exit: 0 done, 1 a step failed, 2 usage/load error, 3 declined/refused/interrupted,
 4 critical findings (--investigate-only)
@@ -35,19 +34,10 @@ exit: 0 done, 1 a step failed, 2 usage/load error, 3 declined/refused/interrupte
 local SPEC = {
   flags = { ["investigate-only"] = true, ["resolve-only"] = true, ["dry-run"] = true, yes = true, help = true },
   options = { step = true, env = true, config = true, context = true, namespace = true, kubeconfig = true,
-    audit = true, output = true, report = true },
+    audit = true, output = true, report = true, ["report-dir"] = true },
   ["repeat"] = { set = true },
   alias = { n = "namespace", h = "help" },
 }
-
-local function targets_for(o)
-  local t, err = config.load(o.config, o.env)
-  if not t then return nil, err end
-  if o.context then t.kube_context = o.context end
-  if o.namespace then t.namespace = o.namespace end
-  if o.kubeconfig then t.kubeconfig = o.kubeconfig end
-  return t
-end
 
 return function(argv)
   local o, pos = args.parse(argv, SPEC)
@@ -62,20 +52,22 @@ return function(argv)
   end
   local sets, serr = args.sets(o.set)
   if not sets then return args.usage(serr, HELP) end
-  local targets, terr = targets_for(o)
-  if not targets then io.stderr:write("runbook: ", terr, "\n"); return 2 end
-  rb._set_targets(targets)
-  local section, err = loader.resolve(pos[1])
-  if not section then io.stderr:write("runbook: ", err, "\n"); return 2 end
+  local section, settings = setup.section(o, pos[1])
+  if not section then return setup.fail(settings) end
+  local policy, perr = setup.policy(section, settings)
+  if not policy then return setup.fail(perr) end
   local run, rerr = runner.new {
     section = section, set = sets, investigate_only = o.investigate_only, resolve_only = o.resolve_only,
     step = o.step, dry_run = o.dry_run, yes = o.yes, audit = o.audit, output = o.output,
-    report = o.report, env = o.env,
+    report = o.report, env = o.env, policy = policy,
   }
   if not run then io.stderr:write("runbook: ", rerr, "\n"); return 2 end
   local code = run:execute()
-  if o.report then
-    local ok, werr = require("rb.report").write(o.report, run)
+  if o.report or o.report_dir then
+    local rep = require("rb.report")
+    local ok, werr = true, nil
+    if o.report then ok, werr = rep.write(o.report, run) end
+    if ok and o.report_dir then ok, werr = rep.write_dir(o.report_dir, run) end
     if not ok then io.stderr:write("runbook: report: ", werr, "\n"); code = code == 0 and 1 or code end
   end
   if o.output == "json" then io.stdout:write(require("rb.report").json(run), "\n") end
