@@ -17,6 +17,12 @@
 #include <zlib.h>
 
 #define WINDOW_MIN   (64 * 1024)
+/* Decoded memory may exceed the inflated size by at most this factor (plus
+ * the slack): genuine profiles decode to 3-6 times their size, a bomb made of
+ * tiny records (an empty Mapping is 2 bytes, 48 decoded) to 24 or more, and
+ * is refused as soon as it shows it, long before max_memory. */
+#define AMPLIFY      12
+#define AMPLIFY_SLACK ((size_t)64 << 20)
 
 /* ---- growable arrays ---------------------------------------------------- */
 
@@ -53,6 +59,7 @@ typedef struct {
     size_t errlen;
     rb_pprof_limits lim;
     size_t mem;           /* bytes of decoded arrays allocated so far */
+    size_t inflated;      /* bytes of input decoded from so far */
 } dec;
 
 static int fail(dec *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -73,6 +80,9 @@ static int charge(dec *d, size_t bytes)
     if (bytes > d->lim.max_memory - d->mem)
         return fail(d, "decoding needs more than %zu bytes of memory (max_memory): not a profile "
                     "this engine will hold; raise max_memory if it is genuine", d->lim.max_memory);
+    if (d->mem + bytes > AMPLIFY_SLACK + AMPLIFY * d->inflated)
+        return fail(d, "%zu bytes decode to more than %zu bytes of memory (over %d times their size): "
+                    "a decompression bomb, not a profile", d->inflated, d->mem + bytes, AMPLIFY);
     d->mem += bytes;
     return 1;
 }
@@ -413,7 +423,7 @@ static int src_open(src *s, const unsigned char *in, size_t len, dec *d)
     s->gz = len >= 2 && in[0] == 0x1f && in[1] == 0x8b;
     if (!s->gz) {
         s->win = in;
-        s->end = s->total = len;
+        s->end = s->total = d->inflated = len;
         s->zend = 1;
         return 1;
     }
@@ -458,6 +468,7 @@ static int src_fill(src *s, size_t need, dec *d)
         size_t got = room - s->z.avail_out;
         s->end += got;
         s->total += got;
+        d->inflated = s->total;
         if (s->total > d->lim.max_bytes)
             return fail(d, "inflated profile larger than %zu bytes (max_bytes): a gzip bomb or not a "
                         "profile this engine will hold; raise max_bytes if it is genuine", d->lim.max_bytes);
@@ -677,7 +688,7 @@ rb_pprof *rb_pprof_parse_limited(const void *data, size_t len, const rb_pprof_li
     }
     err[0] = '\0';
     rb_pprof *p = calloc(1, sizeof *p);
-    dec d = { p, err, errlen, *lim, sizeof *p };
+    dec d = { p, err, errlen, *lim, sizeof *p, 0 };
     if (!p) {
         snprintf(err, errlen, "out of memory");
         return NULL;

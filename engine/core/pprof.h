@@ -52,17 +52,20 @@ typedef struct rb_pprof {
 
 /* Bounds on the work hostile input can cause. A real Go profile is a few MB
  * inflated, tens of thousands of samples, tens of MB decoded; the defaults
- * leave an order of magnitude of room. max_memory counts every decoded array
- * and index (what the decoder allocates, beyond the input and one field's
- * inflate window), so peak memory is about max_memory + the largest field. */
+ * also take bench/pprof.sh's 500,000-stack heap profile (33 MB inflated,
+ * about 190 MB decoded). max_memory counts every decoded array and index
+ * (what the decoder allocates, beyond the input and one field's inflate
+ * window), so peak memory is about max_memory + the largest field. Beside
+ * these, decoded memory may not pass 64 MiB + 12 times the bytes inflated so
+ * far: a bomb of tiny records is refused early (see pprof.c). */
 typedef struct {
     size_t max_bytes;    /* inflated message (and raw input) size */
     size_t max_samples;  /* Sample messages */
     size_t max_memory;   /* decoded arrays and id maps */
 } rb_pprof_limits;
-#define RB_PPROF_MAX_BYTES   ((size_t)32 << 20)
+#define RB_PPROF_MAX_BYTES   ((size_t)64 << 20)
 #define RB_PPROF_MAX_SAMPLES ((size_t)1000000)
-#define RB_PPROF_MAX_MEMORY  ((size_t)128 << 20)
+#define RB_PPROF_MAX_MEMORY  ((size_t)256 << 20)
 extern const rb_pprof_limits rb_pprof_default_limits;
 
 /* Parses gzip-compressed or raw profile.proto bytes within the default

@@ -2,9 +2,10 @@
 -- each bomb is attempted for real and must be rejected within a second with
 -- the process's peak RSS staying under a stated bound, measured from
 -- /proc/self/status (VmHWM, reset before each case by /proc/self/clear_refs).
--- Bounds: pprof decoding max_memory 128 MiB (+ one inflate window), so 200 MB
+-- Bounds: pprof decoding max_memory 256 MiB (+ one inflate window), so 300 MB
 -- of growth; YAML and JSON bombs are refused by counting, before any
--- expansion, so 50 MB.
+-- expansion, so 50 MB. Time is CPU time (os.clock): the bound is on the work
+-- a bomb causes, not on how loaded the machine is.
 local pprof = require "rb.pprof"
 local yaml = require "rb.yaml"
 local json = require "rb.json"
@@ -26,11 +27,9 @@ local function bounded(fn)
   reset_peak()
   local before = status("VmRSS")
   local t0 = os.clock()
-  local wall0 = os.time()
   local r = table.pack(pcall(fn))
   local cpu = os.clock() - t0
   local grew = (status("VmHWM") - before) // 1024
-  assert(os.time() - wall0 <= 2, "wall clock: more than 2 s")
   return r, cpu, grew
 end
 
@@ -61,27 +60,27 @@ describe("pprof bombs", function()
     assert.equal("parse", r[3].kind)
     assert.truthy(tostring(r[3]):find("max_samples", 1, true), tostring(r[3]))
     assert.is_true(cpu < 1, ("took %.2f s"):format(cpu))
-    assert.is_true(grew < 200, ("RSS grew %d MB"):format(grew))
+    assert.is_true(grew < 300, ("RSS grew %d MB"):format(grew))
   end)
 
-  it("rejects a gzip bomb of 64 MB of skipped fields at max_bytes", function()
-    -- field 15 of 65530 zero bytes, repeated: 64 MB inflated from about 64 KB
-    local bomb = gzip_repeat("\122\250\255\3", 1024, 65530)
+  it("rejects a gzip bomb of 128 MB of skipped fields at max_bytes", function()
+    -- field 15 of 65530 zero bytes, repeated: 128 MB inflated from about 128 KB
+    local bomb = gzip_repeat("\122\250\255\3", 2048, 65530)
     assert.is_true(#bomb < 256 * 1024)
     local r, cpu, grew = bounded(function() return pprof.parse(bomb) end)
     assert.is_nil(r[2])
     assert.truthy(tostring(r[3]):find("max_bytes", 1, true), tostring(r[3]))
     assert.is_true(cpu < 1, ("took %.2f s"):format(cpu))
-    assert.is_true(grew < 200, ("RSS grew %d MB"):format(grew))
+    assert.is_true(grew < 300, ("RSS grew %d MB"):format(grew))
   end)
 
-  it("rejects 10M empty mappings (480 MB decoded) at max_memory, and honours a lower max_memory", function()
-    local bomb = gzip_repeat("\26\0", 10 * 1024 * 1024)
+  it("rejects 20M empty mappings (960 MB decoded) as a bomb, and honours a lower max_memory", function()
+    local bomb = gzip_repeat("\26\0", 20 * 1024 * 1024)
     local r, cpu, grew = bounded(function() return pprof.parse(bomb) end)
     assert.is_nil(r[2])
-    assert.truthy(tostring(r[3]):find("max_memory", 1, true), tostring(r[3]))
+    assert.truthy(tostring(r[3]):find("a decompression bomb", 1, true), tostring(r[3]))
     assert.is_true(cpu < 1, ("took %.2f s"):format(cpu))
-    assert.is_true(grew < 200, ("RSS grew %d MB"):format(grew))
+    assert.is_true(grew < 300, ("RSS grew %d MB"):format(grew))
     r, cpu, grew = bounded(function() return pprof.parse(bomb, { max_memory = 8 * 1024 * 1024 }) end)
     assert.truthy(tostring(r[3]):find("8388608 bytes of memory", 1, true), tostring(r[3]))
     assert.is_true(grew < 40, ("RSS grew %d MB with max_memory 8 MB"):format(grew))

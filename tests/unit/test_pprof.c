@@ -354,10 +354,11 @@ static unsigned char *gzip_repeat(const void *unit, size_t ulen, size_t count, s
     return out;
 }
 
+/* CPU seconds: the bound is on the work a bomb causes, not on a loaded machine's wall clock. */
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
@@ -373,7 +374,7 @@ static void bomb(const void *unit, size_t ulen, size_t count, const rb_pprof_lim
     double dt = now() - t0;
     TAP_OK(!p && strstr(err, want), "%s (%zu KB of gzip, %zu MB inflated) is rejected: %s", name,
            n >> 10, (ulen * count) >> 20, err);
-    TAP_OK(dt < 1.0, "%s: rejected in %.3f s (< 1 s)", name, dt);
+    TAP_OK(dt < 1.0, "%s: rejected in %.3f s of CPU (< 1 s)", name, dt);
     rb_pprof_free(p);
     free(gz);
 }
@@ -390,12 +391,12 @@ static void test_bombs(void)
     bomb(unknown, ulen, 4096, NULL, "max_bytes", "256 MB of skipped fields");
     rb_pprof_limits small = { RB_PPROF_MAX_BYTES, RB_PPROF_MAX_SAMPLES, 16u << 20 };
     bomb(empty_mapping, 2, 30u << 20, &small, "max_memory", "30M empty mappings (max_memory 16 MB)");
-    bomb(empty_mapping, 2, 200u << 20, NULL, "max_memory", "200M empty mappings (default limits)");
+    bomb(empty_mapping, 2, 200u << 20, NULL, "decompression bomb", "200M empty mappings (default limits)");
     unsigned char claim[] = { 15 << 3 | 2, 0x80, 0x80, 0x80, 0x80, 0x04 };  /* 1 GiB */
     bomb(claim, sizeof claim, 1, NULL, "more than max_bytes", "a field claiming 1 GiB");
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    TAP_OK(ru.ru_maxrss < 200 * 1024, "peak RSS over every bomb: %ld MB (< 200 MB: max_memory 128 MB + window + test buffers)",
+    TAP_OK(ru.ru_maxrss < 300 * 1024, "peak RSS over every bomb: %ld MB (< 300 MB: max_memory 256 MB + window + test buffers)",
            ru.ru_maxrss >> 10);
 }
 
