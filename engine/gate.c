@@ -27,6 +27,7 @@ static double write_started;
 static const rb_planned *in_flight;  /* the approved action being sent, until done (old form) */
 static int tickets_writing;          /* live tickets of applied writes */
 static char *unplanned;              /* why the last apply pass was stopped, for the runner */
+static char *pending_before;         /* rb_gate_before: for the next write decided */
 
 #define TICKET_LIVE 0x5449434bu
 #define TICKET_DONE 0x444f4e45u
@@ -56,7 +57,7 @@ static char *dup_redacted(const char *s, size_t len)
 
 static void free_planned(rb_planned *p)
 {
-    free(p->binding); free(p->op); free(p->target); free(p->args); free(p->simulated);
+    free(p->binding); free(p->op); free(p->target); free(p->args); free(p->simulated); free(p->before);
     memset(p, 0, sizeof *p);
 }
 
@@ -89,6 +90,8 @@ int rb_gate_write_in_flight(void) { return in_flight != NULL || tickets_writing 
 void rb_gate_reset(void)
 {
     in_flight = NULL;
+    free(pending_before);
+    pending_before = NULL;
     free(unplanned);
     unplanned = NULL;
     free_list(&plan, &nplan);
@@ -163,6 +166,8 @@ static void fill_planned(lua_State *L, const rb_action *a, rb_planned *p)
     digest_of(c, len, p->digest);
     lua_pop(L, 1);
     p->simulable = 1;
+    p->before = pending_before;   /* the write's own; taken over */
+    pending_before = NULL;
 }
 
 /* An interrupt stops every send except an applied write already decided:
@@ -262,15 +267,30 @@ static rb_verdict apply_write(lua_State *L, const rb_action *a)
     rb_planned p;
     fill_planned(L, a, &p);
     int match = next_approved < napproved && strcmp(approved[next_approved].digest, p.digest) == 0;
-    if (!match) note_unplanned(&p);
-    free_planned(&p);
-    if (!match)
+    if (!match) {
+        note_unplanned(&p);
+        free_planned(&p);
         raise_kind(L, "unplanned", a, "write not in the approved plan: %s.%s %s");
+    }
     const rb_planned *sent = &approved[next_approved++];
-    audit_write(L, sent, "intent", NULL);
+    /* the state this write changes, as read just now: what `runbook undo` restores */
+    if (p.before) lua_pushfstring(L, ",\"before\":%s", p.before); else lua_pushliteral(L, "");
+    free_planned(&p);
+    audit_write(L, sent, "intent", lua_tostring(L, -1));
+    lua_pop(L, 1);
     write_started = now_ms();
     in_flight = sent;
     return RB_SEND;
+}
+
+void rb_gate_before(lua_State *L, int idx)
+{
+    size_t len;
+    rb_canon_push(L, idx);
+    const char *b = lua_tolstring(L, -1, &len);
+    free(pending_before);
+    pending_before = dup_redacted(b, len);
+    lua_pop(L, 1);
 }
 
 static rb_verdict decide(lua_State *L, const rb_action *a, rb_effect e, rb_mode m)

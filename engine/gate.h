@@ -38,6 +38,13 @@ typedef struct {
                              identifies the call's arguments, or 0 for none */
 } rb_action;
 
+/* The state the next write will change, as the binding just read it (the
+ * value at idx, usually a table): kept with the planned action and written
+ * into the write's intent event, so `runbook undo` can put it back. Call it
+ * right before rb_gate_open of the write; the next decision consumes it. Not
+ * part of the action's digest. */
+void rb_gate_before(lua_State *L, int idx);
+
 /* Tickets. rb_gate_open() decides the call (raising when it is refused) and
  * pushes a ticket: a to-be-closed userdata (lua_toclose) that must stay on
  * the stack until the binding returns. Transports (engine/net/) take the

@@ -9,6 +9,7 @@ typedef struct {
     char *binding, *op, *target;  /* target redacted */
     char *args;                   /* canonical JSON, redacted */
     char *simulated;              /* what a server-side dry run showed, or NULL */
+    char *before;                 /* canonical JSON of the state before, redacted, or NULL */
     int simulable;                /* 0: "cannot be simulated" */
     char digest[65];              /* SHA-256 of the unredacted call, for matching */
 } rb_planned;

@@ -29,6 +29,7 @@ static void push_planned(lua_State *L, const rb_planned *p)
     if (p->simulated) { lua_pushstring(L, p->simulated); lua_setfield(L, -2, "simulated"); }
     lua_pushboolean(L, p->simulable); lua_setfield(L, -2, "simulable");
     lua_pushstring(L, p->digest); lua_setfield(L, -2, "digest");
+    if (p->before) { lua_pushstring(L, p->before); lua_setfield(L, -2, "before"); }
 }
 
 static int gate_plan(lua_State *L)
