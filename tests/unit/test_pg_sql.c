@@ -95,7 +95,7 @@ static void resolved_spellings(void)
     denied("SELECT u&\"\\0070g_terminate_backend\"(1)", "pg_terminate_backend");
     denied("SELECT U&\"pg_terminate\\+00005Fbackend\"(1)", "pg_terminate_backend");
     denied("SELECT U&\"pg_terminate!005Fbackend\" UESCAPE '!' (1)", "pg_terminate_backend");
-    denied("SELECT U&\"pg_terminate!005Fbackend\"\n  uescape\t'!'(1)", "pg_terminate_backend");
+    denied("SELECT U&\"pg_terminate!005Fbackend\" /* c */ uescape\t'!'(1)", "pg_terminate_backend");
     denied("SELECT pg_catalog.U&\"pg_cancel\\005fbackend\"(1)", "pg_cancel_backend");
     denied("SELECT \"pg_catalog\".\"pg_terminate_backend\"(1)", "pg_terminate_backend");
     denied("SELECT PG_CATALOG . PG_TERMINATE_BACKEND (1)", "pg_terminate_backend");
