@@ -62,4 +62,9 @@ end
 
 M.verify = core.verify
 M.default_path = core.default_path
+--- open_private(path, "w" | "a") -> io file | nil, err: for the other files the
+--- engine writes (report, run directory); refuses symlinks, files owned by
+--- another user or writable by others, and planted directory links, and
+--- creates new files 0600 (engine/core/safefile.h, docs/audit.md).
+M.open_private = core.open_private
 return M
