@@ -76,21 +76,17 @@ else
     ok "# skip foreign ownership: not root"
 fi
 
-# --- report paths (written through rb._audit.open_private once report.lua uses it)
-if grep -q "open_private" "$ROOT/lualib/rb/report.lua"; then
-    ln -sf "$D/victim" "$D/link.md"
-    refused "a report path that is a symlink" "is a symbolic link: refusing" "$D/victim" --audit "$AUD" --report "$D/link.md"
-    printf 'old report\n' >"$D/shared.md"; chmod 666 "$D/shared.md"
-    refused "a report file of mode 0666" "is writable by others (mode 0666)" "$D/shared.md" --audit "$AUD" --report "$D/shared.md"
-    if [ "$ROOTED" = 1 ]; then
-        printf 'their report\n' >"$D/theirs.md"; chown nobody "$D/theirs.md"
-        refused "a report file owned by nobody" "is owned by nobody" "$D/theirs.md" --audit "$AUD" --report "$D/theirs.md"
-    fi
-    expect_rc "a report to a fresh path is written" 0 run --audit "$AUD" --report "$D/new.md"
-    [ "$(stat -c %a "$D/new.md" 2>/dev/null)" = 600 ] && ok "a new report is created 0600" || fail "report mode $(stat -c %a "$D/new.md" 2>/dev/null)"
-else
-    ok "# skip report paths: lualib/rb/report.lua does not open reports with rb._audit.open_private yet"
+# --- report paths (report.lua opens them with rb._audit.open_private)
+ln -sf "$D/victim" "$D/link.md"
+refused "a report path that is a symlink" "is a symbolic link: refusing" "$D/victim" --audit "$AUD" --report "$D/link.md"
+printf 'old report\n' >"$D/shared.md"; chmod 666 "$D/shared.md"
+refused "a report file of mode 0666" "is writable by others (mode 0666)" "$D/shared.md" --audit "$AUD" --report "$D/shared.md"
+if [ "$ROOTED" = 1 ]; then
+    printf 'their report\n' >"$D/theirs.md"; chown nobody "$D/theirs.md"
+    refused "a report file owned by nobody" "is owned by nobody" "$D/theirs.md" --audit "$AUD" --report "$D/theirs.md"
 fi
+expect_rc "a report to a fresh path is written" 0 run --audit "$AUD" --report "$D/new.md"
+[ "$(stat -c %a "$D/new.md" 2>/dev/null)" = 600 ] && ok "a new report is created 0600" || fail "report mode $(stat -c %a "$D/new.md" 2>/dev/null)"
 check "the real audit chain still verifies after every refusal" "$RUNBOOK" audit verify "$AUD"
 
 # --- a gzip bomb served over HTTP to pprof.fetch
