@@ -10,12 +10,12 @@ local M = {}
 
 M.DEFAULTS = {
   listen = "127.0.0.1:9095", reports = nil, audit = nil,
-  workers = 2, queue = 64, run_timeout = 300, kill_grace = 5, shutdown_grace = 30,
+  workers = 2, queue = 64, run_timeout = 300, cooldown = 300, kill_grace = 5, shutdown_grace = 30,
   max_body = 1048576, client_timeout = 10, max_connections = 64, keep_runs = 500, seen_alerts = 10000,
   target_labels = { "namespace", "cluster", "env" }, mappings = {},
 }
 
-local INTS = { workers = { 1, 64 }, queue = { 1, 100000 }, run_timeout = { 1, 86400 }, kill_grace = { 1, 300 },
+local INTS = { workers = { 1, 64 }, queue = { 1, 100000 }, run_timeout = { 1, 86400 }, cooldown = { 0, 86400 }, kill_grace = { 1, 300 },
   shutdown_grace = { 0, 3600 }, max_body = { 1024, 64 * 1048576 }, client_timeout = { 1, 600 },
   max_connections = { 1, 10000 }, keep_runs = { 1, 100000 }, seen_alerts = { 1, 1000000 } }
 local STRINGS = { listen = true, reports = true, audit = true, token_file = true, env = true }
@@ -84,13 +84,14 @@ end
 --- token(c) -> the bearer token (RUNBOOK_SERVE_TOKEN, else serve.token_file) or nil
 local function token(c)
   local t = os.getenv("RUNBOOK_SERVE_TOKEN")
-  if (not t or t == "") and c.token_file then
+  if t == "" then t = nil end
+  if not t and c.token_file then
     local s, err = read(c.token_file, "serve.token_file")
     if not s then return nil, err end
     t = s:gsub("%s+$", "")
   end
   if t and #t < 16 then return nil, "the serve token must be at least 16 characters" end
-  return t ~= "" and t or nil
+  return t
 end
 
 --- load(opts) -> config | nil, err ; opts = {config=, listen=, reports=, audit=, env=}

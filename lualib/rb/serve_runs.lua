@@ -8,7 +8,8 @@
 --   resolved alert            recorded (journal, audit), marks its run resolved
 --   firing, no section        dropped{reason="unmapped"} (still answered 200)
 --   firing, seen before       deduplicated (same fingerprint and startsAt)
---   firing, same section and target queued or running: coalesced into that run
+--   firing, same section and target queued or running, or finished less than
+--     `cooldown` seconds ago: coalesced into that run
 --   otherwise                 a new run, queued
 -- Overflow policy: if the new runs do not fit in the queue, the whole
 -- notification is refused (503, nothing recorded) and Alertmanager sends it
@@ -52,7 +53,7 @@ end
 --- new(cfg, metrics, alog) -> runs
 function M.new(cfg, metrics, alog)
   local self = setmetatable({ cfg = cfg, m = metrics, alog = alog, by_id = {}, order = {}, queue = {},
-    running = {}, nrunning = 0, active = {}, seen = {}, seen_order = {}, seen_head = 1, notifying = {},
+    running = {}, nrunning = 0, active = {}, recent = {}, seen = {}, seen_order = {}, seen_head = 1, notifying = {},
     exe = core.exe() }, R)
   return self
 end
@@ -97,6 +98,20 @@ end
 
 -- admission ------------------------------------------------------------------
 
+--- cooling(key) -> the run that finished for key less than cfg.cooldown seconds ago
+function R:cooling(key)
+  local r = self.recent[key]
+  if r and sys.clock_ms() < r["until"] then return r.run end
+  self.recent[key] = nil
+end
+
+function R:cool(run)
+  if self.cfg.cooldown == 0 or run.outcome == "interrupted" then return end
+  local now = sys.clock_ms()
+  for k, r in pairs(self.recent) do if now >= r["until"] then self.recent[k] = nil end end
+  self.recent[run.key] = { run = run, ["until"] = now + self.cfg.cooldown * 1000 }
+end
+
 function R:remember(fp)
   if self.seen[fp] then return end
   local order = self.seen_order
@@ -133,7 +148,7 @@ local function classify(self, list, decided)
         d.target = alerts.target(a, self.cfg.target_labels)
         d.key = d.section .. "|" .. d.target
         if self.seen[d.fp] then d.kind = "duplicate"
-        elseif self.active[d.key] or new[d.key] then d.kind = "coalesced"
+        elseif self.active[d.key] or self:cooling(d.key) or new[d.key] then d.kind = "coalesced"
         else d.kind = "new"; new[d.key] = true; need = need + 1 end
       end
     end
@@ -152,7 +167,7 @@ local function apply(self, d, made)
   elseif d.kind == "duplicate" then m:add("alerts_deduplicated_total")
   else
     self:remember(d.fp)
-    local run = self.active[d.key]
+    local run = self.active[d.key] or self:cooling(d.key)
     if d.kind == "coalesced" then
       m:add("alerts_deduplicated_total")
       run.alerts[#run.alerts + 1] = a.fingerprint
@@ -261,6 +276,7 @@ function R:finish(run, code, sig)
   m:add("runs_total", { section = run.section, outcome = run.outcome })
   m:observe(run.seconds)
   if self.active[run.key] == run then self.active[run.key] = nil end
+  self:cool(run)
   if run.outcome ~= "interrupted" then self:journal { t = "end", id = run.id, state = run.state } end
   self:notify(run)
   self:evict()
