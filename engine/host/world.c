@@ -65,7 +65,7 @@ typedef struct {
     double deadline;         /* while loading: when to stop the file */
 } world;
 
-static char env_key, handles_key, section_mt_key, book_mt_key;
+static char env_key, handles_key, section_mt_key, book_mt_key, sources_key;
 
 static int in_list(const char *const *list, const char *name)
 {
@@ -177,6 +177,11 @@ static int load_sandboxed(lua_State *W, const char *text, size_t len, const char
 {
     lua_pushfstring(W, "@%s", path);
     int rc = luaL_loadbufferx(W, text, len, lua_tostring(W, -1), "t");
+    lua_rawgetp(W, LUA_REGISTRYINDEX, &sources_key);   /* runbook chunks, for error positions */
+    lua_pushvalue(W, -3);
+    lua_pushboolean(W, 1);
+    lua_rawset(W, -3);
+    lua_pop(W, 1);
     lua_remove(W, -2);
     if (rc != LUA_OK) return 0;
     push_env(W);
@@ -342,6 +347,27 @@ static void push_ctx_mt(lua_State *W)
     lua_rawsetp(W, LUA_REGISTRYINDEX, &ctx_mt_key);
 }
 
+/* Pushes "file:line" of the innermost frame running runbook code (a file
+ * loaded by this world, not a module of the engine), or nil. */
+static void push_runbook_line(lua_State *W)
+{
+    lua_Debug ar;
+    lua_rawgetp(W, LUA_REGISTRYINDEX, &sources_key);
+    for (int level = 0; lua_getstack(W, level, &ar); level++) {
+        if (!lua_getinfo(W, "Sl", &ar) || ar.currentline <= 0) continue;
+        lua_pushstring(W, ar.source);
+        int mine = lua_rawget(W, -2) == LUA_TBOOLEAN;
+        lua_pop(W, 1);
+        if (mine) {
+            lua_pop(W, 1);
+            lua_pushfstring(W, "%s:%d", ar.short_src, ar.currentline);
+            return;
+        }
+    }
+    lua_pop(W, 1);
+    lua_pushnil(W);
+}
+
 /* Message handler of a step: a plain error table {kind, message, traceback}
  * plus the string/number/boolean fields of an error table. Runs inside the
  * step's window, so __tostring of the step's own error objects runs there. */
@@ -369,6 +395,8 @@ static int step_msgh(lua_State *W)
         lua_setfield(W, 2, "kind");
     }
     lua_pop(W, 1);
+    push_runbook_line(W);
+    lua_setfield(W, 2, "at");
     lua_getfield(W, 2, "message");
     luaL_traceback(W, W, lua_tostring(W, -1), 1);
     lua_setfield(W, 2, "traceback");
@@ -451,6 +479,8 @@ static int w_load(lua_State *H)
     }
     lua_pushcfunction(W, load_msgh);
     lua_insert(W, -2);
+    lua_pushstring(W, path);   /* rb.lua names it when a file's frame is gone (a tail call) */
+    lua_setfield(W, LUA_REGISTRYINDEX, "rb.loading");
     w->deadline = now_s() + LOAD_SECONDS;
     lua_sethook(W, load_hook, LUA_MASKCOUNT, 10000);
     rb_world_active = W;
@@ -563,6 +593,8 @@ static void setup(lua_State *H, world *w)
     lua_pop(W, 1);
     lua_newtable(W);
     lua_rawsetp(W, LUA_REGISTRYINDEX, &handles_key);
+    lua_newtable(W);
+    lua_rawsetp(W, LUA_REGISTRYINDEX, &sources_key);
     lua_getglobal(W, "require");
     lua_pushliteral(W, "rb");
     if (lua_pcall(W, 1, 1, 0) != LUA_OK) luaL_error(H, "rb: %s", lua_tostring(W, -1));

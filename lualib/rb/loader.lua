@@ -86,11 +86,13 @@ end
 
 local function is_book_dir(d) return core.kind(d .. "/book.lua") == "file" end
 
---- discover(path) -> {books = {...}, sections = {...}} | nil, err
+--- discover(path, keep_going?) -> {books = {...}, sections = {...}, errors = {...}} | nil, err
 -- path: a section file, a book directory, or a directory of books/sections.
-function M.discover(path)
+-- keep_going: a file that does not load is recorded in errors and the rest
+-- is still loaded (runbook check); otherwise the first error is returned.
+function M.discover(path, keep_going)
   local kind = core.kind(path)
-  local out = { books = {}, sections = {} }
+  local out = { books = {}, sections = {}, errors = {} }
   if kind == "file" then
     if path:match("book%.lua$") then path = path:match("^(.*)/book%.lua$") or "."; kind = "dir"
     else
@@ -109,14 +111,14 @@ function M.discover(path)
   end
   for _, name in ipairs(assert(core.listdir(path))) do
     local p = path .. "/" .. name
-    if core.kind(p) == "dir" and is_book_dir(p) then
-      local b, err = M.load_book(p)
-      if not b then return nil, err end
-      out.books[#out.books + 1] = b
-    elseif name:match("%.lua$") and core.kind(p) == "file" then
-      local s, err = M.load_section(p)
-      if not s then return nil, err end
-      out.sections[#out.sections + 1] = s
+    local v, err, list
+    if core.kind(p) == "dir" and is_book_dir(p) then v, err = M.load_book(p); list = out.books
+    elseif name:match("%.lua$") and core.kind(p) == "file" then v, err = M.load_section(p); list = out.sections end
+    if list and not v then
+      if not keep_going then return nil, err end
+      out.errors[#out.errors + 1] = err
+    elseif list then
+      list[#list + 1] = v
     end
   end
   return out

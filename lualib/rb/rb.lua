@@ -30,11 +30,21 @@ local function check_strings(list, what, level)
   end
 end
 
--- Where the calling runbook line is, for `list`/`show` and lint messages.
-local getinfo = debug.getinfo
-local function caller_line(level)
-  local info = getinfo(level + 1, "Sl")
-  return info and (info.short_src .. ":" .. (info.currentline or 0)) or "?"
+-- Where the calling runbook line is, for `list`/`show` and lint messages:
+-- the first frame outside this file. A runbook that ends with a tail call
+-- (`return rb.section{...}`) has no frame left: then the file being loaded.
+local getinfo, getregistry = debug.getinfo, debug.getregistry
+local SELF = getinfo(1, "S").source
+local function caller_line()
+  for level = 3, 30 do
+    local info = getinfo(level, "Sl")
+    if not info then break end
+    if info.what ~= "C" and info.source ~= SELF then
+      return info.short_src .. ":" .. (info.currentline or 0)
+    end
+  end
+  local file = getregistry()["rb.loading"]
+  return file and (file .. ":1") or "?"
 end
 
 -- params: NAME = default, or NAME = {default, description?, type?, choices?, secret?}.
@@ -95,7 +105,7 @@ function rb.section(spec)
   return setmetatable({
     id = spec.id, title = spec.title, description = spec.description,
     symptoms = spec.symptoms or {}, params = params, param_specs = param_specs,
-    indicators = spec.indicators, steps = {}, defined_at = caller_line(2),
+    indicators = spec.indicators, steps = {}, defined_at = caller_line(),
   }, Section)
 end
 
@@ -106,7 +116,7 @@ local function add_step(self, kind, title, fn, opts)
   for _, s in ipairs(self.steps) do
     argcheck(s.title ~= title, 3, "duplicate step title '%s' in section '%s'", title, self.id)
   end
-  local step = { kind = kind, title = title, fn = fn, defined_at = caller_line(3) }
+  local step = { kind = kind, title = title, fn = fn, defined_at = caller_line() }
   if opts ~= nil then
     argcheck(type(opts) == "table", 3, "step options must be a table")
     for k in pairs(opts) do
@@ -138,11 +148,19 @@ local function fn_opts(a, b)
 end
 
 --- S:investigate(title, fn, opts?) or S:investigate(title, opts, fn): a read-only diagnostic step.
-function Section:investigate(title, a, b) local fn, o = fn_opts(a, b); return add_step(self, "investigate", title, fn, o) end
+function Section:investigate(title, a, b)
+  local fn, o = fn_opts(a, b)
+  local step = add_step(self, "investigate", title, fn, o)   -- not a tail call: file:line levels
+  return step
+end
 --- S:resolve(title, fn, opts?) or S:resolve(title, opts, fn): a step that may change things.
 -- opts: risk, description, changes, verify = { {threshold = NAME} | {name, query, warn, crit, unit?} ... },
 -- verify_timeout (seconds, default 60).
-function Section:resolve(title, a, b) local fn, o = fn_opts(a, b); return add_step(self, "resolve", title, fn, o) end
+function Section:resolve(title, a, b)
+  local fn, o = fn_opts(a, b)
+  local step = add_step(self, "resolve", title, fn, o)
+  return step
+end
 
 function Section:steps_of(kind)
   local out = {}

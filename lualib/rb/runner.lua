@@ -79,6 +79,7 @@ local function secret_name(name)
   for _, w in ipairs(SECRET_WORDS) do if l:find(w, 1, true) then return true end end
   return false
 end
+M.secret_name = secret_name
 
 -- Credentials in params are secrets from the start (params are audited in
 -- run_start): params named like one or declared secret, passwords inside

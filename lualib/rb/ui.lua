@@ -96,6 +96,8 @@ end
 
 function UI:step_error(e)
   local msg = type(e) == "table" and (e.message or tostring(e)) or tostring(e)
+  local at = type(e) == "table" and e.at
+  if at and not msg:find(at, 1, true) then msg = msg .. "  (at " .. at .. ")" end
   self:say("  FAILED: %s", msg)
   if type(e) == "table" and e.traceback and os.getenv("RUNBOOK_DEBUG") then self:say("%s", e.traceback) end
 end

@@ -13,6 +13,7 @@ thresholds. Problems are reported as file:line; exit 2 if there are any.
 
 local function lint_section(s, problems)
   if #s.steps == 0 then problems[#problems + 1] = s.defined_at .. ": section '" .. s.id .. "' has no steps" end
+
   for _, st in ipairs(s.steps) do
     if st.kind == "resolve" and not st.description then
       problems[#problems + 1] = st.defined_at .. ": resolve step '" .. st.title .. "' has no description"
@@ -22,6 +23,10 @@ end
 
 local function lint_book(b, problems)
   for name, t in pairs(b.thresholds) do
+    if type(t.query) ~= "string" then
+      problems[#problems + 1] = ("%s: threshold '%s' has no query: triage cannot evaluate it and export-alerts leaves it out")
+        :format(b.file, name)
+    end
     if t.higher_is_worse ~= false and t.warn > t.crit or t.higher_is_worse == false and t.warn < t.crit then
       problems[#problems + 1] = ("%s: threshold '%s' has warn and crit in the wrong order"):format(b.file, name)
     end
@@ -33,9 +38,10 @@ return function(argv)
   local pos, status = args.simple(argv, HELP)
   if not pos then return status end
   local path = pos[1] or "runbooks"
-  local found, err = loader.discover(path)
+  local found, err = loader.discover(path, true)
   if not found then io.stderr:write(err, "\n"); return 2 end
   local problems, n = {}, 0
+  for _, e in ipairs(found.errors) do problems[#problems + 1] = e end
   for _, b in ipairs(found.books) do lint_book(b, problems); n = n + #b.sections end
   for _, s in ipairs(found.sections) do lint_section(s, problems); n = n + 1 end
   for _, p in ipairs(problems) do io.stderr:write(p, "\n") end
