@@ -264,15 +264,29 @@ int rb_state_load_embedded(lua_State *L, const char *name)
     return load_lua_part(L, name);
 }
 
+/* An operational error: a table with a kind other than "error" (a refused
+ * audit file, a configuration problem). Its message is the whole story; a
+ * traceback only with RUNBOOK_DEBUG. */
+static int operational(lua_State *L, int idx)
+{
+    int yes = 0;
+    if (lua_type(L, idx) == LUA_TTABLE && lua_getfield(L, idx, "kind") == LUA_TSTRING)
+        yes = strcmp(lua_tostring(L, -1), "error") != 0 && !getenv("RUNBOOK_DEBUG");
+    if (lua_type(L, idx) == LUA_TTABLE) lua_pop(L, 1);
+    return yes;
+}
+
 /* Message handler: __tostring of error objects, traceback, redaction. */
 static int msgh(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
+    int plain = operational(L, 1);
     if (!msg) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
         else msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
-    luaL_traceback(L, L, msg, 1);
+    if (plain) lua_pushstring(L, msg);
+    else luaL_traceback(L, L, msg, 1);
     if (rb_engine_loaded()) {
         char err[8];
         size_t len, rlen;

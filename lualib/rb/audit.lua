@@ -57,7 +57,9 @@ function Log:event(name, fields, step)
   for k, v in pairs(fields or {}) do t[k] = v end
   t.event, t.step = name, step
   local ok, err = core.append(self.path, M.members(t), true)
-  if not ok then error("audit: " .. err, 0) end
+  -- an operational error (no traceback): the run cannot audit, so it does not go on
+  if not ok then error(setmetatable({ kind = "audit", message = "audit: " .. err },
+    { __tostring = function(e) return e.message end }), 0) end
 end
 
 M.verify = core.verify

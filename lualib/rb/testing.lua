@@ -13,10 +13,17 @@ local M = {}
 
 --- run(section, opts) -> result | nil, err
 -- section: a file path or "book/section"; opts: set (params), dry_run, yes,
--- investigate_only, resolve_only, step, audit (path; default a temp file).
+-- investigate_only, resolve_only, step, audit (path; default a temp file),
+-- env / config (targets, as `runbook run --env/--config`; without them the
+-- targets `runbook lua` read from $RUNBOOK_CONFIG stay in force).
 -- Without yes or dry_run, resolve steps are refused (no terminal), as in CI.
 function M.run(section, opts)
   opts = opts or {}
+  if opts.env or opts.config then
+    local targets, terr = require("rb.config").load(opts.config, opts.env)
+    if not targets then return nil, terr end
+    require("rb")._set_targets(targets)
+  end
   local s, err = loader.resolve(section)
   if not s then return nil, err end
   local set = {}

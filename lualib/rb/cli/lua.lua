@@ -3,13 +3,32 @@
 -- interpreter would (arg table, shebang line skipped). No runner: the gate is
 -- in free mode, so writes go through — this is the ad-hoc and busted path.
 local HELP = [[
-usage: runbook lua FILE [ARGS]
-       runbook lua -e CODE [ARGS]
+usage: runbook lua [--env NAME] [--config FILE] FILE [ARGS]
+       runbook lua [--env NAME] [--config FILE] -e CODE [ARGS]
 Runs a Lua 5.4 script with the standard library and every rb.* module
 (require "rb.http", "rb.pg", ...). Busted specs: runbook lua /usr/bin/busted SPECDIR.
+The targets (rb.target, the default clients of rb.prom, rb.pg, ...) come from
+--config/--env, else $RUNBOOK_CONFIG (or ~/.config/runbook/config.yaml) with
+its default environment, as for `runbook run`.
 ]]
 
-return function(args)
+-- --env/--config before the script name are runbook's; everything after is the script's.
+local function own_options(args)
+  local o, i = {}, 1
+  while args[i] == "--env" or args[i] == "--config" do
+    if not args[i + 1] then return nil, args[i] .. " needs a value" end
+    o[args[i]:sub(3)] = args[i + 1]
+    i = i + 2
+  end
+  return o, table.move(args, i, #args, 1, {})
+end
+
+return function(argv)
+  local o, args = own_options(argv)
+  if not o then io.stderr:write("runbook: ", args, "\n", HELP); return 2 end
+  local targets, terr = require("rb.config").load(o.config, o.env)
+  if not targets then io.stderr:write("runbook: ", terr, "\n"); return 2 end
+  require("rb")._set_targets(targets)
   local file = args[1]
   if file == nil or file == "-h" or file == "--help" then
     io.stdout:write(HELP)
