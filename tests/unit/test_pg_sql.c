@@ -131,10 +131,10 @@ static void calls_and_explain(void)
     int n = rb_pg_sql_each_call(plan, strlen(plan), on_call, acc);
     TAP_EQ_INT(n, 3, "three calls in the plan (literals skipped)");
     TAP_EQ_STR(acc, "dblink_exec My random ", "names as the server resolves them");
-    rb_pg_sql_info in = scan("EXPLAIN (ANALYZE, COSTS OFF) SELECT f()");
+    const char *ex = "EXPLAIN (ANALYZE, COSTS OFF) SELECT f()";
+    rb_pg_sql_info in = scan(ex);
     TAP_OK(in.explain_analyze, "EXPLAIN (ANALYZE ...) runs the statement");
-    TAP_EQ_STR("SELECT f()" , scan("EXPLAIN (ANALYZE, COSTS OFF) SELECT f()").explain_at
-               + "EXPLAIN (ANALYZE, COSTS OFF) SELECT f()", "the explained statement");
+    TAP_EQ_STR(ex + in.explain_at, "SELECT f()", "the explained statement");
     in = scan("explain analyse verbose SELECT 1");
     TAP_OK(in.explain_analyze, "EXPLAIN ANALYSE VERBOSE runs it");
     TAP_EQ_INT((long)in.explain_at, 24, "... and it starts after the words");
