@@ -17,7 +17,7 @@ import (
 
 const exporterSQL = `SELECT 'blocked', '', count(*)::float8 FROM pg_stat_activity
  WHERE wait_event_type = 'Lock' AND datname = current_database()
-UNION ALL SELECT 'oldest', '', coalesce(max(extract(epoch FROM now() - query_start)), 0)::float8
+UNION ALL SELECT 'oldest', '', greatest(0, coalesce(max(extract(epoch FROM now() - query_start)), 0))::float8
  FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND datname = current_database()
 UNION ALL SELECT 'seq_scan', relname, seq_scan::float8 FROM pg_stat_user_tables`
 
