@@ -23,8 +23,6 @@ static rb_planned *approved;        /* what the operator confirmed */
 static int napproved, next_approved;
 static char *audit_path, *audit_members;
 static volatile int interrupted;
-static double write_started;
-static const rb_planned *in_flight;  /* the approved action being sent, until done (old form) */
 static int tickets_writing;          /* live tickets of applied writes */
 static char *unplanned;              /* why the last apply pass was stopped, for the runner */
 static char *pending_before;         /* rb_gate_before: for the next write decided */
@@ -69,7 +67,7 @@ static void free_list(rb_planned **list, int *n)
     *n = 0;
 }
 
-void rb_gate_set_mode(rb_mode m) { mode = m; in_flight = NULL; }
+void rb_gate_set_mode(rb_mode m) { mode = m; }
 rb_mode rb_gate_mode(void) { return mode; }
 
 /* The mode that applies to a call made from L: a world's own mode for
@@ -85,11 +83,10 @@ const rb_planned *rb_gate_plan_at(int i) { return i >= 0 && i < nplan ? &plan[i]
 int rb_gate_approved_left(void) { return napproved - next_approved; }
 void rb_gate_interrupt(int on) { interrupted = on; }
 int rb_gate_interrupted(void) { return interrupted; }
-int rb_gate_write_in_flight(void) { return in_flight != NULL || tickets_writing > 0; }
+int rb_gate_write_in_flight(void) { return tickets_writing > 0; }
 
 void rb_gate_reset(void)
 {
-    in_flight = NULL;
     free(pending_before);
     pending_before = NULL;
     free(unplanned);
@@ -102,7 +99,6 @@ void rb_gate_reset(void)
 
 void rb_gate_approve(void)
 {
-    in_flight = NULL;
     free(unplanned);
     unplanned = NULL;
     free_list(&approved, &napproved);
@@ -186,7 +182,7 @@ static void record(lua_State *L, const rb_action *a)
     fill_planned(L, a, &plan[nplan++]);
 }
 
-void rb_gate_simulated(lua_State *L, const char *what)
+static void gate_simulated(lua_State *L, const char *what)
 {
     if (mode_for(L) != RB_MODE_PLAN || nplan == 0) return;
     rb_planned *p = &plan[nplan - 1];
@@ -262,7 +258,9 @@ static void note_unplanned(const rb_planned *tried)
 
 const char *rb_gate_unplanned(void) { return unplanned; }
 
-static rb_verdict apply_write(lua_State *L, const rb_action *a)
+/* The write must be the next approved action (same digest); *matched is
+ * that action, which the intent and result events describe. */
+static rb_verdict apply_write(lua_State *L, const rb_action *a, const rb_planned **matched)
 {
     rb_planned p;
     fill_planned(L, a, &p);
@@ -278,8 +276,7 @@ static rb_verdict apply_write(lua_State *L, const rb_action *a)
     free_planned(&p);
     audit_write(L, sent, "intent", lua_tostring(L, -1));
     lua_pop(L, 1);
-    write_started = now_ms();
-    in_flight = sent;
+    *matched = sent;
     return RB_SEND;
 }
 
@@ -293,7 +290,7 @@ void rb_gate_before(lua_State *L, int idx)
     lua_pop(L, 1);
 }
 
-static rb_verdict decide(lua_State *L, const rb_action *a, rb_effect e, rb_mode m)
+static rb_verdict decide(lua_State *L, const rb_action *a, rb_effect e, rb_mode m, const rb_planned **matched)
 {
     if (interrupted) raise_kind(L, "interrupted", a, "interrupted before %s.%s %s");
     if (m == RB_MODE_LOAD)
@@ -309,13 +306,12 @@ static rb_verdict decide(lua_State *L, const rb_action *a, rb_effect e, rb_mode 
         record(L, a);
         return RB_SIMULATE;
     case RB_MODE_APPLY:
-        return apply_write(L, a);
+        return apply_write(L, a, matched);
     default:
         return RB_SEND;
     }
 }
 
-rb_verdict rb_gate(lua_State *L, const rb_action *a, rb_effect e) { return decide(L, a, e, mode_for(L)); }
 
 static void audit_result(lua_State *L, const rb_planned *sent, double started, int ok, const char *err);
 
@@ -325,7 +321,6 @@ void rb_ticket_done(lua_State *L, rb_ticket *t, int ok, const char *err)
     t->magic = TICKET_DONE;
     if (!t->approved) return;
     tickets_writing--;
-    if (in_flight == t->approved) in_flight = NULL;
     audit_result(L, t->approved, t->started, ok, err);
 }
 
@@ -358,13 +353,14 @@ rb_ticket *rb_gate_open(lua_State *L, const rb_action *a, rb_effect e)
     }
     lua_setmetatable(L, -2);
     lua_toclose(L, -1);
-    t->verdict = decide(L, a, e, m);
+    const rb_planned *matched = NULL;
+    t->verdict = decide(L, a, e, m, &matched);
     t->effect = e;
     t->mode = m;
     t->magic = TICKET_LIVE;
     if (e == RB_WRITE && m == RB_MODE_APPLY) {
-        t->approved = in_flight;        /* apply_write matched and audited the intent */
-        t->started = write_started;
+        t->approved = matched;          /* apply_write matched it and audited the intent */
+        t->started = now_ms();
         tickets_writing++;
     }
     return t;
@@ -378,7 +374,7 @@ int rb_ticket_sendable(const rb_ticket *t)
 
 void rb_ticket_simulated(lua_State *L, rb_ticket *t, const char *what)
 {
-    if (t && t->mode == RB_MODE_PLAN) rb_gate_simulated(L, what);
+    if (t && t->mode == RB_MODE_PLAN) gate_simulated(L, what);
 }
 
 static void audit_result(lua_State *L, const rb_planned *sent, double started, int ok, const char *err)
@@ -397,14 +393,6 @@ static void audit_result(lua_State *L, const rb_planned *sent, double started, i
     } else audit_write(L, sent, "result", tail);
 }
 
-void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const char *err)
-{
-    (void)a;
-    if (e != RB_WRITE || mode_for(L) != RB_MODE_APPLY || !in_flight) return;
-    const rb_planned *sent = in_flight;
-    in_flight = NULL;
-    audit_result(L, sent, write_started, ok, err);
-}
 
 void rb_gate_finding(lua_State *L, const char *name, const char *level, const char *message)
 {

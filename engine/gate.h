@@ -1,27 +1,29 @@
 /* gate.h — the choke point every binding call passes through (DESIGN §4, §9).
  *
- * A binding declares each function read or write and calls rb_gate() before
- * any byte leaves the process, then rb_gate_done() when the call is over.
- * The gate knows the runner's mode, which scripts cannot change:
+ * A binding declares each function read or write and asks the gate for a
+ * ticket (rb_gate_open) before any byte leaves the process; the transports
+ * (engine/net/) send nothing without a sendable ticket. The mode that applies
+ * is the calling lua_State's: a runbook world's own mode (world_tag.h), set
+ * only by the engine for one step call, or the engine's mode for its own code:
  *
  *   mode         read          write
- *   investigate  RB_SEND       raises "write refused in investigate: ..."
- *   plan         RB_SEND       records a planned action; returns RB_SIMULATE
- *   apply        RB_SEND       matches the next confirmed action (binding, op,
- *                              target, args); a mismatch raises (the runner stops
- *                              the step and asks again); audits `intent`; RB_SEND
- *   free         RB_SEND       RB_SEND (`runbook lua`: ad-hoc use, no runner)
- *   load         raises        raises (loading and linting runbooks: no I/O at all)
+ *   investigate  send          raises "write refused in investigate: ..."
+ *   plan         send          records a planned action; the ticket says simulate
+ *   apply        send          matches the next approved action (digest of the
+ *                              canonical call); a mismatch raises "unplanned" and
+ *                              rb_gate_unplanned() says what differed; audits
+ *                              `intent` (fsync) before the ticket is returned
+ *   free         send          send (`runbook lua`: the operator's own script)
+ *   load         raises        raises (loading, between steps, finalizers)
  *
- * On RB_SIMULATE the binding must not change anything. It may ask the server
- * to validate (Kubernetes dryRun=All, SQL EXPLAIN) and report what that showed
- * with rb_gate_simulated(); if it cannot simulate it calls rb_gate_simulated
- * (L, NULL) and the plan labels the action "cannot be simulated". It then
- * returns a planned result (documented per binding; always has planned = true).
+ * On a simulate ticket the binding must not change anything. It may ask the
+ * server to validate under a read ticket of its own (Kubernetes dryRun=All,
+ * SQL EXPLAIN) and report what that showed with rb_ticket_simulated(); if it
+ * cannot simulate it passes NULL and the plan labels the action "cannot be
+ * simulated". It then returns a planned result (planned = true).
  *
- * rb_gate_done() is called after every RB_SEND call, read or write: for writes
- * in apply it audits `result` (ok / error, elapsed ms); later it feeds the
- * cassette recorder. Error text is redacted by the gate. */
+ * rb_ticket_done() reports every call's outcome: for an applied write it
+ * audits `result` (ok / error, elapsed ms). Error text is redacted. */
 #ifndef RB_GATE_H
 #define RB_GATE_H
 #include <lua.h>
@@ -60,11 +62,6 @@ int rb_ticket_sendable(const rb_ticket *t);   /* issued, verdict send, not yet d
 void rb_ticket_simulated(lua_State *L, rb_ticket *t, const char *what);
 void rb_ticket_done(lua_State *L, rb_ticket *t, int ok, const char *err);
 
-/* Older form, kept while bindings move to tickets: rb_gate() decides without
- * a ticket; rb_gate_done() reports. */
-rb_verdict rb_gate(lua_State *L, const rb_action *a, rb_effect e);
-void rb_gate_simulated(lua_State *L, const char *what);
-void rb_gate_done(lua_State *L, const rb_action *a, rb_effect e, int ok, const char *err);
 
 rb_mode rb_gate_mode(void);
 /* The mode for a call made from L (a runbook world's mode, or the engine's). */
