@@ -60,6 +60,15 @@ local function check(c)
   if c.plan ~= nil then
     return nil, "serve.plan: plan files for approval are not available in this version (see docs/serve.md)"
   end
+  if c.set ~= nil and type(c.set) ~= "table" then return nil, "serve.set must map params to values" end
+  c.set_list = {}
+  for k, v in pairs(c.set or {}) do
+    if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number" and type(v) ~= "boolean") then
+      return nil, "serve.set must map param names to scalar values"
+    end
+    c.set_list[#c.set_list + 1] = k .. "=" .. tostring(v)
+  end
+  table.sort(c.set_list)
   c.host, c.port = M.listen_addr(c.listen)
   if not c.host then return nil, c.port end
   return c

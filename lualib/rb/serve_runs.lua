@@ -208,6 +208,7 @@ function R:argv(run)
   if c.audit then argv[#argv + 1] = "--audit"; argv[#argv + 1] = c.audit end
   if c.config_file then argv[#argv + 1] = "--config"; argv[#argv + 1] = c.config_file end
   if c.env then argv[#argv + 1] = "--env"; argv[#argv + 1] = c.env end
+  for _, kv in ipairs(c.set_list) do argv[#argv + 1] = "--set"; argv[#argv + 1] = kv end
   -- Hook (approvals issue): a second child `runbook plan SECTION -o DIR/plan`
   -- for the section's resolve steps belongs here, after this investigation.
   return argv
