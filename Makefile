@@ -9,7 +9,7 @@ PKGS     = lua5.4 libcurl hiredis yaml-0.1 libpq openssl zlib libmicrohttpd gnut
 DEPS_DEB = liblua5.4-dev lua5.4 lua-cjson lua-cjson-dev lua-busted libcurl4-openssl-dev libpq-dev \
            postgresql libhiredis-dev redis-server libyaml-dev zlib1g-dev libssl-dev prometheus golang-go \
            pkg-config tmux clang libclang-rt-14-dev python3 curl jq iproute2 procps util-linux \
-           libmicrohttpd-dev prometheus-alertmanager
+           libmicrohttpd-dev prometheus-alertmanager chromium
 
 # What the installed packages say (pkg-config, the compiler's library path) is
 # asked the first time a recipe needs it, never while this file is parsed: on a

@@ -42,11 +42,11 @@ dl.head dd{margin:0}.banner{padding:6px 10px;margin:8px 0;border-radius:4px;font
 .banner.ok{background:#e8f5e9;color:var(--good)}
 section.step{border:1px solid var(--line);border-left:5px solid #90a4ae;padding:8px 12px;margin:14px 0;
 page-break-inside:avoid}section.step.failed{border-left-color:var(--crit)}
-section.step.resolve{border-left-color:#1f77b4}.meta{color:#555;font-size:13px;margin:2px 0 8px}
+section.step.resolve{border-left-color:#1f77b4}section.step{content-visibility:auto;contain-intrinsic-size:auto 320px}.meta{color:#555;font-size:13px;margin:2px 0 8px}
 ol.plan li{margin-bottom:8px}.diff .add{color:#1b5e20;background:#e8f5e9}.diff .del{color:#b71c1c;background:#fdecea}
 .diff .hunk{color:#6a1b9a}figure{margin:8px 0}svg{max-width:100%;height:auto}
 .counts span{margin-right:12px}ul.attachments{list-style:none;padding-left:0}.hash{font-size:11px;word-break:break-all}
-@media print{body{max-width:none;padding:0}section.step{break-inside:avoid}details{display:block}
+@media print{body{max-width:none;padding:0}section.step{break-inside:avoid;content-visibility:visible}details{display:block}
 details>summary{display:none}a{color:inherit;text-decoration:none}}
 ]]
 

@@ -211,7 +211,7 @@ local function polyline(out, fr, s, i)
   local xy = {}
   for k, p in ipairs(pts) do xy[k] = f1(fr.x(p[1])) .. "," .. f1(fr.y(p[2])) end
   out[#out + 1] = ('<polyline class="series" data-series="%s" data-points="%d" data-total="%d" fill="none" '
-    .. 'stroke="%s" stroke-width="1.5" points="%s"/>'):format(M.esc(s.name), #pts, #s.pts,
+    .. 'stroke="%s" stroke-width="1.5" points="%s"/>'):format(M.esc(s.name), #pts, s.total or #s.pts,
       COLORS[(i - 1) % #COLORS + 1], table.concat(xy, " "))
   return #pts
 end
@@ -232,7 +232,8 @@ local function series_of(c)
   local list = c.series or (c.points and { { name = c.title, points = c.points } }) or {}
   local out = {}
   for i, s in ipairs(list) do
-    out[i] = { name = tostring(s.name or s.label or ("series " .. i)), pts = clean(s.points) }
+    -- total: the samples the series had before the run document bounded it
+    out[i] = { name = tostring(s.name or s.label or ("series " .. i)), pts = clean(s.points), total = tonumber(s.total) }
   end
   return out
 end
