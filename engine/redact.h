@@ -10,16 +10,27 @@
 
 #define RB_REDACTED "[REDACTED]"
 
-/* Registers a secret (copied). Secrets shorter than 3 bytes are ignored: they
- * would blank out ordinary text. Returns 0, or -1 on allocation failure. */
+/* Secrets shorter than this are redacted by place only (URL userinfo, DSN
+ * password=, credential headers and JSON members, Bearer tokens), never as
+ * substrings of free text. */
+#define RB_REDACT_FREE_TEXT 8
+
+/* Registers a secret (copied). Returns 0; 1 when it is shorter than
+ * RB_REDACT_FREE_TEXT (not kept: redacted by place only — the caller warns);
+ * -1 on allocation failure. */
 int rb_redact_add(const char *secret, size_t len);
+
+/* 1 once after a secret too short for free text was registered (then 0):
+ * the run warns the operator once. */
+int rb_redact_short_pending(void);
 
 /* Registers a basic-auth password and the base64 "user:password" token that
  * carries it in an Authorization header. */
 void rb_redact_add_basic(const char *user, const char *password);
 
-/* Returns a malloc'd, NUL-terminated copy of s with every registered secret
- * replaced by RB_REDACTED; *outlen (if not NULL) gets its length. NULL on ENOMEM. */
+/* Returns a malloc'd, NUL-terminated copy of s with every credential in a
+ * known place and every registered secret replaced by RB_REDACTED; *outlen
+ * (if not NULL) gets its length. NULL on ENOMEM. */
 char *rb_redact(const char *s, size_t len, size_t *outlen);
 
 /* Non-zero if s contains a registered secret. */

@@ -106,8 +106,15 @@ static int sys_add_secret(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
-    rb_redact_add(s, len);
-    return 0;
+    lua_pushboolean(L, rb_redact_add(s, len) == 1);   /* true: too short for free text */
+    return 1;
+}
+
+/* short_secret_warning() -> true once after a short secret was registered */
+static int sys_short_secret_warning(lua_State *L)
+{
+    lua_pushboolean(L, rb_redact_short_pending());
+    return 1;
 }
 
 static int sys_redact(lua_State *L)
@@ -150,7 +157,7 @@ static int sys_sha256(lua_State *L)
 }
 
 static const luaL_Reg syslib[] = {
-    {"canon", sys_canon}, {"sha256", sys_sha256},
+    {"canon", sys_canon}, {"sha256", sys_sha256}, {"short_secret_warning", sys_short_secret_warning},
     {"isatty", sys_isatty}, {"prompt", sys_prompt}, {"hostname", sys_hostname},
     {"user", sys_user}, {"clock_ms", sys_clock_ms}, {"time", sys_time}, {"sleep_ms", sys_sleep_ms},
     {"run_id", sys_run_id}, {"install_signals", sys_install_signals},

@@ -244,6 +244,7 @@ function Run:call(step, mode)
   local ok, e = self.section.world:call(step.fn, mode, Ctx.spec(self, step, mode), Ctx.sink(self, step, mode))
   gate.set_audit(nil, nil)
   self:record(step).ms = (self:record(step).ms or 0) + (sys.clock_ms() - t0)
+  self:warn_short_secret()
   -- only the gate says whether the run was interrupted: an error table from
   -- runbook code that calls itself "interrupted" is just an error
   if not ok and gate.interrupted() then error(e, 0) end
@@ -255,6 +256,15 @@ function Run:step_failed(step, e)
   r.ok, r.error = false, errmsg(e)
   self.failed = true
   self.out:step_error(e)
+end
+
+-- Once per run: a secret too short to scrub from free text was registered
+-- (a param, a DSN or URL password a binding met).
+function Run:warn_short_secret()
+  if self.short_warned or not sys.short_secret_warning() then return end
+  self.short_warned = true
+  self.out:say("runbook: warning: a secret shorter than 8 characters is in use: it is redacted where its place "
+    .. "is known (URLs, DSNs, credential headers and fields), not as a word in free text")
 end
 
 function Run:investigate(step)
@@ -433,6 +443,7 @@ function Run:execute()
     self.o.resolve_only and "resolve-only" or "full", params = self.params,
     plan = approved and approved.plan.digest or nil, approvals = approved and approved.audit or nil })
   self.out:run_header(self)
+  self:warn_short_secret()
   local ok, e = xpcall(function() self:body() end, handler)
   if not ok then
     if e.kind == "interrupted" or gate.interrupted() then

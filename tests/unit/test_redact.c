@@ -1,5 +1,7 @@
 /* test_redact.c — the redactor: raw, JSON-escaped and percent-encoded forms
- * of a secret are replaced; short strings are not treated as secrets. */
+ * of a secret are replaced; secrets too short for free text are redacted by
+ * place only (URL userinfo, DSN password=, credential headers and JSON
+ * members, Bearer tokens), so short words stay readable. */
 #include "redact.h"
 #include "tap.h"
 #include <stdlib.h>
@@ -20,14 +22,31 @@ int main(void)
     check("{\"p\":\"s3cr\\/et\\\"pw\"}", "{\"p\":\"[REDACTED]\"}", "JSON-escaped form is replaced");
     check("u=s3cr%2Fet%22pw&x=1", "u=[REDACTED]&x=1", "percent-encoded form is replaced");
     check("nothing here", "nothing here", "text without secrets is unchanged");
-    rb_redact_add("ab", 2);
-    check("abc", "abc", "secrets shorter than 3 bytes are ignored");
-    rb_redact_add("token", 5);
-    rb_redact_add("token-long", 10);
-    check("x token-long y token z", "x [REDACTED] y [REDACTED] z", "the longest secret wins at a position");
-    TAP_OK(rb_redact_contains("a token b", 9), "contains finds a secret");
-    TAP_OK(!rb_redact_contains("a tokeN b", 9), "contains is exact");
+    rb_redact_add("token-secret", 12);
+    rb_redact_add("token-secret-long", 17);
+    check("x token-secret-long y token-secret z", "x [REDACTED] y [REDACTED] z", "the longest secret wins at a position");
+    TAP_OK(rb_redact_contains("a token-secret b", 16), "contains finds a secret");
+    TAP_OK(!rb_redact_contains("a token-secreT b", 16), "contains is exact");
+
+    /* short secrets: by place only */
+    TAP_EQ_INT(rb_redact_add("tmi", 3), 1, "a 3-character secret is too short for free text");
+    TAP_EQ_INT(rb_redact_short_pending(), 1, "... and the run is told once");
+    TAP_EQ_INT(rb_redact_short_pending(), 0, "... only once");
+    check("k8s.delete /api/v1/namespaces/tmi/pods/tmi-api-1", "k8s.delete /api/v1/namespaces/tmi/pods/tmi-api-1",
+          "a short secret does not blank out plan targets");
+    check("postgresql://tmi:tmi@127.0.0.1:5432/tmi", "postgresql://tmi:[REDACTED]@127.0.0.1:5432/tmi",
+          "a URL's password is redacted by place");
+    check("host=db user=tmi password=tmi dbname=tmi", "host=db user=tmi password=[REDACTED] dbname=tmi",
+          "a DSN's password= is redacted by place");
+    check("host=db password='a b' x", "host=db password='[REDACTED]' x", "a quoted DSN password too");
+    check("GET / HTTP/1.1\r\nAuthorization: Basic dG1pOnRtaQ==\r\nX: y", "GET / HTTP/1.1\r\nAuthorization: [REDACTED]\r\nX: y",
+          "an Authorization header's value is redacted");
+    check("{\"api_token\":\"abc\",\"namespace\":\"tmi\"}", "{\"api_token\":\"[REDACTED]\",\"namespace\":\"tmi\"}",
+          "a JSON member named like a credential is redacted, others are not");
+    check("sent Bearer eyJhbGciOi.x, ok", "sent Bearer [REDACTED], ok", "a Bearer token is redacted anywhere");
+    check("https://example.test/a@b", "https://example.test/a@b", "an @ in a path is not userinfo");
+    check("http://user@host/", "http://user@host/", "a user without a password stays");
     rb_redact_reset();
-    check("token", "token", "reset forgets secrets");
+    check("token-secret", "token-secret", "reset forgets secrets");
     return TAP_DONE();
 }
