@@ -5,6 +5,7 @@ local commands = {
   triage = "rb.cli.triage", audit = "rb.cli.audit", ["export-alerts"] = "rb.cli.export_alerts",
   lua = "rb.cli.lua", plan = "rb.cli.plan", ["show-plan"] = "rb.cli.show_plan", approve = "rb.cli.approve",
   apply = "rb.cli.apply", report = "rb.cli.report", serve = "rb.cli.serve", rbac = "rb.cli.rbac",
+  undo = "rb.cli.undo",
 }
 
 local USAGE = [[
@@ -24,6 +25,7 @@ usage: runbook COMMAND [ARGS]
   show-plan FILE             a saved plan, its approvals and what the policy needs
   approve FILE               approve a saved plan (terminal; signed with your SSH key)
   apply  FILE                carry out exactly an approved plan (drift stops it)
+  undo   RUN                 the inverse of an applied run, planned and confirmed like any run
   report RUN -o FILE         rebuild a past run's report (.html, .md, .json); --since 2h: several runs
 
 `runbook COMMAND --help` describes a command. Exit codes: 0 done, 1 a step failed,

@@ -590,6 +590,231 @@ function M.diff(before, after)
   return out
 end
 
+-- ---- fields: the before-state of a write, and expectations -----------------
+--
+-- A field path is a list of segments: a string is a map key, {name = N} the
+-- item of a list merged by name (containers, env), as a strategic merge patch
+-- addresses it. k8s.fields(obj, patch) is what `runbook undo` keeps of a
+-- write: the value obj has at every field the patch sets (or absent = true);
+-- k8s.restore_patch(fields) is the patch that puts them back; k8s.expect
+-- refuses when the live object does not hold the values a caller expects.
+
+local function absent(v) return v == nil or v == null end
+
+local function named_item(list, name)
+  if type(list) ~= "table" then return nil end
+  for _, x in ipairs(list) do
+    if type(x) == "table" and x.name == name then return x end
+  end
+end
+
+-- A patch list whose items merge by name (strategic merge patch).
+local function named_list(v)
+  if type(v) ~= "table" or #v == 0 then return false end
+  for _, x in ipairs(v) do
+    if type(x) ~= "table" or type(x.name) ~= "string" then return false end
+  end
+  return true
+end
+
+local function is_map(t) return type(t) == "table" and not is_list(t) end
+
+local function copy(v)
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = copy(x) end
+  return out
+end
+
+local function extend(path, seg)
+  local p = table.move(path, 1, #path, 1, {})
+  p[#p + 1] = seg
+  return p
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do
+    if type(k) == "string" and k:sub(1, 1) ~= "$" then keys[#keys + 1] = k end
+  end
+  table.sort(keys)
+  return keys
+end
+
+local function record(out, path, v)
+  if absent(v) then out[#out + 1] = { path = path, absent = true }
+  else out[#out + 1] = { path = path, value = copy(v) } end
+end
+
+local function collect(obj, patch, strategic, path, out, in_item)
+  for _, k in ipairs(sorted_keys(patch)) do
+    if not (in_item and k == "name") then
+      local p, pv = extend(path, k), patch[k]
+      local ov = is_map(obj) and obj[k] or nil
+      if strategic and named_list(pv) then
+        for _, item in ipairs(pv) do
+          local ip, cur = extend(p, { name = item.name }), named_item(ov, item.name)
+          if item["$patch"] == "delete" or not cur then record(out, ip, cur)
+          else collect(cur, item, true, ip, out, true) end
+        end
+      elseif is_map(pv) and next(pv) ~= nil and is_map(ov) then
+        collect(ov, pv, strategic, p, out, false)
+      else
+        record(out, p, ov)
+      end
+    end
+  end
+  return out
+end
+
+--- k8s.fields(obj, patch, {type = "strategic"|"merge"}) -> { {path, value | absent = true}, ... }
+-- The values obj holds at each field the patch sets (JSON patches are not supported).
+function M.fields(obj, patch, opts)
+  argcheck(type(patch) == "table", 2, "fields", "patch table expected")
+  opts = opts_of(opts, 3, "fields")
+  local ptype = opts.type or "strategic"
+  argcheck(ptype == "strategic" or ptype == "merge", 3, "fields", "type must be strategic or merge")
+  return collect(obj, patch, ptype == "strategic", {}, {}, false)
+end
+
+-- "spec.template.spec.containers[api].env[LOG_LEVEL].value" -> segments
+local function parse_path(s)
+  local out, i = {}, 1
+  while i <= #s do
+    local name, j = s:match("^%[([^%]]*)%]()", i)
+    if name then out[#out + 1] = { name = name }; i = j
+    else
+      local key
+      key, j = s:match("^([^.%[]+)()", i)
+      if not key then return nil end
+      out[#out + 1] = key
+      i = j
+    end
+    if s:sub(i, i) == "." then i = i + 1 end
+  end
+  return #out > 0 and out or nil
+end
+
+local function path_of(p, n, fname)
+  if type(p) == "string" then p = parse_path(p) end
+  argcheck(type(p) == "table" and #p > 0, n, fname, "field path (string or list of segments) expected")
+  return p
+end
+
+--- k8s.path_text(path) -> "spec.template.spec.containers[api].env[LOG_LEVEL].value"
+function M.path_text(path)
+  local out = {}
+  for _, seg in ipairs(path) do
+    if type(seg) == "table" then out[#out + 1] = "[" .. tostring(seg.name) .. "]"
+    else out[#out + 1] = (#out > 0 and "." or "") .. tostring(seg) end
+  end
+  return table.concat(out)
+end
+
+--- k8s.at(obj, path) -> the value at path, or nil when absent (an item a
+-- patch deletes with $patch = "delete", or null, is absent)
+function M.at(obj, path)
+  path = path_of(path, 2, "at")
+  local v = obj
+  for _, seg in ipairs(path) do
+    if type(v) ~= "table" then return nil end
+    if type(seg) == "table" then
+      v = named_item(v, seg.name)
+      if v and v["$patch"] == "delete" then return nil end
+    else
+      v = v[seg]
+    end
+    if absent(v) then return nil end
+  end
+  return v
+end
+
+--- k8s.restore_patch(fields) -> patch: the patch that sets each field back
+-- to its value in fields (absent ones removed), for k8s.patch.
+function M.restore_patch(fields)
+  argcheck(type(fields) == "table", 1, "restore_patch", "fields expected")
+  local body = {}
+  for i, f in ipairs(fields) do
+    local path = path_of(f.path, 1, "restore_patch")
+    argcheck(f.absent or f.value ~= nil, 1, "restore_patch", ("field %d has neither value nor absent"):format(i))
+    local node = body
+    for j, seg in ipairs(path) do
+      local last = j == #path
+      if type(seg) == "table" then
+        local item = named_item(node, seg.name)
+        if not item then item = { name = seg.name }; node[#node + 1] = item end
+        if last and f.absent then item["$patch"] = "delete"
+        elseif last then for k, v in pairs(f.value) do item[k] = copy(v) end end
+        node = item
+      elseif last then
+        if f.absent then node[seg] = null else node[seg] = copy(f.value) end
+      else
+        node[seg] = node[seg] or {}
+        node = node[seg]
+      end
+    end
+  end
+  return body
+end
+
+-- Values equal as the API server means them: numbers by value (3 == 3.0),
+-- quantities by amount ("0.5" == "500m"), maps as subsets of the live value.
+local function same(live, want)
+  if absent(want) then return absent(live) end
+  if type(want) == "number" or type(live) == "number" then return tonumber(live) == tonumber(want) end
+  if type(want) == "string" and type(live) == "string" then
+    if live == want then return true end
+    local ok1, a = pcall(M.quantity, live)
+    local ok2, b = pcall(M.quantity, want)
+    return ok1 and ok2 and a ~= nil and a == b
+  end
+  if type(want) == "table" and type(live) == "table" then
+    if is_list(want) and not named_list(want) then
+      if #want ~= #live then return false end
+      for i = 1, #want do if not same(live[i], want[i]) then return false end end
+      return true
+    end
+    if named_list(want) then
+      for _, item in ipairs(want) do
+        if not same(named_item(live, item.name), item) then return false end
+      end
+      return true
+    end
+    for _, k in ipairs(sorted_keys(want)) do if not same(live[k], want[k]) then return false end end
+    return true
+  end
+  return live == want
+end
+
+--- client:expect(kind, name, conditions, {namespace}) -> object | nil, err
+--- client:expect("kind/name", conditions, {namespace})
+-- conditions: { {path = "spec.replicas" | {segments}, value = v | absent = true}, ... }.
+-- Reads the object; err{kind = "changed", differs = {...}} names every field
+-- that does not hold its expected value.
+function Client:expect(kind, name, conditions, opts)
+  if type(name) == "table" then name, conditions, opts = nil, name, conditions end   -- expect("kind/name", ...)
+  kind, name = split_ref(kind, name)
+  argcheck(type(kind) == "string" and type(name) == "string", 2, "expect", "kind and name expected")
+  argcheck(type(conditions) == "table", 3, "expect", "conditions expected")
+  opts = opts_of(opts, 4, "expect")
+  local obj, err = self:get(kind, name, opts)
+  if not obj then return nil, err end
+  local differs = {}
+  for _, c in ipairs(conditions) do
+    local path = path_of(c.path, 3, "expect")
+    local live = M.at(obj, path)
+    local want = (not c.absent) and c.value or nil
+    if not same(live, want) then
+      differs[#differs + 1] = ("%s is %s, expected %s"):format(M.path_text(path),
+        live == nil and "absent" or show(live), want == nil and "absent" or show(want))
+    end
+  end
+  if #differs == 0 then return obj end
+  local e = new_error("changed", ('k8s: %s "%s" is not as expected: %s'):format(kind, name, table.concat(differs, "; ")))
+  e.differs = differs
+  return nil, e
+end
+
 -- simulate(resp) for Client:request: what the server would make of the write.
 local function simulator(before, what)
   return function(resp)
@@ -629,9 +854,13 @@ M.canonical_json = canonical
 
 -- One gated write. The engine names it in the plan from the request itself
 -- (method, path, body, credential): no label of ours is part of it.
+-- o.undo: the write's before-state (see undo_record), handed to the gate
+-- right before the request so the plan and the intent event keep it.
+local before_state = require "rb._before"
 local function write(c, method, path, body, o)
   local text = body
   if type(body) == "table" then text = canonical(body) end
+  if o.undo then before_state.set(o.undo) end
   local resp, err = c:request(method, path, {
     body = text, content_type = o.content_type, timeout = o.timeout,
     simulate = simulator(o.before, o.what),
@@ -643,6 +872,23 @@ local function write(c, method, path, body, o)
     if type(v) == "table" then v.planned = true end
   end
   return v
+end
+
+-- What `runbook undo` needs of a patch: the object, and the values its
+-- fields had before (k8s.fields), or why it cannot be inverted (cannot).
+local function undo_record(c, e, name, opts, extra)
+  local r = { binding = "k8s", resource = qualified(e), name = name,
+    namespace = e.namespaced and ns_of(c, opts) or nil }
+  for k, v in pairs(extra) do r[k] = v end
+  return r
+end
+
+local function patch_undo(c, e, name, opts, before, body, ptype, sub)
+  if ptype == "json" then
+    return undo_record(c, e, name, opts, { cannot = "a JSON patch (RFC 6902) is not inverted; use a strategic or merge patch" })
+  end
+  return undo_record(c, e, name, opts, { subresource = sub, type = ptype,
+    fields = M.fields(before, body, { type = ptype }) })
 end
 
 --- client:scale(deployment, replicas, {namespace, kind}) -> Scale | nil, err
@@ -658,9 +904,11 @@ function Client:scale(name, n, opts)
   if not e then return nil, path end
   local before, err = call(self, "GET", path, nil, ('get scale of %s "%s"'):format(qualified(e), name))
   if not before then return nil, err end
-  return write(self, "PATCH", path, { spec = { replicas = n } }, {
-    content_type = CONTENT.merge, before = decode(before.body),
+  local body, cur = { spec = { replicas = n } }, decode(before.body)
+  return write(self, "PATCH", path, body, {
+    content_type = CONTENT.merge, before = cur,
     what = ('scale %s "%s"'):format(qualified(e), name),
+    undo = patch_undo(self, e, name, opts, cur, body, "merge", "scale"),
   })
 end
 
@@ -685,6 +933,7 @@ function Client:patch(kind, name, body, opts)
   return write(self, "PATCH", path, body, {
     content_type = CONTENT[ptype], before = before,
     what = ('patch %s "%s"'):format(qualified(e), name), timeout = opts.timeout,
+    undo = patch_undo(self, e, name, opts, before, body, ptype),
   })
 end
 
@@ -704,21 +953,27 @@ local function containers_of(obj, want, fname)
   return names
 end
 
--- A strategic-merge patch of the template's containers: each gets fields(name).
-local function template_patch(self, fname, name, opts, build)
+-- A strategic-merge patch of the template's containers: each gets
+-- build(name) (nil: left alone). only: container names that must exist.
+local function template_patch(self, fname, name, opts, build, only)
   local e, path = locate(self, "deployments", name, opts)
   if not e then return nil, path end
   local before, err = self:get("deployments", name, opts)
   if not before then return nil, err end
+  for _, want in ipairs(only or {}) do
+    local ok, cerr = containers_of(before, want, fname)
+    if not ok then return nil, cerr end
+  end
   local names
   names, err = containers_of(before, opts.container, fname)
   if not names then return nil, err end
   local list = {}
-  for i, n in ipairs(names) do list[i] = build(n) end
+  for _, n in ipairs(names) do list[#list + 1] = build(n) end
   local body = { spec = { template = { spec = { containers = list } } } }
   return write(self, "PATCH", path, body, {
     content_type = CONTENT.strategic, before = before,
     what = ('%s deployment "%s"'):format(fname, name), timeout = opts.timeout,
+    undo = patch_undo(self, e, name, opts, before, body, "strategic"),
   })
 end
 
@@ -784,6 +1039,48 @@ function Client:set_resources(name, res, opts)
   end)
 end
 
+--- client:set_image(deployment, image | {container = image}, {container, namespace}) -> object | nil, err
+-- kubectl set image: a string sets every container's image (or opts.container's);
+-- a map sets the image of each container it names.
+function Client:set_image(name, images, opts)
+  name, opts = named(name, "deployment", opts, 3, "set_image")
+  local ok = (type(images) == "string" and images ~= "") or (type(images) == "table" and next(images) ~= nil)
+  argcheck(ok, 2, "set_image", "image or {container = image} expected")
+  local only
+  if type(images) == "table" then
+    only = {}
+    for cname, img in pairs(images) do
+      argcheck(type(cname) == "string" and type(img) == "string" and img ~= "", 2, "set_image",
+        "{container = image} expected")
+      only[#only + 1] = cname
+    end
+    table.sort(only)
+  end
+  return template_patch(self, "set_image", name, opts, function(cname)
+    local img = type(images) == "string" and images or images[cname]
+    return img and { name = cname, image = img } or nil
+  end, only)
+end
+
+-- spec.paused of a deployment (kubectl rollout pause / resume).
+local function set_paused(self, fname, name, opts, paused)
+  name, opts = named(name, "deployment", opts, 2, fname)
+  local e, path = locate(self, "deployments", name, opts)
+  if not e then return nil, path end
+  local before, err = self:get("deployments", name, opts)
+  if not before then return nil, err end
+  local body = { spec = { paused = paused } }
+  return write(self, "PATCH", path, body, {
+    content_type = CONTENT.strategic, before = before,
+    what = ('%s deployment "%s"'):format((fname:gsub("_", " ")), name), timeout = opts.timeout,
+    undo = patch_undo(self, e, name, opts, before, body, "strategic"),
+  })
+end
+
+--- client:rollout_pause(deployment, {namespace}) / client:rollout_resume(deployment, {namespace}) -> object | nil, err
+function Client:rollout_pause(name, opts) return set_paused(self, "rollout_pause", name, opts, true) end
+function Client:rollout_resume(name, opts) return set_paused(self, "rollout_resume", name, opts, false) end
+
 -- The time a restart of this deployment was first planned: the body is part
 -- of the write's identity, so plan and apply must send the same restartedAt
 -- however long the confirmation takes. Forgotten once the restart is sent,
@@ -816,6 +1113,7 @@ function Client:rollout_restart(name, opts)
   local res, werr = write(self, "PATCH", path, body, {
     content_type = CONTENT.strategic, before = before,
     what = ('rollout restart deployment "%s"'):format(name), timeout = opts.timeout,
+    undo = undo_record(self, e, name, opts, { cannot = "the pods were restarted; setting the annotation back would restart them again" }),
   })
   if res and not res.planned then restarts[key] = nil end
   return res, werr
@@ -1038,7 +1336,8 @@ end
 
 -- Module-level functions: the same calls on the run's client.
 for _, fname in ipairs { "get", "describe", "logs", "top_pods", "top_nodes", "proxy_get", "rollout_status",
-  "scale", "patch", "set_env", "set_resources", "rollout_restart", "delete", "exec", "raw", "resource", "apply" } do
+  "scale", "patch", "set_env", "set_resources", "set_image", "rollout_pause", "rollout_resume", "rollout_restart",
+  "delete", "exec", "raw", "resource", "apply", "expect" } do
   local method = Client[fname]
   M[fname] = function(...)
     local c, err = run_client()

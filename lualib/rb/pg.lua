@@ -136,14 +136,44 @@ function Conn:vacuum_analyze(tbl)
   return exec_on_table(self, "VACUUM ANALYZE", tbl, "vacuum_analyze")
 end
 
+-- A setting as ALTER SYSTEM left it: {name, in_auto_conf, value, source}.
+-- in_auto_conf: postgresql.auto.conf sets it; value: what it sets there, or
+-- else the value in force. From pg_file_settings (the file itself) when the
+-- role may read it, else from pg_settings (the configuration loaded).
+function Conn:auto_conf(name)
+  argcheck(type(name) == "string" and name ~= "", 1, "auto_conf", "setting name expected")
+  name = name:lower()
+  local rows = self:query([[
+SELECT setting AS value FROM pg_file_settings
+WHERE name = $1 AND sourcefile LIKE '%/postgresql.auto.conf' AND error IS NULL
+ORDER BY seqno DESC LIMIT 1]], name)
+  if rows then
+    local r = rows[1]
+    return { name = name, in_auto_conf = r ~= nil, value = r and r.value or nil, source = "pg_file_settings" }
+  end
+  local res, err = self:query([[
+SELECT current_setting(name) AS value, coalesce(sourcefile LIKE '%/postgresql.auto.conf', false) AS in_auto_conf
+FROM pg_settings WHERE name = $1]], name)
+  if not res then return nil, err end
+  local r = res[1] or {}   -- an unknown name: ALTER SYSTEM itself will say so
+  return { name = name, in_auto_conf = r.in_auto_conf == true or r.in_auto_conf == "t", value = r.value,
+    source = "pg_settings" }
+end
+
 -- ALTER SYSTEM SET name = 'value' (value nil: ALTER SYSTEM RESET name). Takes
 -- effect after reload_conf() (or a restart, for settings such as shared_buffers).
+-- The setting before (auto_conf) is kept with the write for `runbook undo`.
 function Conn:alter_system(name, value)
   argcheck(type(name) == "string" and name:match("^[%a_][%w_.]*$"), 1, "alter_system",
     "setting name expected")
   local t = type(value)
   argcheck(value == nil or t == "string" or t == "number" or t == "boolean", 2, "alter_system",
     "string, number or boolean expected")
+  local was, err = self:auto_conf(name)
+  require("rb._before").set({ binding = "pg", setting = name:lower(),
+    in_auto_conf = was and was.in_auto_conf, value = was and was.value, source = was and was.source,
+    to = value ~= nil and tostring(value) or nil, reset = value == nil,
+    cannot = not was and ("the setting before could not be read: " .. tostring(err)) or nil })
   if value == nil then return exec_escaped(self, "ALTER SYSTEM RESET %s", "identifier", name:lower()) end
   return exec_escaped(self, "ALTER SYSTEM SET %s = %s", "identifier", name:lower(),
     "literal", tostring(value))

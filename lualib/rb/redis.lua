@@ -5,7 +5,8 @@
 --   conn:info(section)          -> {field = value, db0 = {keys = 1, ...}}
 --   conn:slowlog(n)             -> {{id, time, duration_us, command, client, name}, ...}
 --   conn:config_get(pattern)    -> {name = value}
---   conn:config_set(name, v)    -> {ok = "OK"} | {planned = true}   (a write)
+--   conn:config_set(name, v)    -> {ok = "OK"} | {planned = true}   (a write; the value
+--                                  before, read with CONFIG GET, is kept for `runbook undo`)
 --   conn:scan{match, count, type} -> iterator over keys (SCAN, never KEYS)
 --   conn:ttl_census{match, sample, count, limit} -> {scanned, no_ttl, with_ttl, sample}
 --   conn:hit_rate()             -> percent, {hits, misses} | nil, err
@@ -73,6 +74,11 @@ function Conn:config_set(name, value)
   if vt ~= "string" and vt ~= "number" then
     error(("bad argument #2 to 'config_set' (string or number expected, got %s)"):format(vt), 2)
   end
+  -- the value before (CONFIG GET), kept with the write for `runbook undo`
+  local cur, err = self:config_get(name)
+  local was = cur and cur[name:lower()]
+  require("rb._before").set({ binding = "redis", parameter = name:lower(), value = was,
+    cannot = was == nil and ("CONFIG GET %s gave no value (%s)"):format(name, err or "unknown parameter") or nil })
   return self:call("CONFIG", "SET", name, value)
 end
 
