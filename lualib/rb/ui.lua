@@ -11,7 +11,24 @@ M.PROMPT = "  Apply this step? [y]es [n]o [a]ll [s]kip [q]uit [d]etails: "
 
 local LABEL = { good = "[ OK ]", warning = "[WARN]", critical = "[CRIT]", unknown = "[ ?? ]" }
 
-function M.new(fh) return setmetatable({ fh = fh }, UI) end
+local COLOUR = { good = "\27[32m", warning = "\27[33m", critical = "\27[1;31m", unknown = "\27[35m" }
+
+-- Colour only on a terminal, and never with NO_COLOR set (no-color.org) or TERM=dumb.
+local function wants_colour(fh)
+  local nc, term = os.getenv("NO_COLOR"), os.getenv("TERM")
+  if (nc and nc ~= "") or term == "dumb" then return false end
+  local fd = fh == io.stdout and 1 or fh == io.stderr and 2 or nil
+  return fd ~= nil and sys.isatty(fd)
+end
+
+function M.new(fh) return setmetatable({ fh = fh, colour = wants_colour(fh) }, UI) end
+
+--- label(level): "[ OK ]" ... coloured on a terminal
+function UI:label(level)
+  local l = LABEL[level] or level
+  if self.colour and COLOUR[level] then return COLOUR[level] .. l .. "\27[0m" end
+  return l
+end
 
 function UI:say(fmt, ...)
   local s = select("#", ...) > 0 and fmt:format(...) or fmt
@@ -19,14 +36,30 @@ function UI:say(fmt, ...)
   self.fh:flush()
 end
 
---- fmtnum(v, unit): compact numbers with their unit.
+-- Three significant digits, never scientific for everyday magnitudes.
+local function sig3(v)
+  local a = math.abs(v)
+  if a >= 1000 then return ("%.0f"):format(v) end
+  if a >= 100 then return ("%.1f"):format(v):gsub("%.0$", "") end
+  if a >= 1 or a == 0 then return (("%.2f"):format(v):gsub("0+$", ""):gsub("%.$", "")) end
+  return ("%.3g"):format(v)
+end
+
+local BYTES = { "B", "KiB", "MiB", "GiB", "TiB" }
+
+--- fmtnum(v, unit): a number with its unit and sensible precision, for a
+-- person: bytes as KiB/MiB/GiB, seconds under one as ms, no NaN (n/a).
 function M.fmtnum(v, unit)
   if v == nil then return "n/a" end
   if type(v) ~= "number" then return tostring(v) end
-  local s
-  if math.type(v) == "integer" then s = tostring(v)
-  elseif v ~= v then s = "NaN"
-  else s = ("%.4g"):format(v) end
+  if v ~= v or v == math.huge or v == -math.huge then return "n/a" end
+  if unit == "bytes" or unit == "B" then
+    local i = 1
+    while math.abs(v) >= 1024 and i < #BYTES do v, i = v / 1024, i + 1 end
+    return (i == 1 and math.type(v) == "integer") and (tostring(v) .. " B") or (sig3(v) .. " " .. BYTES[i])
+  end
+  if unit == "s" and v ~= 0 and math.abs(v) < 1 then return sig3(v * 1000) .. " ms" end
+  local s = math.type(v) == "integer" and tostring(v) or sig3(v)
   return unit and unit ~= "" and (s .. " " .. unit) or s
 end
 
@@ -60,7 +93,8 @@ function UI:finding(f)
     local w, c = f.higher_is_worse == false and "<=" or ">=", f.higher_is_worse == false and "<" or ">"
     bounds = ("  (warn %s %s, crit %s %s)"):format(w, M.fmtnum(f.warn, f.unit), c, M.fmtnum(f.crit, f.unit))
   end
-  self:say("  %s %s = %s%s%s", LABEL[f.level], f.name, M.fmtnum(f.value, f.unit), bounds,
+  local value = f.boolean and (f.value == nil and "could not tell" or tostring(f.value)) or M.fmtnum(f.value, f.unit)
+  self:say("  %s %s = %s%s%s", self:label(f.level), f.name, value, bounds,
     f.detail and ("  " .. f.detail) or "")
 end
 
@@ -145,7 +179,7 @@ function UI:verify(v)
   for _, a in ipairs(v.after or {}) do
     local b = before[a.name]
     local unit = a.threshold and a.threshold.unit
-    self:say("  %s verify %s: %s -> %s", LABEL[a.level], a.title or a.name,
+    self:say("  %s verify %s: %s -> %s", self:label(a.level), a.title or a.name,
       b and M.fmtnum(b.value, unit) or "n/a", M.fmtnum(a.value, unit))
   end
   self:say(v.ok and "  verified: the fix holds" or "  NOT VERIFIED: the checks above did not all become good in time")
