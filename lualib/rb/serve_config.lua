@@ -18,7 +18,7 @@ M.DEFAULTS = {
 local INTS = { workers = { 1, 64 }, queue = { 1, 100000 }, run_timeout = { 1, 86400 }, cooldown = { 0, 86400 }, kill_grace = { 1, 300 },
   shutdown_grace = { 0, 3600 }, max_body = { 1024, 64 * 1048576 }, client_timeout = { 1, 600 },
   max_connections = { 1, 10000 }, keep_runs = { 1, 100000 }, seen_alerts = { 1, 1000000 } }
-local STRINGS = { listen = true, reports = true, audit = true, token_file = true, env = true }
+local STRINGS = { listen = true, reports = true, audit = true, token_file = true, env = true, run_config = true }
 
 local function read(path, what)
   local f, err = io.open(path, "r")
@@ -117,6 +117,10 @@ function M.load(o)
     end
     for k, v in pairs(doc.serve or {}) do c[k] = v end
     c.config_file = doc.environments and o.config or nil
+    if c.run_config ~= nil then
+      if type(c.run_config) ~= "string" then return nil, "serve.run_config must be a file path" end
+      c.config_file = c.run_config   -- the runs' environments in a file of their own (a Secret)
+    end
   end
   for _, k in ipairs { "listen", "reports", "audit", "env" } do
     if o[k] then c[k] = o[k] end
