@@ -92,6 +92,7 @@ S:resolve("Cache Optimization", function(ctx)
   assert(r:config_set("maxmemory-policy", ctx.params.maxmemory_policy))
 end, { risk = "medium", description = "CONFIG SET timeout 300; CONFIG SET maxmemory-policy allkeys-lru",
   changes = { "Redis runtime configuration" },
-  verify = { { threshold = "cache_hit_rate" }, { threshold = "redis_memory" } }, verify_timeout = 60 })
+  -- what these settings act on; the hit rate comes back with a warm cache (high-response-time: Warm up cache)
+  verify = { { threshold = "redis_memory" } }, verify_timeout = 60 })
 
 return S

@@ -20,17 +20,14 @@ local PER_POD = "max by (pod) (go_goroutines)"
 -- The pods whose goroutine count is at the warning threshold, or whose count
 -- grew by growth_per_window over the window.
 local function affected(ctx)
-  local bound = ctx.thresholds.goroutines.warn
-  local pods, names = tmi.culprits(tmi.by_pod(ctx, PER_POD), bound)
+  local pods = tmi.culprits(ctx, tmi.by_pod(ctx, PER_POD), ctx.thresholds.goroutines.warn)
   local seen = {}
   for _, p in ipairs(pods) do seen[p] = true end
-  for _, r in ipairs(tmi.by_pod(ctx, "max by (pod) (delta(go_goroutines[5m]))")) do
-    if r.value >= ctx.params.growth_per_window and not seen[r.pod] then
-      pods[#pods + 1] = r.pod; seen[r.pod] = true
-      names = names .. (names == "" and "" or ", ") .. r.pod
-    end
+  local grew = tmi.culprits(ctx, tmi.by_pod(ctx, "max by (pod) (delta(go_goroutines[5m]))"), ctx.params.growth_per_window)
+  for _, p in ipairs(grew) do
+    if not seen[p] then pods[#pods + 1] = p; seen[p] = true end
   end
-  return pods, names
+  return pods, table.concat(pods, ", ")
 end
 
 S:investigate("Monitor goroutine count", function(ctx)

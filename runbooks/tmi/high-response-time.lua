@@ -120,6 +120,7 @@ S:resolve("Warm up cache", function(ctx)
       "/admin/cache/warmup" }, { namespace = ctx.params.namespace, container = ctx.params.container }))
     if r.exit_code and r.exit_code ~= 0 then error("cache warmup failed: " .. (r.stderr or ""), 0) end
   end
-end, { risk = "low", description = "POST /admin/cache/warmup on the API", changes = { "Redis cache contents" } })
+end, { risk = "low", description = "POST /admin/cache/warmup on the API", changes = { "Redis cache contents" },
+  verify = { { threshold = "cache_hit_rate" } }, verify_timeout = 60 })
 
 return S

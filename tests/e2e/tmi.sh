@@ -168,6 +168,7 @@ expect_rc "cache: --yes exits 0" 0 rb cache --resolve-only --yes
 [ "$(redis_get timeout)" = 300 ] && ok "cache: timeout 300" || fail "timeout $(redis_get timeout)"
 [ "$(redis_get maxmemory-policy)" = allkeys-lru ] && ok "cache: maxmemory-policy allkeys-lru" || fail "policy $(redis_get maxmemory-policy)"
 redis-cli -p "$RB_TEST_REDIS_PORT" --no-auth-warning -a "$REDIS_PASS" CONFIG SET timeout "$to" >/dev/null
+curl -sf -X POST "$SIM/admin/cache/warmup" >/dev/null   # the cache the later sections expect
 
 # --- network-latency: Redis unreachable
 closed=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

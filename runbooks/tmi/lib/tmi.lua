@@ -105,18 +105,27 @@ function M.by_pod(ctx, query)
   return out
 end
 
---- culprits(rows, bound) -> the pods of by_pod rows at or over bound, and their names joined
-function M.culprits(rows, bound)
-  local pods, names = {}, {}
-  for _, r in ipairs(rows) do
-    if r.value >= bound then pods[#pods + 1] = r.pod; names[#names + 1] = r.pod end
-  end
-  return pods, table.concat(names, ", ")
+-- running(ctx, rows) -> the by_pod rows of pods that run now (Prometheus
+-- still holds series of pods deleted within the window)
+local function running(ctx, rows)
+  local live, out = {}, {}
+  for _, p in ipairs(M.api_pods(ctx)) do live[p] = true end
+  for _, r in ipairs(rows) do if live[r.pod] then out[#out + 1] = r end end
+  return out
 end
 
---- worst_pod(ctx, query) -> the pod with the largest value of query, else the first running pod
+--- culprits(ctx, rows, bound) -> the running pods of by_pod rows at or over bound, and their names joined
+function M.culprits(ctx, rows, bound)
+  local pods = {}
+  for _, r in ipairs(running(ctx, rows)) do
+    if r.value >= bound then pods[#pods + 1] = r.pod end
+  end
+  return pods, table.concat(pods, ", ")
+end
+
+--- worst_pod(ctx, query) -> the running pod with the largest value of query, else the first running pod
 function M.worst_pod(ctx, query)
-  local rows = M.by_pod(ctx, query)
+  local rows = running(ctx, M.by_pod(ctx, query))
   return rows[1] and rows[1].pod or M.api_pods(ctx)[1]
 end
 
