@@ -15,12 +15,18 @@ local fmt = require "rb.report_fmt"
 local facts = require "rb.report_facts"
 local rjson = require "rb.report_json"
 
+local sys = require "rb._sys"
+
 local M = {}
-local esc = svg.esc
+-- every text is redacted on its own (the redactor sees it as it was written),
+-- then escaped; the whole page is redacted once more by rb.report.render
+local function esc(s) return svg.esc(sys.redact(tostring(s))) end
+local function redact(s) return s and sys.redact(tostring(s)) end
 
 -- Flame graphs are inlined only when small and free of anything active.
 M.MAX_INLINE_SVG = 4 * 1024 * 1024
 M.MAX_TEXT_LINES = 400   -- goroutine dumps and logs shown in full up to this
+M.LAZY_STEPS = 40        -- past this many steps, off-screen steps are laid out lazily
 
 local CSS = [[
 :root{--crit:#c62828;--warn:#b26a00;--good:#2e7d32;--unk:#6d6d6d;--line:#ddd}
@@ -42,7 +48,8 @@ dl.head dd{margin:0}.banner{padding:6px 10px;margin:8px 0;border-radius:4px;font
 .banner.ok{background:#e8f5e9;color:var(--good)}
 section.step{border:1px solid var(--line);border-left:5px solid #90a4ae;padding:8px 12px;margin:14px 0;
 page-break-inside:avoid}section.step.failed{border-left-color:var(--crit)}
-section.step.resolve{border-left-color:#1f77b4}section.step{content-visibility:auto;contain-intrinsic-size:auto 320px}.meta{color:#555;font-size:13px;margin:2px 0 8px}
+section.step.resolve{border-left-color:#1f77b4}
+body.long section.step{content-visibility:auto;contain-intrinsic-size:auto 320px}.meta{color:#555;font-size:13px;margin:2px 0 8px}
 ol.plan li{margin-bottom:8px}.diff .add{color:#1b5e20;background:#e8f5e9}.diff .del{color:#b71c1c;background:#fdecea}
 .diff .hunk{color:#6a1b9a}figure{margin:8px 0}svg{max-width:100%;height:auto}
 .counts span{margin-right:12px}ul.attachments{list-style:none;padding-left:0}.hash{font-size:11px;word-break:break-all}
@@ -224,7 +231,8 @@ function M.inline_svg(text)
     "<image", "<use", "%son%a+%s*=", "javascript:" } do
     if l:find(bad) then return nil, "holds active content" end
   end
-  return text
+  -- colons as character references, as esc() does (function names like a::b)
+  return (text:gsub(":", "&#58;"))
 end
 
 local function attachment(out, a)
@@ -257,10 +265,18 @@ local function attachment(out, a)
   out[#out + 1] = ('<li class="attachment">%s: %s%s</li>'):format(name, where, why and (" (" .. esc(why) .. ")") or "")
 end
 
+-- a chart with its texts redacted (rb.svg escapes, it does not redact)
+local function redacted_chart(c)
+  local series = {}
+  for i, x in ipairs(c.series or {}) do series[i] = { name = redact(x.name), points = x.points, total = x.total } end
+  return { title = redact(c.title), unit = redact(c.unit), warn = c.warn, crit = c.crit, series = series,
+    points = not c.series and c.points or nil }
+end
+
 local function charts(out, s, markers)
   for _, c in ipairs(s.charts or {}) do
     out[#out + 1] = ('<figure class="chart" data-title="%s">%s</figure>'):format(esc(c.title or ""),
-      svg.chart(c, { markers = markers }))
+      svg.chart(redacted_chart(c), { markers = markers }))
   end
 end
 
@@ -318,11 +334,13 @@ local function run_body(out, d, audit, pfx)
   audit_table(out, audit, pfx)
 end
 
-local function page(title, body)
+-- long: many steps; those off screen are laid out lazily (content-visibility)
+local function page(title, body, long)
   return table.concat({ "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
     ('<meta http-equiv="Content-Security-Policy" content="%s">'):format(CSP),
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    ("<title>%s</title>"):format(esc(title)), "<style>" .. CSS .. "</style></head><body>",
+    ("<title>%s</title>"):format(esc(title)), "<style>" .. CSS .. "</style></head>",
+    long and '<body class="long">' or "<body>",
     body, "<footer><p class=\"meta\">runbook report · generated " .. esc(fmt.time(os.time())) .. "</p></footer>",
     "<script>" .. JS .. "</script></body></html>", "" }, "\n")
 end
@@ -331,7 +349,8 @@ end
 function M.render(d, opts)
   local out = {}
   run_body(out, d, opts.audit, "")
-  return page(("runbook %s — run %s"):format(d.section or "?", d.run or "?"), table.concat(out, "\n"))
+  return page(("runbook %s — run %s"):format(d.section or "?", d.run or "?"), table.concat(out, "\n"),
+    #(d.steps or {}) > M.LAZY_STEPS)
 end
 
 --- render_many({ {doc, audit}, ... }, title) -> one page: every run on one
@@ -356,7 +375,9 @@ function M.render_many(runs, title)
     run_body(out, r.doc, r.audit, ("r%d-"):format(i))
     out[#out + 1] = "</article>"
   end
-  return page(title, table.concat(out, "\n"))
+  local n = 0
+  for _, r in ipairs(runs) do n = n + #(r.doc.steps or {}) end
+  return page(title, table.concat(out, "\n"), n > M.LAZY_STEPS)
 end
 
 return M

@@ -207,8 +207,8 @@ describe("rb.report", function()
 
   it("HTML: the plan's SQL, diff, approval, verification and a fix marker; nothing external", function()
     local page = report.render(report.doc(fake_run()), "html", { audit = false })
-    assert.truthy(page:find("ALTER SYSTEM SET work_mem = &#39;64MB&#39;", 1, true))
-    assert.truthy(page:find('<span class="add">+spec.replicas: 5</span>', 1, true))
+    assert.truthy(page:find("ALTER SYSTEM SET work_mem &#61; &#39;64MB&#39;", 1, true))
+    assert.truthy(page:find('<span class="add">+spec.replicas&#58; 5</span>', 1, true))
     assert.truthy(page:find("yes (--yes) by ops", 1, true))
     assert.truthy(page:find("the fix holds", 1, true))
     assert.truthy(page:find('Content-Security-Policy" content="default-src \'none\'', 1, true))
@@ -251,6 +251,29 @@ describe("rb.report", function()
     assert.is_true(secs < 2, secs .. " s")
     local _, n = page:gsub('<section class="step', "")
     assert.are.equal(502, n)
+  end)
+end)
+
+describe("the redactor over a finished page", function()
+  it("finds nothing left to redact and cannot eat markup", function()
+    sys.add_secret("s3cr3t-" .. sys.run_id())
+    local run = fake_run()
+    local tricky = { "api_token: abcdefghijkl", "Authorization: Bearer abcdefghijklmnop", "password=hunter22xyz",
+      "postgres://ops:pw123456@db:5432/app", '{"token":"abcdefghijkl"}', "a::b", "" }
+    run.params = { api_token = "", base = "http://127.0.0.1:1", n = 1 }
+    run.steps[1].notes = tricky
+    run.steps[1].logs = tricky
+    run.steps[1].findings[1].detail = tricky[2]
+    run.steps[1].charts[1].title = tricky[1]
+    run.steps[2].plan[2].simulated = table.concat(tricky, "\n")
+    local raw = require("rb.report_html").render(report.doc(run), { audit = false })
+    assert.are.equal(raw, sys.redact(raw))
+    local _, opens = raw:gsub("<li[ >]", "")
+    local _, closes = raw:gsub("</li>", "")
+    assert.are.equal(opens, closes)
+    for _, t in ipairs { "abcdefghijkl", "abcdefghijklmnop", "hunter22xyz", "pw123456" } do
+      assert.falsy(raw:find(t, 1, true), t)
+    end
   end)
 end)
 
