@@ -110,9 +110,10 @@ grep -q "main.allocLarge" "$T_TMP/engine.txt" && ok "heap top names main.allocLa
 cat >"$T_TMP/flame.lua" <<'EOF'
 local pprof = require "rb.pprof"
 local f = assert(io.open(arg[1], "rb")); local p = assert(pprof.parse(f:read("a"))); f:close()
-assert(p:flamegraph(arg[2], { title = "CPU" }))
+local svg = assert(p:flamegraph { title = "CPU" })   -- the SVG text: the caller writes it
+local out = assert(io.open(arg[2], "w")); out:write(svg); out:close()
 EOF
-check "flamegraph writes an SVG" lua "$T_TMP/flame.lua" "$T_TMP/cpu.pb.gz" "$T_TMP/cpu.svg"
+check "flamegraph returns an SVG" lua "$T_TMP/flame.lua" "$T_TMP/cpu.pb.gz" "$T_TMP/cpu.svg"
 contains "the SVG shows main.burnSort" "$T_TMP/cpu.svg" "main.burnSort"
 
 # --- what a user sees on bad input -------------------------------------------
