@@ -112,7 +112,12 @@ function UI:plan(step, plan)
   if #plan == 0 then return self:say("  (no changes planned)") end
   for i, a in ipairs(plan) do
     self:say(action_line(i, a))
-    if a.args and a.args ~= "null" and #a.args <= 200 then self:say("     args: %s", a.args) end
+    if a.args and a.args ~= "null" then
+      if #a.args <= 200 then self:say("     args: %s", a.args)
+      else   -- never silently dropped: a head, and how much more `d` shows
+        self:say("     args: %s … (%d more bytes: answer d to see them all)", a.args:sub(1, 160), #a.args - 160)
+      end
+    end
     if not a.simulable then self:say("     (cannot be simulated: shown as planned, not validated)")
     elseif a.simulated then
       for line in (a.simulated .. "\n"):gmatch("(.-)\n") do self:say("     | %s", line) end
