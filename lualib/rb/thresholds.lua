@@ -6,10 +6,28 @@ local level = require "rb.level"
 
 local M = {}
 
---- names(book) -> sorted threshold names
-function M.names(book)
+--- all(book) -> the book's thresholds and its sections' indicators as one
+-- thresholds table: a section's indicator {name, title?, query, warn?, crit?,
+-- unit?, higher_is_worse?} becomes "SECTION/NAME", owned by that section
+-- (origin "section"). Data only: nothing of the section's code runs.
+function M.all(book)
   local out = {}
-  for k in pairs(book.thresholds) do out[#out + 1] = k end
+  for k, t in pairs(book.thresholds or {}) do out[k] = t end
+  for _, sec in ipairs(book.sections or {}) do
+    for _, ind in ipairs(sec.indicators or {}) do
+      local t = { sections = { sec.id }, origin = "section" }
+      for k, v in pairs(ind) do t[k] = v end
+      t.title = ind.title or ind.name
+      out[sec.id .. "/" .. ind.name] = t
+    end
+  end
+  return out
+end
+
+--- names(thresholds) -> sorted threshold names
+function M.names(thresholds)
+  local out = {}
+  for k in pairs(thresholds) do out[#out + 1] = k end
   table.sort(out)
   return out
 end
@@ -111,9 +129,11 @@ function M.evaluate_some(thresholds, names, prom, params, opts)
   return out
 end
 
---- evaluate(book, prom, params?, opts?) -> evaluate_some over every threshold of the book
+--- evaluate(book, prom, params?, opts?) -> evaluate_some over every threshold
+-- of the book and every indicator of its sections
 function M.evaluate(book, prom, params, opts)
-  return M.evaluate_some(book.thresholds, M.names(book), prom, params or book.params, opts)
+  local all = M.all(book)
+  return M.evaluate_some(all, M.names(all), prom, params or book.params, opts)
 end
 
 local WEIGHT = { warning = 1, critical = 10 }
@@ -154,7 +174,7 @@ function M.rank(book, evaluated)
 end
 
 local function camel(name)
-  return (name:gsub("^%l", string.upper):gsub("_(%w)", string.upper))
+  return (name:gsub("^%l", string.upper):gsub("[_/.%-]+(%w)", string.upper))
 end
 
 -- One alerting rule: the threshold's query compared with its warn or crit value.
@@ -183,10 +203,10 @@ end
 -- name), and the list of thresholds left out with why ({name, why}, ...):
 -- one without a query has nothing to alert on.
 function M.rules(book, params)
-  local rules, skipped = {}, {}
-  for _, n in ipairs(M.names(book)) do
-    local t = book.thresholds[n]
-    local expr, why = M.query(book.thresholds, n, params or book.params)
+  local rules, skipped, all = {}, {}, M.all(book)
+  for _, n in ipairs(M.names(all)) do
+    local t = all[n]
+    local expr, why = M.query(all, n, params or book.params)
     if expr then
       rules[#rules + 1] = rule(book, n, t, expr, "warning")
       rules[#rules + 1] = rule(book, n, t, expr, "critical")

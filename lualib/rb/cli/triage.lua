@@ -14,7 +14,8 @@ usage: runbook triage [BOOK] [--env NAME] [--config FILE] [--set KEY=VALUE]
                       [--short-window RANGE] [--output text|json]
 
 Evaluates every threshold of BOOK (a book directory or id; default: the only
-book under runbooks/) against Prometheus now, all queries in one round, and
+book under runbooks/) and its sections' indicators against Prometheus now,
+all queries in one round, and
 ranks the sections whose indicators are at warning or critical: severity
 first, then the section that owns the indicator (its first section). Each
 indicator is good, warning, critical or unknown (with why); unknown is never
