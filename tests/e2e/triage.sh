@@ -52,7 +52,8 @@ return rb.book { id = "noquery", title = "No query", sections = { "s" },
 LUA
 cat >"$B/s.lua" <<'LUA'
 local rb = require "rb"
-local S = rb.section { id = "s", title = "S" }
+local S = rb.section { id = "s", title = "S",
+  indicators = { { name = "scrapes", title = "Scrape targets down", query = "count(up == 0) or vector(0)", warn = 1, crit = 1 } } }
 S:investigate("nothing", function() end)
 return S
 LUA
@@ -63,6 +64,10 @@ expect_rc "no query: export-alerts exits 0" 0 timeout 30 "$RUNBOOK" export-alert
 contains "no query: export-alerts warns that it left the threshold out" "$T_TMP/err" "threshold 'manual' left out: no query"
 lacks "no query: the threshold has no rule" "$T_TMP/rules.yml" "threshold: manual"
 contains "no query: the other threshold has its rules" "$T_TMP/rules.yml" "threshold: up"
+contains "a section's own indicator gets rules too" "$T_TMP/rules.yml" "threshold: s/scrapes"
+config "$RB_TEST_TMIPROM_URL"
+expect_rc "a section's own indicator is evaluated by triage (the lab: exit 5 for the no-query one only)" 5 tri "$B"
+contains "the section's indicator is evaluated and good" "$T_TMP/out" "[ OK ] Scrape targets down"
 
 # --- the lab: a bad window, then everything evaluated and good
 config "$RB_TEST_TMIPROM_URL"
