@@ -24,10 +24,13 @@
 #include "core/pg_value.h"
 #include "errors.h"
 #include "gate.h"
+#include "luaopt.h"
 #include "net/pg_conn.h"
 #include "redact.h"
 #include <lauxlib.h>
 #include <libpq-fe.h>
+#include <pg_config_manual.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +51,8 @@ typedef struct {
     PGconn *pg;                   /* NULL: closed (or lost after a timeout) */
     int closed;                   /* conn:close() was called */
     double stmt_timeout;          /* seconds; the session's statement_timeout */
-    char target[256];             /* host:port/db, for the gate and messages */
-    char lost[160];               /* why pg went away, if it did */
+    char target[512];             /* host:port/db or unix:///dir?port=N&db=D (target_label) */
+    char lost[1024];              /* why pg went away, if it did */
     char notices[MAX_NOTICES][200]; /* NOTICE/WARNING lines of the current call */
     int nnotices;
     /* The shape (oids and names) of the last result and its converters: a
@@ -83,6 +86,22 @@ static pgconn *check_conn(lua_State *L)
     return pc;
 }
 
+/* The label a connection is shown by: "host:port/db" over TCP,
+ * "unix:///dir?port=N&db=D" over a unix socket (a host that is a directory,
+ * or none: libpq's default socket directory). */
+static void target_label(char *out, size_t outsz, const char *host, const char *port, const char *db)
+{
+    if (!port || !*port) port = "5432";
+    if (!db) db = "";
+    if (!host || !*host) host = DEFAULT_PGSOCKET_DIR;
+    if (host[0] == '/' || host[0] == '@')
+        snprintf(out, outsz, "unix://%s?port=%s&db=%s", host, port, db);
+    else if (strchr(host, ':'))
+        snprintf(out, outsz, "[%s]:%s/%s", host, port, db);
+    else
+        snprintf(out, outsz, "%s:%s/%s", host, port, db);
+}
+
 /* ---- transport (net/pg_conn.c) ------------------------------------------ */
 
 enum { IO_OK = RB_PG_OK, IO_TIMEOUT = RB_PG_ETIMEOUT, IO_CONN = RB_PG_ECONN, IO_INTERRUPTED = RB_PG_EINTR };
@@ -97,24 +116,26 @@ static void drop_conn(pgconn *pc, const char *why)
     snprintf(pc->lost, sizeof pc->lost, "%s", why);
 }
 
-/* nil, err for a failed wait; the connection is dropped (its state is unknown). */
+/* nil, err for a failed wait; the connection is dropped (its state is unknown).
+ * libpq's message is kept whole (it names every address it tried). */
 static int io_fail(lua_State *L, pgconn *pc, int w, double limit)
 {
-    char what[320], why[160];
-    snprintf(what, sizeof what, "%s", pc->target);
+    char why[64];
     if (w == IO_TIMEOUT) {
         snprintf(why, sizeof why, "no answer within %gs", limit);
         drop_conn(pc, why);
-        return fail(L, "timeout", what, why);
+        return fail(L, "timeout", pc->target, why);
     }
     if (w == IO_INTERRUPTED) {
         drop_conn(pc, "interrupted");
-        return fail(L, "interrupted", what, "interrupted");
+        return fail(L, "interrupted", pc->target, "interrupted");
     }
-    snprintf(why, sizeof why, "%s", pc->pg ? PQerrorMessage(pc->pg) : "connection lost");
-    if (!*why) snprintf(why, sizeof why, "connection lost");
-    drop_conn(pc, why);
-    return fail(L, "conn", what, why);
+    const char *msg = pc->pg ? PQerrorMessage(pc->pg) : "";
+    lua_pushstring(L, *msg ? msg : "connection lost");   /* outlives PQfinish */
+    drop_conn(pc, lua_tostring(L, -1));
+    fail(L, "conn", pc->target, lua_tostring(L, -1));
+    lua_remove(L, -3);
+    return 2;
 }
 
 /* nil, err{kind, sqlstate, message, detail, hint, retryable} from a failed
@@ -307,12 +328,7 @@ static void normalize_args(lua_State *L, call *c)
     c->timeout = 0;
     if (lua_type(L, 2) != LUA_TTABLE) return;
     luaL_argcheck(L, lua_gettop(L) == 2, 3, "no extra arguments after a call table");
-    lua_getfield(L, 2, "timeout");
-    if (!lua_isnil(L, -1)) {
-        c->timeout = luaL_checknumber(L, -1);
-        luaL_argcheck(L, c->timeout > 0, 2, "timeout must be positive (seconds)");
-    }
-    lua_pop(L, 1);
+    c->timeout = rb_opt_seconds(L, 2, "timeout", 0, "call");
     lua_getfield(L, 2, "n");
     lua_Integer n = lua_isnil(L, -1) ? (lua_Integer)lua_rawlen(L, 2) : luaL_checkinteger(L, -1);
     lua_pop(L, 1);
@@ -728,6 +744,141 @@ static int conn_exec(lua_State *L)
     return n;
 }
 
+/* ---- signalling a backend: cancel_backend, terminate_backend ------------- */
+
+/* Who may signal the backend, as the server would decide it (PostgreSQL's
+ * pg_signal_backend rules): EXECUTE on the function, and current_user a
+ * superuser, or the target not a superuser's and current_user having the
+ * privileges of its role or of pg_signal_backend. $1 pid, $2 function. */
+static const char PRIVILEGE_SQL[] =
+    "SELECT coalesce(has_function_privilege(current_user, "
+    "  (SELECT min(p.oid) FROM pg_catalog.pg_proc p WHERE p.proname = $2), 'EXECUTE'), false) AS may_execute, "
+    "  me.rolsuper AS me_super, current_user::text AS me, "
+    "  a.pid IS NOT NULL AS is_backend, a.pid = pg_backend_pid() AS is_self, "
+    "  coalesce(a.usename::text, '') AS role, coalesce(r.rolsuper, false) AS role_super, "
+    "  a.usesysid IS NOT NULL AND pg_has_role(current_user, a.usesysid, 'USAGE') AS has_role, "
+    "  pg_has_role(current_user, 'pg_signal_backend', 'USAGE') AS signal_member, "
+    "  coalesce(a.state, '') AS state, coalesce(a.backend_type, '') AS backend_type "
+    "FROM pg_catalog.pg_roles me "
+    "LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = $1 "
+    "LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.usesysid "
+    "WHERE me.rolname = current_user";
+
+static int field_true(lua_State *L, int row, const char *name)
+{
+    lua_getfield(L, row, name);
+    int v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static const char *field_str(lua_State *L, int row, const char *name)
+{
+    lua_getfield(L, row, name);
+    const char *v = lua_isstring(L, -1) ? lua_tostring(L, -1) : "";
+    lua_pop(L, 1);   /* the string stays referenced by the row */
+    return v;
+}
+
+/* Pushes the verdict on the privilege row at row: whether the call will
+ * work, and why, in one line for the plan. Returns will-work. */
+static int privilege_verdict(lua_State *L, int row, const char *fn, lua_Integer pid)
+{
+    const char *me = field_str(L, row, "me"), *role = field_str(L, row, "role");
+    int ok = 0;
+    if (!field_true(L, row, "may_execute"))
+        lua_pushfstring(L, "%s(%d) will fail: %s may not EXECUTE %s", fn, (int)pid, me, fn);
+    else if (!field_true(L, row, "is_backend"))
+        lua_pushfstring(L, "%s(%d) will do nothing: pid %d is not a PostgreSQL backend now", fn, (int)pid, (int)pid);
+    else if (field_true(L, row, "me_super"))
+        ok = 1, lua_pushfstring(L, "%s(%d) will work: %s is a superuser (backend of role '%s', %s)", fn,
+                                (int)pid, me, role, field_str(L, row, "state"));
+    else if (field_true(L, row, "role_super") || !*role)
+        lua_pushfstring(L, "%s(%d) will fail: pid %d is a %s of a superuser or of no role, which only a "
+                        "superuser may signal", fn, (int)pid, (int)pid, field_str(L, row, "backend_type"));
+    else if (field_true(L, row, "has_role") || field_true(L, row, "signal_member"))
+        ok = 1, lua_pushfstring(L, "%s(%d) will work: %s %s (backend of role '%s', %s)", fn, (int)pid, me,
+                                field_true(L, row, "has_role") ? "has the privileges of that role"
+                                                               : "is a member of pg_signal_backend",
+                                role, field_str(L, row, "state"));
+    else
+        lua_pushfstring(L, "%s(%d) will fail: %s is neither a member of role '%s' nor of pg_signal_backend",
+                        fn, (int)pid, me, role);
+    return ok;
+}
+
+/* Plan mode: the privilege check (a read with its own ticket) goes into the
+ * plan as what the write would do. Pushes {planned, command, will_work, why}
+ * or nil, err. */
+static int simulate_signal(lua_State *L, rb_ticket *w, pgconn *pc, const char *fn, lua_Integer pid)
+{
+    if (!pc->pg) return lost_fail(L, pc);
+    char pidtext[24];
+    snprintf(pidtext, sizeof pidtext, "%d", (int)pid);
+    const char *vals[2] = {pidtext, fn};
+    call c = {.sql = PRIVILEGE_SQL, .nparams = 2, .values = vals};
+    rb_action a = {"pg", "privilege_check", pc->target, 0};
+    rb_ticket *t = rb_gate_open(L, &a, RB_READ);
+    int n = run_read_only(L, t, pc, PRIVILEGE_SQL, &c);
+    rb_ticket_done(L, t, n == 1, top_error(L, n));
+    if (n != 1) return 2;
+    lua_geti(L, -1, 1);
+    if (lua_isnil(L, -1)) return rb_error_return(L, "sql", "%s: current_user has no pg_roles row", fn);
+    int row = lua_gettop(L);
+    int ok = privilege_verdict(L, row, fn, pid);
+    rb_ticket_simulated(L, w, lua_tostring(L, -1));
+    lua_createtable(L, 0, 4);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "planned");
+    lua_pushliteral(L, "SELECT");
+    lua_setfield(L, -2, "command");
+    lua_pushboolean(L, ok);
+    lua_setfield(L, -2, "will_work");
+    lua_pushvalue(L, -2);
+    lua_setfield(L, -2, "why");
+    return 1;
+}
+
+/* Apply: SELECT fn($1) as a write; res.signalled is the function's answer
+ * (false: no such backend; the server's WARNING is in res.notices). */
+static int send_signal(lua_State *L, rb_ticket *t, pgconn *pc, const char *fn, lua_Integer pid)
+{
+    char pidtext[24], sql[64];
+    snprintf(pidtext, sizeof pidtext, "%d", (int)pid);
+    snprintf(sql, sizeof sql, "SELECT %s($1) AS signalled", fn);
+    const char *vals[1] = {pidtext};
+    call c = {.sql = sql, .nparams = 1, .values = vals};
+    int n = pc->pg ? run_exec(L, t, pc, &c) : lost_fail(L, pc);
+    if (n != 1) return n;
+    lua_geti(L, -1, 1);
+    lua_getfield(L, -1, "signalled");
+    lua_setfield(L, -3, "signalled");
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* conn:cancel_backend(pid) / conn:terminate_backend(pid): a write (refused in
+ * investigate; in plan mode the privilege check says whether it will work). */
+static int signal_backend(lua_State *L, const char *fn)
+{
+    pgconn *pc = check_conn(L);
+    lua_Integer pid = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, pid > 0 && pid <= INT32_MAX, 2, "backend pid expected (a positive integer)");
+    lua_settop(L, 2);
+    lua_createtable(L, 1, 0);                  /* args = {pid} */
+    lua_pushinteger(L, pid);
+    lua_rawseti(L, -2, 1);
+    pc->nnotices = 0;
+    rb_action a = {"pg", fn + 3, pc->target, 3};   /* op: cancel_backend / terminate_backend */
+    rb_ticket *t = rb_gate_open(L, &a, RB_WRITE);
+    int n = rb_ticket_simulate(t) ? simulate_signal(L, t, pc, fn, pid) : send_signal(L, t, pc, fn, pid);
+    rb_ticket_done(L, t, n == 1, top_error(L, n));
+    return n;
+}
+
+static int conn_cancel_backend(lua_State *L) { return signal_backend(L, "pg_cancel_backend"); }
+static int conn_terminate_backend(lua_State *L) { return signal_backend(L, "pg_terminate_backend"); }
+
 static int escape(lua_State *L, char *(*fn)(PGconn *, const char *, size_t))
 {
     pgconn *pc = check_conn(L);
@@ -788,16 +939,6 @@ static void add_kw(lua_State *L, conn_opts *o, const char *k, const char *v)
     o->kw[o->n] = k;
     o->val[o->n++] = v;
     o->kw[o->n] = o->val[o->n] = NULL;
-}
-
-static double opt_seconds(lua_State *L, int t, const char *name, double def)
-{
-    if (t == 0) return def;
-    lua_getfield(L, t, name);
-    double v = lua_isnil(L, -1) ? def : luaL_checknumber(L, -1);
-    lua_pop(L, 1);
-    if (!(v > 0) || v > 86400) luaL_error(L, "connect: %s must be seconds in (0, 86400]", name);
-    return v;
 }
 
 /* libpq keywords accepted in the table form (values are strings or numbers). */
@@ -870,8 +1011,7 @@ static void describe(const conn_opts *o, char *out, size_t outsz)
         else if (!db && !strcmp(p->keyword, "dbname")) db = p->val;
         else if (!user && !strcmp(p->keyword, "user")) user = p->val;
     }
-    snprintf(out, outsz, "%s:%s/%s", host && *host ? host : "localhost", port && *port ? port : "5432",
-             db && *db ? db : (user ? user : ""));
+    target_label(out, outsz, host, port, db && *db ? db : (user ? user : ""));
     if (parsed) PQconninfoFree(parsed);
     if (defs) PQconninfoFree(defs);
 }
@@ -899,7 +1039,7 @@ static int open_conn(lua_State *L, const rb_ticket *t, const conn_opts *o, const
     secret(PQpass(g));        /* also a password found in ~/.pgpass or a service file */
     if (w) return io_fail(L, pc, w, o->connect_timeout);
     PQsetNoticeReceiver(g, on_notice, pc);
-    snprintf(pc->target, sizeof pc->target, "%s:%s/%s", PQhost(g), PQport(g), PQdb(g));
+    target_label(pc->target, sizeof pc->target, PQhost(g), PQport(g), PQdb(g));
     pc->stmt_timeout = o->stmt_timeout;
     if (!set_timeout(L, t, pc, o->stmt_timeout)
         || !set_guc(L, t, pc, "default_transaction_read_only", "on")) return 2;
@@ -941,7 +1081,7 @@ static int read_allow(lua_State *L, int opts)
 static int pg_connect(lua_State *L)
 {
     conn_opts o;
-    char shown[256];
+    char shown[512];
     memset(&o, 0, sizeof o);
     int opts = 0;
     if (lua_type(L, 1) == LUA_TTABLE) {
@@ -955,8 +1095,8 @@ static int pg_connect(lua_State *L)
         o.expand = 1;
         add_kw(L, &o, "dbname", dsn);
     }
-    o.connect_timeout = opt_seconds(L, opts, "connect_timeout", DEFAULT_CONNECT_TIMEOUT);
-    o.stmt_timeout = opt_seconds(L, opts, "statement_timeout", DEFAULT_STATEMENT_TIMEOUT);
+    o.connect_timeout = rb_opt_seconds(L, opts, "connect_timeout", DEFAULT_CONNECT_TIMEOUT, "connect");
+    o.stmt_timeout = rb_opt_seconds(L, opts, "statement_timeout", DEFAULT_STATEMENT_TIMEOUT, "connect");
     add_kw(L, &o, "fallback_application_name", "runbook");
     secret(getenv("PGPASSWORD"));
     int allow = read_allow(L, opts);
@@ -979,7 +1119,8 @@ static int pg_isnull(lua_State *L)
 static const luaL_Reg conn_methods[] = {
     {"query", conn_query}, {"exec", conn_exec}, {"close", conn_close},
     {"escape_literal", conn_escape_literal}, {"escape_identifier", conn_escape_identifier},
-    {"target", conn_target}, {NULL, NULL}
+    {"target", conn_target}, {"cancel_backend", conn_cancel_backend},
+    {"terminate_backend", conn_terminate_backend}, {NULL, NULL}
 };
 
 static const luaL_Reg conn_meta[] = {

@@ -111,10 +111,9 @@ static rb_http_req read_conn(lua_State *L, int t, const char **base)
     if (r.bearer) rb_redact_add(r.bearer, strlen(r.bearer));
     rb_redact_add_basic(r.user, r.password);
     if (r.bearer && r.user) bad(L, "bearer and user given: choose one credential");
-    double timeout = rb_opt_number(L, t, "timeout", 30);
-    luaL_argcheck(L, timeout > 0, t, "timeout must be positive");
+    double timeout = rb_opt_seconds(L, t, "timeout", 30, "client");
     r.timeout_ms = (long)(timeout * 1000);
-    r.connect_timeout_ms = (long)(rb_opt_number(L, t, "connect_timeout", fmin(5, timeout)) * 1000);
+    r.connect_timeout_ms = (long)(rb_opt_seconds(L, t, "connect_timeout", fmin(5, timeout), "client") * 1000);
     size_t n;
     lua_getfield(L, t, "url");
     const char *url = lua_tolstring(L, -1, &n);
@@ -287,14 +286,6 @@ static int prom_perform(lua_State *L)
     return 1;
 }
 
-/* _error(kind, message) -> rb.Error, for errors found by the Lua half. */
-static int prom_error(lua_State *L)
-{
-    const char *kind = luaL_checkstring(L, 1), *msg = luaL_checkstring(L, 2);
-    rb_error_push(L, kind, "%s", msg);
-    return 1;
-}
-
 static int quote_with(lua_State *L, size_t per_byte, size_t (*fn)(const char *, size_t, char *))
 {
     size_t n;
@@ -357,7 +348,7 @@ static int prom_sparkline(lua_State *L)
 }
 
 static const luaL_Reg promlib[] = {
-    {"_perform", prom_perform}, {"_base", prom_base}, {"_error", prom_error}, {"quote", prom_quote},
+    {"_perform", prom_perform}, {"_base", prom_base}, {"quote", prom_quote},
     {"quote_regex", prom_quote_regex}, {"sparkline", prom_sparkline}, {NULL, NULL}
 };
 

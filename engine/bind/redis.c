@@ -29,6 +29,7 @@
 #include "core/redis_url.h"
 #include "errors.h"
 #include "gate.h"
+#include "luaopt.h"
 #include "net/redis_conn.h"
 #include "redact.h"
 #include <hiredis/hiredis.h>
@@ -652,24 +653,6 @@ static int redis_parse_info(lua_State *L)
     return 1;
 }
 
-/* redis._fail(kind, message) -> nil, err: for the Lua helpers in lualib/rb/redis.lua. */
-static int redis_fail(lua_State *L)
-{
-    return rb_error_return(L, luaL_checkstring(L, 1), "%s", luaL_checkstring(L, 2));
-}
-
-static double opt_seconds(lua_State *L, const char *field, double dflt)
-{
-    if (lua_isnoneornil(L, 2)) return dflt;
-    lua_getfield(L, 2, field);
-    int isnum = 0;
-    double v = lua_isnil(L, -1) ? dflt : lua_tonumberx(L, -1, &isnum);
-    if (!lua_isnil(L, -1) && (!isnum || v <= 0))
-        luaL_error(L, "bad option '%s' to 'connect' (positive number of seconds expected)", field);
-    lua_pop(L, 1);
-    return v;
-}
-
 static void set_target(Conn *co)
 {
     if (co->url.unix_socket)
@@ -709,8 +692,10 @@ static int redis_connect(lua_State *L)
 {
     const char *url = luaL_checkstring(L, 1);
     char err[200];
-    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
-    double ct = opt_seconds(L, "connect_timeout", 5), t = opt_seconds(L, "timeout", 30);
+    int opts = lua_isnoneornil(L, 2) ? 0 : 2;
+    if (opts) luaL_checktype(L, 2, LUA_TTABLE);
+    double ct = rb_opt_seconds(L, opts, "connect_timeout", 5, "connect");
+    double t = rb_opt_seconds(L, opts, "timeout", 30, "connect");
     lua_settop(L, 2);
     Conn *co = lua_newuserdatauv(L, sizeof *co, 1);
     memset(co, 0, sizeof *co);
@@ -749,7 +734,7 @@ static const luaL_Reg conn_meta[] = {
 };
 
 static const luaL_Reg redislib[] = {
-    {"connect", redis_connect}, {"parse_info", redis_parse_info}, {"_fail", redis_fail}, {NULL, NULL}
+    {"connect", redis_connect}, {"parse_info", redis_parse_info}, {NULL, NULL}
 };
 
 /* hiredis 0.14 writes with write(2): on a socket the server has reset that

@@ -1,10 +1,14 @@
 /* bind/secret.c — rb._secret, what rb.secret() stands on:
  *   add(s)   registers s with the redactor (redact.h)
+ *   error(kind, message, fields)  the one error constructor (errors.h): its
+ *            values are redacted, so it lives beside the redactor; rb.json
+ *            publishes it as rb.json.error
  * Called from runbook code (a world, world_tag.h), a secret must be long
  * enough to be unambiguous in free text (RB_SECRET_MIN bytes): a runbook
  * cannot register a short word ("delete", "tmi") and so blank out the
  * operation names and targets of its own plan. The engine registers short
  * credentials itself where it knows their place (DSN, URL userinfo, AUTH). */
+#include "errors.h"
 #include "redact.h"
 #include "world_tag.h"
 #include <lauxlib.h>
@@ -24,7 +28,7 @@ static int secret_add(lua_State *L)
 
 int luaopen_rb__secret(lua_State *L)
 {
-    static const luaL_Reg lib[] = {{"add", secret_add}, {NULL, NULL}};
+    static const luaL_Reg lib[] = {{"add", secret_add}, {"error", rb_error_new}, {NULL, NULL}};
     luaL_newlib(L, lib);
     return 1;
 }

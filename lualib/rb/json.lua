@@ -1,5 +1,8 @@
 -- rb.json — JSON for runbooks: lua-cjson (linked into the binary), with
--- decode returning nil, err{kind = "parse"} instead of raising.
+-- decode returning nil, err{kind = "parse"} instead of raising; rb.json.null
+-- is the one null of every binding (cjson.null; rb.pg's NULL is the same
+-- value); rb.json.error(kind, message, fields) is the one error constructor
+-- (engine/errors.c, the same values the bindings return).
 --
 -- Bounded work for hostile input: rb.json uses its own cjson instance (so a
 -- runbook cannot change the engine's settings, nor the engine a runbook's),
@@ -9,6 +12,7 @@
 -- tables is refused instead of being written out. Defaults are below; each
 -- call may lower or raise them with its options.
 local cjson = require "cjson"
+local secret = require "rb._secret"   -- the error constructor lives beside the redactor
 
 local MAX_DEPTH = 128                 -- nesting levels, decode and encode
 local MAX_NODES = 1000000             -- values an encoded document expands to
@@ -87,13 +91,18 @@ function M.encode(value, opts)
   return c.encode(value)
 end
 
+--- error(kind, message, fields?) -> err: the rb.Error every binding returns
+--- ({kind, message, ...fields}, printed as "KIND error: MESSAGE"; strings redacted)
+function M.error(kind, message, fields)
+  return secret.error(kind, message, fields)
+end
+
 --- decode(text, {max_depth}) -> value | nil, err{kind = "parse", message}
 function M.decode(text, opts)
   local c = codec(opts, "decode")
   local ok, v = pcall(c.decode, text)
   if ok then return v end
-  return nil, setmetatable({ kind = "parse", message = tostring(v) },
-    { __tostring = function(e) return "parse error: " .. e.message end })
+  return nil, M.error("parse", tostring(v))
 end
 
 return M

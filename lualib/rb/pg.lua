@@ -10,6 +10,7 @@
 -- pasting raw input into SQL.
 local M = ...
 local rb = require "rb"
+local new_error = require("rb.json").error   -- the one error constructor
 local Conn = M.Conn
 
 local function argcheck(cond, n, fname, msg)
@@ -50,12 +51,27 @@ local function exec_on_table(conn, verb, tbl, fname)
 end
 
 -- pg.connect() with no DSN: the run's "postgres" target (--env/--config),
--- else DATABASE_URL, else libpq's own defaults (PGHOST, PGUSER, ..., service
--- files, ~/.pgpass).
+-- else DATABASE_URL, else libpq's own environment when it names a server
+-- (PGHOST, PGHOSTADDR or PGSERVICE; the rest of libpq's defaults, PGUSER,
+-- ~/.pgpass, service files, still apply). With none of them: nil,
+-- err{kind = "config"}, like redis.connect() and prom.client().
 local c_connect = M.connect
+local LIBPQ_SERVER_ENV = { "PGHOST", "PGHOSTADDR", "PGSERVICE" }
+local function libpq_configured()
+  for _, k in ipairs(LIBPQ_SERVER_ENV) do
+    local v = os.getenv(k)
+    if v and v ~= "" then return true end
+  end
+  return false
+end
+
 function M.connect(dsn, opts)
   if dsn == nil then
     local t = rb.target("postgres")
+    if (t == nil or t == "") and not libpq_configured() then
+      return nil, new_error("config", "rb.pg: no PostgreSQL server configured: set postgres in --env/--config, "
+        .. "DATABASE_URL, or libpq's PGHOST/PGSERVICE, or pass a DSN to pg.connect")
+    end
     dsn = (t ~= nil and t ~= "") and t or ""
   end
   return c_connect(dsn, opts)
@@ -76,9 +92,133 @@ WHERE (now() - pg_stat_activity.query_start) > $1::interval
 ORDER BY query_start]], older)
 end
 
--- Who blocks whom: the seed's lock analysis query, verbatim.
+-- Every wait edge: a blocked session and one session it waits for
+-- (pg_blocking_pids: lock holders and sessions ahead in the queue), with both
+-- sides' activity. Times are seconds; waiting_since is when the lock wait
+-- began (pg_locks.waitstart), else when the session entered its state.
+local WAIT_EDGES = [[
+WITH waiting AS (
+  SELECT a.pid, a.usename::text AS usename, a.query, a.state,
+         coalesce((SELECT min(l.waitstart) FROM pg_catalog.pg_locks l WHERE l.pid = a.pid AND NOT l.granted),
+                  a.state_change) AS since,
+         pg_blocking_pids(a.pid) AS blockers
+  FROM pg_catalog.pg_stat_activity a
+  WHERE a.wait_event_type = 'Lock')
+SELECT w.pid AS blocked_pid, w.usename AS blocked_user, w.query AS blocked_query, w.since::text AS waiting_since,
+       extract(epoch FROM clock_timestamp() - w.since)::float8 AS waiting_s,
+       h.pid AS blocker_pid, h.usename::text AS blocker_user, h.state AS blocker_state, h.query AS blocker_query,
+       h.application_name AS blocker_app, h.wait_event_type AS blocker_wait, h.xact_start::text AS blocker_xact_start,
+       extract(epoch FROM clock_timestamp() - h.xact_start)::float8 AS blocker_xact_s,
+       extract(epoch FROM clock_timestamp() - h.state_change)::float8 AS blocker_state_s
+FROM waiting w
+CROSS JOIN LATERAL unnest(w.blockers) AS b(pid)
+JOIN pg_catalog.pg_stat_activity h ON h.pid = b.pid
+ORDER BY w.since, w.pid, h.pid]]
+
+-- The sessions under head (breadth first): each once, with its depth.
+local function victims(head, edges_to)
+  local out, seen, queue = {}, { [head] = true }, { { head, 0 } }
+  local i = 1
+  while queue[i] do
+    local pid, depth = queue[i][1], queue[i][2]
+    i = i + 1
+    for _, e in ipairs(edges_to[pid] or {}) do
+      if not seen[e.blocked_pid] then
+        seen[e.blocked_pid] = true
+        out[#out + 1] = { pid = e.blocked_pid, user = e.blocked_user, query = e.blocked_query,
+          waiting_since = e.waiting_since, waiting_s = e.waiting_s, blocked_by = pid, depth = depth + 1 }
+        queue[#queue + 1] = { e.blocked_pid, depth + 1 }
+      end
+    end
+  end
+  return out
+end
+
+-- Heads: blockers that wait for nobody; in a cycle (a deadlock before the
+-- server breaks it) every member of it waits, so its lowest pid stands for it.
+local function heads_of(edges)
+  local blocked, heads, seen = {}, {}, {}
+  for _, e in ipairs(edges) do blocked[e.blocked_pid] = true end
+  for _, e in ipairs(edges) do
+    if not blocked[e.blocker_pid] and not seen[e.blocker_pid] then
+      seen[e.blocker_pid] = true
+      heads[#heads + 1] = e
+    end
+  end
+  if #heads == 0 and #edges > 0 then
+    local low = edges[1]
+    for _, e in ipairs(edges) do if e.blocker_pid < low.blocker_pid then low = e end end
+    heads[1] = low
+  end
+  return heads
+end
+
+--- conn:blocking_locks() -> { n, [i] = chain } | nil, err: one chain per head
+-- blocker (a session others wait for that waits for no one): {pid, user,
+-- state, query, application, xact_start, xact_age_s, state_age_s,
+-- max_wait_s, blocked = { {pid, user, query, waiting_since, waiting_s,
+-- blocked_by, depth}, ... }}, the longest-waiting chains first.
 function Conn:blocking_locks()
-  return self:query("SELECT blocked_locks.pid AS blocked_pid, blocked_activity.usename AS blocked_user, blocking_locks.pid AS blocking_pid, blocking_activity.usename AS blocking_user, blocked_activity.query AS blocked_statement, blocking_activity.query AS current_statement_in_blocking_process FROM pg_catalog.pg_locks blocked_locks JOIN pg_catalog.pg_stat_activity blocked_activity ON blocked_activity.pid = blocked_locks.pid JOIN pg_catalog.pg_locks blocking_locks ON blocking_locks.locktype = blocked_locks.locktype AND blocking_locks.DATABASE IS NOT DISTINCT FROM blocked_locks.DATABASE AND blocking_locks.relation IS NOT DISTINCT FROM blocked_locks.relation AND blocking_locks.page IS NOT DISTINCT FROM blocked_locks.page AND blocking_locks.tuple IS NOT DISTINCT FROM blocked_locks.tuple AND blocking_locks.virtualxid IS NOT DISTINCT FROM blocked_locks.virtualxid AND blocking_locks.transactionid IS NOT DISTINCT FROM blocked_locks.transactionid AND blocking_locks.classid IS NOT DISTINCT FROM blocked_locks.classid AND blocking_locks.objid IS NOT DISTINCT FROM blocked_locks.objid AND blocking_locks.objsubid IS NOT DISTINCT FROM blocked_locks.objsubid AND blocking_locks.pid != blocked_locks.pid JOIN pg_catalog.pg_stat_activity blocking_activity ON blocking_activity.pid = blocking_locks.pid WHERE NOT blocked_locks.GRANTED")
+  local edges, err = self:query(WAIT_EDGES)
+  if not edges then return nil, err end
+  local edges_to = {}
+  for _, e in ipairs(edges) do
+    local l = edges_to[e.blocker_pid] or {}
+    edges_to[e.blocker_pid] = l
+    l[#l + 1] = e
+  end
+  local out = { n = 0, edges = edges.n }
+  for _, h in ipairs(heads_of(edges)) do
+    local chain = { pid = h.blocker_pid, user = h.blocker_user, state = h.blocker_state, query = h.blocker_query,
+      application = h.blocker_app, xact_start = h.blocker_xact_start, xact_age_s = h.blocker_xact_s,
+      state_age_s = h.blocker_state_s, blocked = victims(h.blocker_pid, edges_to), max_wait_s = 0 }
+    if M.isnull(chain.xact_age_s) then chain.xact_age_s = nil end
+    for _, v in ipairs(chain.blocked) do
+      if type(v.waiting_s) == "number" and v.waiting_s > chain.max_wait_s then chain.max_wait_s = v.waiting_s end
+    end
+    out.n = out.n + 1
+    out[out.n] = chain
+  end
+  table.sort(out, function(a, b) return a.max_wait_s > b.max_wait_s end)
+  return out
+end
+
+local LOCK_FILTERS = {
+  pid = "l.pid = $%d", relation = "l.relation = to_regclass($%d)", mode = "l.mode = $%d",
+  locktype = "l.locktype = $%d", granted = "l.granted = $%d",
+}
+
+--- conn:locks{relation?, pid?, mode?, locktype?, granted?, limit? = 200} -> rows | nil, err
+-- pg_locks joined with pg_stat_activity: {pid, locktype, relation, mode,
+-- granted, waitstart, usename, state, query, xact_age_s}, waiting locks first.
+function Conn:locks(opts)
+  argcheck(opts == nil or type(opts) == "table", 1, "locks", "table expected")
+  opts = opts or {}
+  local where, args = {}, {}
+  for k in pairs(opts) do
+    argcheck(LOCK_FILTERS[k] or k == "limit", 1, "locks", ("unknown option '%s'"):format(tostring(k)))
+  end
+  for _, k in ipairs { "pid", "relation", "mode", "locktype", "granted" } do
+    local v = opts[k]
+    if v ~= nil then
+      local want = (k == "pid" and "integer") or (k == "granted" and "boolean") or "string"
+      argcheck((want == "integer" and math.type(v) == "integer") or type(v) == want, 1, "locks",
+        ("%s must be a%s %s"):format(k, want == "integer" and "n" or "", want))
+      args[#args + 1] = v
+      where[#where + 1] = LOCK_FILTERS[k]:format(#args)
+    end
+  end
+  local limit = opts.limit or 200
+  argcheck(math.type(limit) == "integer" and limit > 0 and limit <= 10000, 1, "locks", "limit must be an integer in 1..10000")
+  args[#args + 1] = limit
+  return self:query(([[
+SELECT l.pid, l.locktype, l.relation::regclass::text AS relation, l.mode, l.granted, l.waitstart::text AS waitstart,
+       a.usename::text AS usename, a.state, a.query,
+       extract(epoch FROM clock_timestamp() - a.xact_start)::float8 AS xact_age_s
+FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+WHERE l.pid <> pg_backend_pid()%s
+ORDER BY l.granted, l.waitstart NULLS LAST, l.pid
+LIMIT $%d]]):format(#where > 0 and (" AND " .. table.concat(where, " AND ")) or "", #args), table.unpack(args))
 end
 
 -- Tables read by sequential scans more than opts.min_seq_scan times (default

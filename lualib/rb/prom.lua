@@ -6,9 +6,10 @@
 local M = ...
 local cjson = require "cjson"
 local rb = require "rb"
+local new_error = require("rb.json").error   -- the one error constructor
 
-local perform, new_error, base_of = M._perform, M._error, M._base
-M._perform, M._error, M._base = nil, nil, nil
+local perform, base_of = M._perform, M._base
+M._perform, M._base = nil, nil
 
 local NAN, INF = 0 / 0, math.huge
 local SPECIAL = { NaN = NAN, ["+Inf"] = INF, ["-Inf"] = -INF }
@@ -30,9 +31,7 @@ local function argcheck(cond, n, fname, msg)
 end
 
 local function fail(kind, message, fields)
-  local err = new_error(kind, message)
-  for k, v in pairs(fields or {}) do err[k] = v end
-  return nil, err
+  return nil, new_error(kind, message, fields)
 end
 
 -- Times: unix seconds (number) or RFC 3339 (string); durations: seconds or "5m".
@@ -183,7 +182,21 @@ end
 
 local function check_client(c, fname)
   argcheck(getmetatable(c) == Client, 1, fname, "rb.prom.Client expected (use ':')")
+  if conns[c].closed then error(("rb.prom: %s on a closed client"):format(fname), 3) end
 end
+
+--- client:target() -> the base URL (credentials taken out)
+function Client:target()
+  check_client(self, "target")
+  return conns[self].url
+end
+
+--- client:close(): later calls raise; idempotent, also __close (local c <close> = ...)
+function Client:close()
+  argcheck(getmetatable(self) == Client, 1, "close", "rb.prom.Client expected (use ':')")
+  conns[self].closed = true
+end
+Client.__close = Client.close
 
 function Client:query(q, opts)
   check_client(self, "query")
@@ -292,10 +305,25 @@ function Client:buildinfo()
   return one(self, { op = "buildinfo", params = {}, convert = with_warnings })
 end
 
+local new_client
+
 --- prom.client{url, bearer?, user?, password?, timeout? = 30, connect_timeout? = 5} | prom.client(url)
+--- | prom.client() -> the run's "prometheus" target, or nil, err{kind = "config"}
 -- The base URL has no query, no fragment and a plain path (see _base in
 -- engine/bind/prom.c); user:password@ in it is basic auth, taken out of the URL.
 function M.client(opts)
+  if opts == nil then
+    local t = rb.target("prometheus")
+    if t == nil or t == "" then
+      return fail("config", "rb.prom: no Prometheus server configured: set prometheus in --env/--config "
+        .. "or PROMETHEUS_URL, or use prom.client{url = ...}")
+    end
+    opts = t
+  end
+  return new_client(opts)
+end
+
+function new_client(opts)
   if type(opts) == "string" then opts = { url = opts } end
   argcheck(type(opts) == "table" and type(opts.url) == "string" and opts.url:match("^https?://"),
            1, "client", "{url = 'http://...'} expected")
@@ -346,25 +374,32 @@ function M.sparkline(x, opts)
 end
 
 -- The default client: the run's "prometheus" target (--env/--config), else
--- PROMETHEUS_URL. A target may be a URL or a table of client options.
+-- PROMETHEUS_URL. A target may be a URL or a table of client options. With
+-- none, the module-level calls return nil, err{kind = "config"} like
+-- prom.client() (query_many: empty results and that error for each query).
 local default, default_key
 local function default_client()
   local t = rb.target("prometheus")
-  if t == nil or t == "" then
-    error("rb.prom: no Prometheus server: set PROMETHEUS_URL, pass --env/--config, or use prom.client{url = ...}", 3)
-  end
+  if t == nil or t == "" then return M.client() end
   local key = t
   if type(t) == "table" then
     key = table.concat({ t.url or "", t.bearer or "", t.user or "", t.password or "",
                          tostring(t.timeout), tostring(t.connect_timeout) }, "\0")
   end
-  if key ~= default_key then default, default_key = M.client(t), key end
+  if key ~= default_key then default, default_key = new_client(t), key end
   return default
 end
 
 for _, name in ipairs { "query", "query_range", "value", "query_many", "series", "labels",
                         "label_values", "alerts", "rules", "targets", "buildinfo" } do
-  M[name] = function(...) local c = default_client(); return c[name](c, ...) end
+  M[name] = function(...)
+    local c, err = default_client()
+    if c then return c[name](c, ...) end
+    if name ~= "query_many" then return nil, err end
+    local items, errs = ..., { n = 0 }
+    for i = 1, type(items) == "table" and #items or 0 do errs[i], errs.n = err, i end
+    return { n = errs.n }, errs
+  end
 end
 
 return M

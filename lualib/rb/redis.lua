@@ -10,8 +10,31 @@
 --   conn:scan{match, count, type} -> iterator over keys (SCAN, never KEYS)
 --   conn:ttl_census{match, sample, count, limit} -> {scanned, no_ttl, with_ttl, sample}
 --   conn:hit_rate()             -> percent, {hits, misses} | nil, err
+--   conn:rates{window = 10}     -> per-second rates over a window (INFO stats sampled twice)
+--   conn:bigkeys{count, top, match, type, time_limit} -> biggest keys by type-specific size
+--   conn:memkeys{count, top, match, type, time_limit, samples} -> biggest keys by MEMORY USAGE
+--   conn:latency_latest() / conn:latency_history(event) / conn:latency_reset(...) (a write)
+--   redis.connect()             -> the run's "redis" target, or nil, err{kind = "config"}
 local M = ...
+local rb = require "rb"
+local new_error = require("rb.json").error   -- the one error constructor
 local Conn = M.Conn
+
+local function fail(kind, message, fields) return nil, new_error(kind, message, fields) end
+
+-- redis.connect() with no URL: the run's "redis" target (--env/--config, else
+-- REDIS_URL); with none, nil, err{kind = "config"} like pg.connect() and prom.client().
+local c_connect = M.connect
+function M.connect(url, opts)
+  if url == nil then
+    url = rb.target("redis")
+    if url == nil or url == "" then
+      return fail("config", "rb.redis: no Redis server configured: set redis in --env/--config or REDIS_URL, "
+        .. "or pass a URL to redis.connect")
+    end
+  end
+  return c_connect(url, opts)
+end
 
 local function check_opt(opts, name, want, level)
   local v = opts[name]
@@ -158,12 +181,238 @@ function Conn:hit_rate()
   if not stats then return nil, err end
   local hits, misses = stats.keyspace_hits, stats.keyspace_misses
   if type(hits) ~= "number" or type(misses) ~= "number" then
-    return M._fail("redis", "INFO stats has no keyspace_hits/keyspace_misses")
+    return fail("redis", "INFO stats has no keyspace_hits/keyspace_misses")
   end
   if hits + misses == 0 then
-    return M._fail("nodata", "no keyspace lookups yet: the hit rate is undefined")
+    return fail("nodata", "no keyspace lookups yet: the hit rate is undefined")
   end
   return hits * 100 / (hits + misses), { hits = hits, misses = misses }
+end
+
+local function bad_option(fname, name, what)
+  error(("bad option '%s' to '%s' (%s)"):format(name, fname, what), 3)
+end
+
+-- A number option in [lo, hi] (integers only when int), or def.
+local function bounded(opts, fname, name, def, lo, hi, int)
+  local v = opts[name]
+  if v == nil then return def end
+  if type(v) ~= "number" or (int and math.type(v) ~= "integer") or v < lo or v > hi or v ~= v then
+    bad_option(fname, name, ("%s in [%s, %s] expected"):format(int and "integer" or "number", lo, hi))
+  end
+  return v
+end
+
+local function known_options(opts, fname, allowed)
+  for k in pairs(opts) do
+    if not allowed[k] then bad_option(fname, tostring(k), "unknown option") end
+  end
+end
+
+-- Server clock (TIME) and INFO stats in one round trip.
+local function stats_now(conn)
+  local r, err = conn:pipeline { { "TIME" }, { "INFO", "stats" } }
+  if not r then return nil, err end
+  for i = 1, 2 do
+    if type(r[i]) == "table" and r[i].kind then return nil, r[i] end
+  end
+  return { t = tonumber(r[1][1]) + tonumber(r[1][2]) / 1e6, stats = M.parse_info(r[2]) }
+end
+
+local RATE_FIELDS = {
+  evictions_per_s = "evicted_keys", expired_per_s = "expired_keys", hits_per_s = "keyspace_hits",
+  misses_per_s = "keyspace_misses", commands_per_s = "total_commands_processed",
+  connections_per_s = "total_connections_received", rejected_per_s = "rejected_connections",
+}
+
+--- conn:rates{window = 10} -> {window_s, evictions_per_s, expired_per_s, hits_per_s,
+--- misses_per_s, commands_per_s, connections_per_s, rejected_per_s, hit_rate, lookups, reset}
+-- INFO stats sampled twice, window seconds apart (the server's clock measures
+-- the interval): rates over the window, not totals since start. hit_rate is a
+-- percent, nil when nothing was looked up in the window. reset: a counter
+-- went down (CONFIG RESETSTAT or a restart): the rates are not trustworthy.
+function Conn:rates(opts)
+  opts = check_opts(opts, "rates")
+  known_options(opts, "rates", { window = true })
+  local window = bounded(opts, "rates", "window", 10, 0.1, 300, false)
+  local a, err = stats_now(self)
+  if not a then return nil, err end
+  rb.sleep(window)
+  local b, err2 = stats_now(self)
+  if not b then return nil, err2 end
+  local dt = b.t - a.t
+  if dt <= 0 then return fail("redis", "the server's clock did not advance over the window") end
+  local out = { window_s = dt, reset = false }
+  for name, field in pairs(RATE_FIELDS) do
+    local x, y = a.stats[field], b.stats[field]
+    if type(x) == "number" and type(y) == "number" then
+      if y < x then out.reset = true end
+      out[name] = math.max(0, y - x) / dt
+    end
+  end
+  local hits = (b.stats.keyspace_hits or 0) - (a.stats.keyspace_hits or 0)
+  local misses = (b.stats.keyspace_misses or 0) - (a.stats.keyspace_misses or 0)
+  out.lookups = math.max(0, hits + misses)
+  if hits >= 0 and misses >= 0 and hits + misses > 0 then out.hit_rate = hits * 100 / (hits + misses) end
+  return out
+end
+
+-- Size of a key by type, as redis-cli --bigkeys measures it.
+local SIZE_OF = {
+  string = { "STRLEN", "bytes" }, list = { "LLEN", "items" }, set = { "SCARD", "members" },
+  zset = { "ZCARD", "members" }, hash = { "HLEN", "fields" }, stream = { "XLEN", "entries" },
+}
+
+local SAMPLE_OPTIONS = { count = true, top = true, match = true, type = true, time_limit = true, samples = true }
+
+-- Sampling bounds shared by bigkeys and memkeys.
+local function sample_opts(opts, fname)
+  opts = check_opts(opts, fname)
+  known_options(opts, fname, SAMPLE_OPTIONS)
+  return {
+    count = bounded(opts, fname, "count", 1000, 1, 1000000, true),
+    top = bounded(opts, fname, "top", 10, 1, 1000, true),
+    time_limit = bounded(opts, fname, "time_limit", 5, 0.1, 300, false),
+    samples = bounded(opts, fname, "samples", 5, 0, 10000, true),
+    scan = scan_args({ match = check_opt(opts, "match", "string", 2), type = check_opt(opts, "type", "string", 2),
+      count = 100 }),
+  }
+end
+
+-- Pipelines the commands and fails with the first error reply.
+local function pipeline_ok(conn, cmds)
+  if #cmds == 0 then return {} end
+  local r, err = conn:pipeline(cmds)
+  if not r then return nil, err end
+  return r
+end
+
+-- SCAN pages, measuring each page's keys with measure(conn, keys) ->
+-- {{key, type, size, unit}} | nil, err, until count keys, time_limit seconds
+-- (server clock) or the end of the keyspace.
+local function sample_keys(conn, o, measure)
+  local out = { scanned = 0, complete = false, by_type = {}, top = {} }
+  local cursor, start = "0", nil
+  repeat
+    local page, err = conn:pipeline { { "TIME" }, { "SCAN", cursor, table.unpack(o.scan) } }
+    if not page then return nil, err end
+    if page[2].kind then return nil, page[2] end
+    local now = tonumber(page[1][1]) + tonumber(page[1][2]) / 1e6
+    start = start or now
+    if now - start > o.time_limit then out.stopped = "time_limit"; break end
+    cursor = page[2][1]
+    local keys, left = {}, false
+    for _, k in ipairs(page[2][2]) do
+      if out.scanned + #keys >= o.count then left = true; break end
+      keys[#keys + 1] = k
+    end
+    local sizes, merr = measure(conn, keys, o)
+    if not sizes then return nil, merr end
+    for _, s in ipairs(sizes) do
+      local t = out.by_type[s.type] or { keys = 0, total = 0, unit = s.unit }
+      out.by_type[s.type] = t
+      t.keys, t.total = t.keys + 1, t.total + s.size
+      if not t.biggest or s.size > t.biggest.size then t.biggest = s end
+      out.top[#out.top + 1] = s
+    end
+    out.scanned = out.scanned + #keys
+    table.sort(out.top, function(x, y) return x.size > y.size end)
+    for i = #out.top, o.top + 1, -1 do out.top[i] = nil end
+    if out.scanned >= o.count and (left or cursor ~= "0") then out.stopped = "count"; break end
+  until cursor == "0"
+  out.complete = cursor == "0" and out.stopped == nil
+  return out
+end
+
+local function measure_by_type(conn, keys)
+  local cmds = {}
+  for i, k in ipairs(keys) do cmds[i] = { "TYPE", k } end
+  local types, err = pipeline_ok(conn, cmds)
+  if not types then return nil, err end
+  local size_cmds, which = {}, {}
+  for i, t in ipairs(types) do
+    local how = type(t) == "table" and SIZE_OF[t.ok]
+    if how then
+      size_cmds[#size_cmds + 1] = { how[1], keys[i] }
+      which[#which + 1] = { key = keys[i], type = t.ok, unit = how[2] }
+    end
+  end
+  local sizes, serr = pipeline_ok(conn, size_cmds)
+  if not sizes then return nil, serr end
+  local out = {}
+  for i, w in ipairs(which) do
+    if math.type(sizes[i]) == "integer" then w.size = sizes[i]; out[#out + 1] = w end
+  end
+  return out
+end
+
+local function measure_memory(conn, keys, o)
+  local cmds = {}
+  for i, k in ipairs(keys) do
+    cmds[2 * i - 1] = { "TYPE", k }
+    cmds[2 * i] = { "MEMORY", "USAGE", k, "SAMPLES", o.samples }
+  end
+  local r, err = pipeline_ok(conn, cmds)
+  if not r then return nil, err end
+  local out = {}
+  for i, k in ipairs(keys) do
+    local t, size = r[2 * i - 1], r[2 * i]
+    if type(t) == "table" and t.ok and t.ok ~= "none" and math.type(size) == "integer" then
+      out[#out + 1] = { key = k, type = t.ok, size = size, unit = "bytes" }
+    end
+  end
+  return out
+end
+
+--- conn:bigkeys{count = 1000, top = 10, match?, type?, time_limit = 5} ->
+--- {scanned, complete, stopped, top = {{key, type, size, unit}}, by_type = {T = {keys, total, unit, biggest}}}
+-- redis-cli --bigkeys as a sample: SCAN (never KEYS), then TYPE and the
+-- type's length command (STRLEN, LLEN, SCARD, ZCARD, HLEN, XLEN) pipelined per
+-- page. Stops after count keys or time_limit seconds (stopped says which).
+function Conn:bigkeys(opts)
+  return sample_keys(self, sample_opts(opts, "bigkeys"), measure_by_type)
+end
+
+--- conn:memkeys{count = 1000, top = 10, match?, type?, time_limit = 5, samples = 5} -> as bigkeys, sizes in bytes
+-- redis-cli --memkeys: MEMORY USAGE key SAMPLES samples for each sampled key.
+function Conn:memkeys(opts)
+  return sample_keys(self, sample_opts(opts, "memkeys"), measure_memory)
+end
+
+--- conn:latency_latest() -> {{event, time, latest_ms, max_ms}, ...} (LATENCY LATEST)
+function Conn:latency_latest()
+  local r, err = self:call("LATENCY", "LATEST")
+  if not r then return nil, err end
+  local out = {}
+  for i, e in ipairs(r) do
+    out[i] = { event = e[1], time = e[2], latest_ms = e[3], max_ms = e[4] }
+  end
+  return out
+end
+
+--- conn:latency_history(event) -> {{time, ms}, ...} (LATENCY HISTORY, oldest first)
+function Conn:latency_history(event)
+  if type(event) ~= "string" or event == "" then
+    error("bad argument #1 to 'latency_history' (event name expected, e.g. \"command\")", 2)
+  end
+  local r, err = self:call("LATENCY", "HISTORY", event)
+  if not r then return nil, err end
+  local out = {}
+  for i, e in ipairs(r) do out[i] = { time = e[1], ms = e[2] } end
+  return out
+end
+
+--- conn:latency_reset(event, ...) -> number of events reset | {planned = true}: a write
+-- (refused in investigate, planned in plan mode, sent once when applied);
+-- with no event, every event is reset.
+function Conn:latency_reset(...)
+  local events = table.pack(...)
+  for i = 1, events.n do
+    if type(events[i]) ~= "string" then
+      error(("bad argument #%d to 'latency_reset' (event name expected)"):format(i), 2)
+    end
+  end
+  return self:call("LATENCY", "RESET", ...)
 end
 
 return M

@@ -129,6 +129,29 @@ function M.evaluate_some(thresholds, names, prom, params, opts)
   return out
 end
 
+--- read(ctx, name, {prom?, short_window?}) -> value, level, err
+-- A section reads one of its book's thresholds now, as triage would: the
+-- threshold's query with {{param}} filled from ctx.params, sent with the run's
+-- default Prometheus client (rb.prom; opts.prom: another client), the largest
+-- value classified against warn/crit. No query, no data, no Prometheus
+-- server or a failed query: value nil, level "unknown", err says why.
+function M.read(ctx, name, opts)
+  if type(ctx) ~= "table" or type(ctx.thresholds) ~= "table" then
+    error("bad argument #1 to 'read' (the step's ctx expected)", 2)
+  end
+  if type(name) ~= "string" or ctx.thresholds[name] == nil then
+    error(("bad argument #2 to 'read' (no threshold '%s' in the book)"):format(tostring(name)), 2)
+  end
+  local prom = require "rb.prom"
+  if opts and opts.prom then
+    local client = opts.prom
+    prom = { query_many = function(q) return client:query_many(q) end }
+  end
+  local e = M.evaluate_some(ctx.thresholds, { name }, prom, ctx.params or {},
+    { short_window = opts and opts.short_window })[1]
+  return e.value, e.level, e.err
+end
+
 --- evaluate(book, prom, params?, opts?) -> evaluate_some over every threshold
 -- of the book and every indicator of its sections
 function M.evaluate(book, prom, params, opts)

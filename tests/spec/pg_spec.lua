@@ -523,15 +523,17 @@ describe("rb.pg", function()
       local found
       for _ = 1, 35 do
         sleep(0.2)
-        for _, r in ipairs(assert(conn:blocking_locks())) do
-          if r.blocked_statement:find(m .. "_waiter", 1, true) then found = r end
+        for _, chain in ipairs(assert(conn:blocking_locks())) do
+          for _, b in ipairs(chain.blocked) do
+            if b.query:find(m .. "_waiter", 1, true) then found = { chain = chain, blocked = b } end
+          end
         end
         if found then break end
       end
       assert.truthy(found, "the waiting SELECT is listed")
-      assert.matches(m .. "_holder", found.current_statement_in_blocking_process)
-      assert.equal("rb", found.blocked_user)
-      assert.equal("integer", math.type(found.blocking_pid))
+      assert.matches(m .. "_holder", found.chain.query)
+      assert.equal("rb", found.blocked.user)
+      assert.equal("integer", math.type(found.chain.pid))
       kill_marked(m)
     end)
 
