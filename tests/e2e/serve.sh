@@ -48,6 +48,7 @@ io.write(yaml.encode(doc))
 LUA
 "$RUNBOOK" export-alerts tmi 2>/dev/null | "$RUNBOOK" lua "$T_TMP/filter.lua" >"$T_TMP/rules.yml"
 contains "the rules are export-alerts' (runbook annotation kept)" "$T_TMP/rules.yml" "runbook run tmi/goroutine-leaks"
+grep -q "runbook run tmi/goroutine-leaks" "$T_TMP/rules.yml" || { done_testing; exit 1; }
 PP=$(serve_free_port)
 cat >"$T_TMP/prometheus.yml" <<YAML
 global: { scrape_interval: 1s, evaluation_interval: 1s }
@@ -101,7 +102,12 @@ for _ in $(seq 300); do
     sleep 0.5
 done
 if [ -n "$sum" ]; then ok "a tmi/goroutine-leaks run finished $(elapsed "$t0") s after the fault (bound 150 s)"
-else fail "no goroutine-leaks run within 150 s"; tail -20 "$LOG" | sed 's/^/#   /'; fi
+else
+    fail "no goroutine-leaks run within 150 s"; tail -20 "$LOG" | sed 's/^/#   /'
+    echo "#   prometheus: max(go_goroutines) = $(curl -s "http://127.0.0.1:$PP/api/v1/query?query=max(go_goroutines)" | jq -c '.data.result[0].value')"
+    curl -s "http://127.0.0.1:$PP/api/v1/alerts" | jq -c '.data.alerts[] | [.labels.alertname, .state, .activeAt]' | sed 's/^/#   prometheus alert /'
+    curl -s "$AM/api/v2/alerts" | jq -c '.[] | [.labels.alertname, .status.state, .startsAt]' | head -5 | sed 's/^/#   alertmanager /'
+fi
 dir=$(dirname "${sum:-/nonexistent/x}")
 jq -e '.state == "done" and .exit == 4 and .findings.critical >= 1' "$dir/summary.json" >/dev/null 2>&1 \
     && ok "the run is done with critical findings (exit 4)" \
