@@ -196,6 +196,10 @@ function rb.book(spec)
   }, Book)
 end
 
+--- rb.error(kind, message, fields?) -> err: the one error constructor (engine/errors.c):
+-- the same rb.Error values every binding returns as `nil, err` ({kind, message, ...}, __tostring).
+rb.error = secret.error
+
 --- rb.secret(s): registers s with the redactor; returns s.
 function rb.secret(s)
   argcheck(type(s) == "string", 2, "rb.secret expects a string")
