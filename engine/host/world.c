@@ -30,6 +30,7 @@
 #include "xfer.h"
 #include "engine.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <limits.h>
 #include <stdio.h>
@@ -51,6 +52,9 @@ static const char *const ctx_methods[] = {"check", "expect", "note", "log", "cha
 #define MAX_READ (16u << 20)         /* ctx:read_file */
 #define LOAD_SECONDS 2.0             /* a file that runs longer while loading is refused */
 #define WORLD_MEM_DEFAULT (1024ull << 20)
+#define STEP_BUDGET ((size_t)256 << 20)  /* what one step may hand the engine through ctx */
+#define NODE_COST 32                     /* engine bytes counted per value a step hands over */
+#define HOOK_COUNT 10000                 /* instructions between two looks at the clock and signals */
 
 lua_State *volatile rb_world_active;
 
@@ -62,6 +66,8 @@ typedef struct {
     char root[PATH_MAX];     /* real path of the book's (or section's) directory */
     int lib;                 /* root/lib holds the book's modules */
     size_t mem, mem_max;     /* bytes the world holds, and its bound */
+    int bounded;             /* runbook code is running: mem_max applies */
+    size_t crossed;          /* what the running step has handed the engine (STEP_BUDGET) */
     double deadline;         /* while loading: when to stop the file */
 } world;
 
@@ -86,7 +92,13 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A world's memory is bounded: a runaway table cannot take the engine down. */
+/* A world's memory is bounded while runbook code runs (inside the engine's
+ * protected calls, where running out is an error of the file or step): a
+ * runaway table cannot take the engine down. The engine's own bookkeeping in
+ * the world between those calls (handles, ctx, copies) is not refused: a
+ * memory error there would be raised outside any protected call and abort
+ * the process, which is what a hostile file that filled its world up to the
+ * bound would want. */
 static void *world_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     world *w = ud;
@@ -96,7 +108,7 @@ static void *world_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         w->mem -= old;
         return NULL;
     }
-    if (nsize > old && w->mem + (nsize - old) > w->mem_max) return NULL;
+    if (w->bounded && nsize > old && w->mem + (nsize - old) > w->mem_max) return NULL;
     void *p = realloc(ptr, nsize);
     if (p) w->mem = w->mem - old + nsize;
     return p;
@@ -121,8 +133,16 @@ static void push_redacted(lua_State *L, const char *s, size_t len)
  * a message pushed. */
 static int read_whole(lua_State *L, const char *path, size_t max)
 {
-    FILE *f = fopen(path, "rbe");
-    if (!f) { lua_pushfstring(L, "%s: %s", path, strerror(errno)); return 0; }
+    struct stat st;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) { lua_pushfstring(L, "%s: %s", path, strerror(errno)); return 0; }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {   /* a FIFO or device would block or never end */
+        close(fd);
+        lua_pushfstring(L, "%s: not a regular file", path);
+        return 0;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { close(fd); lua_pushfstring(L, "%s: %s", path, strerror(errno)); return 0; }
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     size_t total = 0, n;
@@ -269,7 +289,15 @@ static int call_sink(lua_State *W, world *w, const char *name, int first, int n)
 {
     lua_State *H = w->H;
     int top = lua_gettop(H);
-    rb_xfer x = {0};
+    rb_xfer x = {0}, back = {0};
+    if (w->crossed >= STEP_BUDGET) {
+        luaL_where(W, 1);
+        lua_pushfstring(W, "ctx:%s: this step has already handed the engine %d MiB (the bound)", name,
+                        (int)(STEP_BUDGET >> 20));
+        lua_concat(W, 2);
+        return -1;
+    }
+    x.max_bytes = STEP_BUDGET - w->crossed;
     luaL_checkstack(H, n + 8, "ctx");
     lua_getfield(H, w->sink, name);
     for (int i = 0; i < n; i++) {
@@ -281,6 +309,7 @@ static int call_sink(lua_State *W, world *w, const char *name, int first, int n)
             return -1;
         }
     }
+    w->crossed += x.bytes + (size_t)x.nodes * NODE_COST;
     if (lua_pcall(H, n, LUA_MULTRET, 0) != LUA_OK) {
         luaL_where(W, 1);
         size_t len;
@@ -293,7 +322,7 @@ static int call_sink(lua_State *W, world *w, const char *name, int first, int n)
     int nres = lua_gettop(H) - top;
     luaL_checkstack(W, nres + 2, "ctx");
     for (int i = 1; i <= nres; i++)
-        if (!rb_xfer_copy(&x, H, top + i, W)) lua_pushnil(W);
+        if (!rb_xfer_copy(&back, H, top + i, W)) lua_pushnil(W);
     lua_settop(H, top);
     return nres;
 }
@@ -404,14 +433,39 @@ static int step_msgh(lua_State *W)
     return 1;
 }
 
-/* While a file loads: a count hook ends one that runs too long. */
-static void load_hook(lua_State *W, lua_Debug *ar)
+/* The world's hook, set on its main thread when it is made and so inherited
+ * by every coroutine runbook code creates (Lua copies a thread's hook into
+ * the threads it creates). While a file loads it ends one that runs too
+ * long. The engine's signal handler (signals.c) replaces the main thread's
+ * hook with its stop hook; a coroutine that was already made still has this
+ * one, which then arms the stop hook on its own thread too, so a loop inside
+ * a coroutine is stopped like one on the main thread. */
+static void world_hook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
-    world *w = world_of(W);
-    if (w && w->deadline > 0 && now_s() > w->deadline)
-        luaL_error(W, "took longer than %d s to load (runbook files only declare sections and steps)",
+    world *w = world_of(L);
+    if (!w) return;
+    lua_Hook main = lua_gethook(w->W);
+    if (L != w->W && main != world_hook) {
+        if (!main) return;
+        lua_sethook(L, main, lua_gethookmask(w->W), lua_gethookcount(w->W));
+        main(L, ar);
+        return;
+    }
+    if (w->deadline > 0 && now_s() > w->deadline)
+        luaL_error(L, "took longer than %d s to load (runbook files only declare sections and steps)",
                    (int)LOAD_SECONDS);
+}
+
+/* Runs the function below nargs arguments on W's stack (message handler at
+ * msgh) with the world's memory bound applied: runbook code running. */
+static int run_bounded(world *w, int nargs, int nres, int msgh)
+{
+    w->bounded = 1;
+    rb_world_active = w->W;
+    int rc = lua_pcall(w->W, nargs, nres, msgh);
+    rb_world_active = NULL;
+    w->bounded = 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------ engine side */
@@ -482,11 +536,7 @@ static int w_load(lua_State *H)
     lua_pushstring(W, path);   /* rb.lua names it when a file's frame is gone (a tail call) */
     lua_setfield(W, LUA_REGISTRYINDEX, "rb.loading");
     w->deadline = now_s() + LOAD_SECONDS;
-    lua_sethook(W, load_hook, LUA_MASKCOUNT, 10000);
-    rb_world_active = W;
-    int rc = lua_pcall(W, 0, 1, -2);
-    rb_world_active = NULL;
-    lua_sethook(W, NULL, 0, 0);
+    int rc = run_bounded(w, 0, 1, -2);
     w->deadline = 0;
     if (rc != LUA_OK) {
         lua_pushnil(H);
@@ -494,7 +544,7 @@ static int w_load(lua_State *H)
         lua_settop(W, top);
         return 2;
     }
-    rb_xfer x = {fn_to_handle, w, 0, {0}};
+    rb_xfer x = {.on_function = fn_to_handle, .ud = w};
     const char *kind = kind_of(W, -1);
     if (!rb_xfer_copy(&x, W, -1, H)) {
         lua_settop(W, top);
@@ -544,9 +594,8 @@ static int w_call(lua_State *H)
     w->H = H;
     w->sink = 5;
     w->tag.mode = mode;
-    rb_world_active = W;
-    int rc = lua_pcall(W, 1, 0, top + 1);
-    rb_world_active = NULL;
+    w->crossed = 0;
+    int rc = run_bounded(w, 1, 0, top + 1);
     w->tag.mode = RB_MODE_LOAD;
     w->sink = 0;
     w->H = NULL;
@@ -634,6 +683,7 @@ static int world_new(lua_State *H)
     if (!w->W) { free(w); return luaL_error(H, "cannot create a runbook world"); }
     *pw = w;
     setup(H, w);
+    lua_sethook(w->W, world_hook, LUA_MASKCOUNT, HOOK_COUNT);
     return 1;
 }
 

@@ -68,6 +68,9 @@ static int copy(walk *w, int idx, int depth)
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(from, idx, &len);
+        size_t max = w->x->max_bytes ? w->x->max_bytes : RB_XFER_MAX_BYTES;
+        if (len > max - w->x->bytes) return fail(w, "value too large (its strings add up to more than the bound)");
+        w->x->bytes += len;
         lua_pushlstring(to, s, len);
         return 1;
     }

@@ -4,7 +4,9 @@
  * between it and the engine: nil, booleans, numbers, strings and tables of
  * those. Tables are read raw (no metamethod of the source runs), shared or
  * cyclic tables are copied once per path and refused when cyclic, and a copy
- * is bounded in depth and size so a hostile value cannot exhaust the engine.
+ * is bounded in depth, number of values and bytes of string data (a string
+ * referenced many times is counted each time: the copy holds it each time),
+ * so a hostile value cannot exhaust the engine.
  * A function is refused unless the caller gives an on_function hook, which
  * pushes a stand-in (world.c pushes an opaque handle for step functions). */
 #ifndef RB_XFER_H
@@ -13,13 +15,16 @@
 
 #define RB_XFER_MAX_DEPTH 64
 #define RB_XFER_MAX_NODES 200000
+#define RB_XFER_MAX_BYTES ((size_t)64 << 20)   /* default bound on string bytes per copy */
 
 typedef struct {
     /* pushes onto `to` a stand-in for the function at index idx of `from`;
        returns 0 to refuse it */
     int (*on_function)(void *ud, lua_State *from, int idx, lua_State *to);
     void *ud;
+    size_t max_bytes;   /* bound on string bytes copied; 0: RB_XFER_MAX_BYTES */
     int nodes;          /* values copied so far */
+    size_t bytes;       /* string bytes copied so far */
     char err[160];      /* why a copy failed */
 } rb_xfer;
 

@@ -110,6 +110,13 @@ local function sb_collectgarbage(opt, ...)
   return collectgarbage(opt, ...)
 end
 
+-- The string library runbook code sees, also through a string's methods
+-- (("").dump must not be string.dump): the world's string metatable indexes
+-- this copy, which runbook code cannot name (getmetatable("") is nil).
+local SAFE_STRING = only(string, { "byte", "char", "find", "format", "gmatch", "gsub", "len", "lower",
+  "match", "rep", "reverse", "sub", "upper", "pack", "packsize", "unpack" })
+getmt("").__index = SAFE_STRING
+
 -- BASE: what every runbook file sees -------------------------------------
 local BASE = {
   assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
@@ -117,8 +124,7 @@ local BASE = {
   tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall, _VERSION = _VERSION,
   getmetatable = sb_getmetatable, setmetatable = sb_setmetatable,
   collectgarbage = sb_collectgarbage, print = priv.print,
-  string = view(only(string, { "byte", "char", "find", "format", "gmatch", "gsub", "len", "lower",
-    "match", "rep", "reverse", "sub", "upper", "pack", "packsize", "unpack" })),
+  string = view(SAFE_STRING),
   table = view(table), math = view(math), utf8 = view(utf8), coroutine = view(coroutine),
   os = view(only(os, { "clock", "date", "difftime", "getenv", "time" })),
   debug = view({ traceback = debug.traceback }),
