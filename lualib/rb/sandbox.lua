@@ -97,6 +97,31 @@ local function sb_setmetatable(t, mt)
   return setmt(t, mt)
 end
 
+-- Module code in the world (rb.lua, rb.prom ...) calls this setmetatable. A
+-- class table whose __index is itself (rb.Section, rb.Book, prom's Client)
+-- would hand itself to runbook code as obj.__index; it is sealed on first
+-- use: its __index becomes a read-only view of it. No finalizer is accepted
+-- from Lua code anywhere in a world (none of the modules needs one), so a
+-- class cannot be given a __gc that runs runbook code outside a step.
+local function readonly_class(mt)
+  local p = setmt({}, {
+    __index = mt,
+    __newindex = function(_, k) error(("attempt to change '%s' of a read-only class"):format(tostring(k)), 2) end,
+    __metatable = "read-only",
+  })
+  is_view[p] = true
+  return p
+end
+
+local function world_setmetatable(t, mt)
+  if type(mt) == "table" then
+    if rawget(mt, "__gc") ~= nil then error("__gc is not allowed in a runbook world", 2) end
+    if rawget(mt, "__index") == mt then rawset(mt, "__index", readonly_class(mt)) end
+  end
+  return setmt(t, mt)
+end
+setmetatable = world_setmetatable   -- luacheck: ignore (the world's global, for the modules)
+
 local function sb_rawset(t, k, v)
   if is_view[t] then error("attempt to change a read-only module", 2) end
   return rawset(t, k, v)
