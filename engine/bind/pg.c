@@ -862,7 +862,7 @@ static int send_signal(lua_State *L, rb_ticket *t, pgconn *pc, const char *fn, l
 static int signal_backend(lua_State *L, const char *fn)
 {
     pgconn *pc = check_conn(L);
-    lua_Integer pid = luaL_checkinteger(L, 2);
+    lua_Integer pid = lua_isinteger(L, 2) ? lua_tointeger(L, 2) : 0;
     luaL_argcheck(L, pid > 0 && pid <= INT32_MAX, 2, "backend pid expected (a positive integer)");
     lua_settop(L, 2);
     lua_createtable(L, 1, 0);                  /* args = {pid} */
