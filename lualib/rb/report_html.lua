@@ -52,7 +52,7 @@ section.step.resolve{border-left-color:#1f77b4}
 body.long section.step{content-visibility:auto;contain-intrinsic-size:auto 320px}.meta{color:#555;font-size:13px;margin:2px 0 8px}
 ol.plan li{margin-bottom:8px}.diff .add{color:#1b5e20;background:#e8f5e9}.diff .del{color:#b71c1c;background:#fdecea}
 .diff .hunk{color:#6a1b9a}figure{margin:8px 0}svg{max-width:100%;height:auto}
-.counts span{margin-right:12px}ul.attachments{list-style:none;padding-left:0}.hash{font-size:11px;word-break:break-all}
+.counts span{margin-right:12px}table.audit-events td:first-child{white-space:nowrap}ul.attachments{list-style:none;padding-left:0}.hash{font-size:11px;word-break:break-all}
 @media print{body{max-width:none;padding:0}section.step{break-inside:avoid;content-visibility:visible}details{display:block}
 details>summary{display:none}a{color:inherit;text-decoration:none}}
 ]]
