@@ -5,7 +5,7 @@
 // answers discovery, Table, patch, scale, dryRun, metrics, proxy and
 // WebSocket exec requests, and appends one JSON line per request to a log.
 //
-//	k8s-lab -dir STATE [-proxy proxy.json] [-pod-targets FILE]
+//	k8s-lab -dir STATE [-proxy proxy.json] [-pod-targets FILE [-pod-targets-app APP,...]]
 //	k8s-lab -echo ADDRFILE
 //
 // The first writes STATE/{ca,server,client}.{crt,key}, STATE/token,
@@ -267,6 +267,7 @@ func main() {
 	proxyFile := flag.String("proxy", "", "JSON map of pod/service names to 127.0.0.1 ports for .../proxy/")
 	echoAddr := flag.String("echo", "", "run the echo backend instead, writing its address to this file")
 	podTargets := flag.String("pod-targets", "", "keep this Prometheus file_sd file listing each proxied pod (slots.go)")
+	podTargetsApp := flag.String("pod-targets-app", "", "only pods with these app labels (comma list) in -pod-targets")
 	flag.Parse()
 	if *echoAddr != "" {
 		log.Fatal(runEcho(*echoAddr))
@@ -314,7 +315,7 @@ func main() {
 		log.Fatal(err)
 	}
 	if *podTargets != "" {
-		go s.keepPodTargets(*podTargets)
+		go s.keepPodTargets(*podTargets, *podTargetsApp)
 	}
 	log.Printf("k8s-lab listening on https://%s", s.addr)
 	log.Fatal(srv.Serve(tls.NewListener(ln, tlsCfg)))

@@ -7,8 +7,9 @@
 // container would start fresh. Services spread requests over the pool.
 //
 // With -pod-targets FILE the stand-in keeps FILE, a Prometheus file_sd list,
-// in step with the pods: one target per proxied pod, labels job (its app
-// label), namespace and pod, so Prometheus scrapes each pod as its own
+// in step with the pods: one target per proxied pod (of the apps named by
+// -pod-targets-app, e.g. tmi-api: pods that serve /metrics), labels job (its
+// app label), namespace and pod, so Prometheus scrapes each pod as its own
 // target, as kubernetes_sd would.
 package main
 
@@ -95,8 +96,9 @@ func (s *Server) slotOf(plural string, o obj) int {
 	return t.ever[uid]
 }
 
-// podTargets is the file_sd content for the live proxied pods.
-func (s *Server) podTargets() []byte {
+// podTargets is the file_sd content for the live proxied pods of the apps
+// (app labels) given, or of every app when none is.
+func (s *Server) podTargets(apps map[string]bool) []byte {
 	s.store.mu.Lock()
 	s.assignSlotsLocked()
 	pods := s.store.list("pods", "")
@@ -107,6 +109,9 @@ func (s *Server) podTargets() []byte {
 	}
 	out := []group{}
 	for _, p := range pods {
+		if len(apps) > 0 && !apps[labelsOf(p)["app"]] {
+			continue
+		}
 		port := s.lookupProxy("pods", p, firstPort("pods", p), s.slotOf("pods", p))
 		if port == 0 {
 			continue
@@ -118,12 +123,17 @@ func (s *Server) podTargets() []byte {
 	return append(b, '\n')
 }
 
-// keepPodTargets rewrites path whenever the proxied pods or their backends
-// change (checked every half second).
-func (s *Server) keepPodTargets(path string) {
+// keepPodTargets rewrites path whenever the proxied pods of apps (a comma
+// list of app labels; empty: all) or their backends change (checked every
+// half second).
+func (s *Server) keepPodTargets(path, apps string) {
+	want := map[string]bool{}
+	for _, a := range splitPool(apps) {
+		want[a] = true
+	}
 	var last []byte
 	for {
-		if b := s.podTargets(); string(b) != string(last) {
+		if b := s.podTargets(want); string(b) != string(last) {
 			if err := writeFileAtomic(path, b, 0644); err == nil {
 				last = b
 			}

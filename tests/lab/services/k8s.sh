@@ -90,7 +90,7 @@ start() {
  "services": {"tmi-api-service": {"80": "$RB_TEST_TMISIM_URLS", "http": "$RB_TEST_TMISIM_URLS",
                                   "6060": ["$RB_TEST_TMISIM_PPROF_URLS", "$RB_TEST_PPROF_URL"]}}}
 JSON
-    "$DIR/k8s-lab" -dir "$DIR" -proxy "$DIR/proxy.json" -pod-targets "$DIR/pod-targets.json" </dev/null >"$DIR/k8s-lab.log" 2>&1 &
+    "$DIR/k8s-lab" -dir "$DIR" -proxy "$DIR/proxy.json" -pod-targets "$DIR/pod-targets.json" -pod-targets-app tmi-api </dev/null >"$DIR/k8s-lab.log" 2>&1 &
     echo $! >"$PIDFILE"
     if ! wait_up "$PIDFILE" 200 answers; then
         echo "k8s-lab did not answer" >&2
