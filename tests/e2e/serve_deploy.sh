@@ -50,7 +50,9 @@ contains "serve starts with deploy/configmap.yaml's settings" "$T_TMP/serve.out"
 # runbook rbac
 expect_rc "runbook rbac tmi exits 0" 0 "$RUNBOOK" rbac tmi
 [ ! -s "$T_TMP/err" ] && ok "no warning for the TMI book (every call named statically)" || fail "warnings: $(cat "$T_TMP/err")"
-diff -u deploy/rbac-tmi.yaml "$T_TMP/out" >"$T_TMP/diff" && ok "deploy/rbac-tmi.yaml is what runbook rbac tmi prints" \
+# (comments name file:line and move with every edit of the book: the rules are compared)
+diff -u <(grep -v '^ *#' deploy/rbac-tmi.yaml) <(grep -v '^ *#' "$T_TMP/out") >"$T_TMP/diff" \
+    && ok "deploy/rbac-tmi.yaml holds the rules runbook rbac tmi prints" \
     || { fail "deploy/rbac-tmi.yaml is stale"; head -20 "$T_TMP/diff" | sed 's/^/#   /'; }
 cat >"$T_TMP/roles.lua" <<'LUA'
 -- prints "ROLE GROUP RESOURCE VERB" lines and "BOUND ROLE" for each binding
