@@ -242,6 +242,15 @@ static void push_response(lua_State *L, const call *c, rb_http_resp *r, int rc)
     lua_setfield(L, -2, "ms");
 }
 
+/* _check(conn): validates a client's options (timeouts, credentials, URL) when
+ * the client is made, as _perform would; sends nothing. */
+static int prom_check(lua_State *L)
+{
+    const char *base;
+    read_conn(L, 1, &base);
+    return 0;
+}
+
 /* _perform(conn, {{op=, params=, label=}, ...}) ->
  *   {slot, ...}: each slot {status, body, content_type, url, ms} or an rb.Error. */
 static int prom_perform(lua_State *L)
@@ -348,7 +357,7 @@ static int prom_sparkline(lua_State *L)
 }
 
 static const luaL_Reg promlib[] = {
-    {"_perform", prom_perform}, {"_base", prom_base}, {"quote", prom_quote},
+    {"_perform", prom_perform}, {"_check", prom_check}, {"_base", prom_base}, {"quote", prom_quote},
     {"quote_regex", prom_quote_regex}, {"sparkline", prom_sparkline}, {NULL, NULL}
 };
 

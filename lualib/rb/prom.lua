@@ -8,8 +8,8 @@ local cjson = require "cjson"
 local rb = require "rb"
 local new_error = require("rb.json").error   -- the one error constructor
 
-local perform, base_of = M._perform, M._base
-M._perform, M._base = nil, nil
+local perform, check_conn, base_of = M._perform, M._check, M._base
+M._perform, M._check, M._base = nil, nil, nil
 
 local NAN, INF = 0 / 0, math.huge
 local SPECIAL = { NaN = NAN, ["+Inf"] = INF, ["-Inf"] = -INF }
@@ -337,6 +337,7 @@ function new_client(opts)
   local c = setmetatable({}, Client)
   conns[c] = { url = url, bearer = opts.bearer, user = user or opts.user, password = password or opts.password,
                timeout = opts.timeout, connect_timeout = opts.connect_timeout }
+  check_conn(conns[c])   -- raises on a bad timeout now, not at the first query
   return c
 end
 
