@@ -26,6 +26,7 @@
 #include "world.h"
 #include "gate.h"
 #include "state.h"
+#include "strmatch.h"
 #include "world_tag.h"
 #include "xfer.h"
 #include "engine.h"
@@ -439,21 +440,29 @@ static int step_msgh(lua_State *W)
  * long. The engine's signal handler (signals.c) replaces the main thread's
  * hook with its stop hook; a coroutine that was already made still has this
  * one, which then arms the stop hook on its own thread too, so a loop inside
- * a coroutine is stopped like one on the main thread. */
+ * a coroutine is stopped like one on the main thread. It runs on calls too,
+ * not only every HOOK_COUNT instructions: a loop of few instructions, each a
+ * long call into C (table.concat of a big table), is stopped as soon. */
 static void world_hook(lua_State *L, lua_Debug *ar)
 {
     world *w = world_of(L);
     if (!w) return;
     lua_Hook main = lua_gethook(w->W);
-    if (L != w->W && main != world_hook) {
-        if (!main) return;
-        lua_sethook(L, main, lua_gethookmask(w->W), lua_gethookcount(w->W));
+    if (main && main != world_hook) {
+        if (L != w->W) lua_sethook(L, main, lua_gethookmask(w->W), lua_gethookcount(w->W));
         main(L, ar);
         return;
     }
     if (w->deadline > 0 && now_s() > w->deadline)
         luaL_error(L, "took longer than %d s to load (runbook files only declare sections and steps)",
                    (int)LOAD_SECONDS);
+}
+
+/* Long computations in C that never reach a hook (pattern matching,
+ * strmatch.c) poll here: an interrupt or a load deadline raises. */
+static void world_poll(lua_State *L)
+{
+    world_hook(L, NULL);
 }
 
 /* Runs the function below nargs arguments on W's stack (message handler at
@@ -630,6 +639,7 @@ static void setup(lua_State *H, world *w)
     lua_pushcfunction(W, priv_load_lib); lua_setfield(W, -2, "load_lib");
     lua_pushcfunction(W, priv_print); lua_setfield(W, -2, "print");
     lua_pushcfunction(W, priv_stderr); lua_setfield(W, -2, "stderr");
+    rb_strmatch_push(W, world_poll); lua_setfield(W, -2, "strmatch");
     lua_createtable(W, 16, 0);
     for (int i = 0; rb_public_modules[i]; i++) {
         lua_pushstring(W, rb_public_modules[i]);
@@ -683,7 +693,7 @@ static int world_new(lua_State *H)
     if (!w->W) { free(w); return luaL_error(H, "cannot create a runbook world"); }
     *pw = w;
     setup(H, w);
-    lua_sethook(w->W, world_hook, LUA_MASKCOUNT, HOOK_COUNT);
+    lua_sethook(w->W, world_hook, LUA_MASKCOUNT | LUA_MASKCALL, HOOK_COUNT);
     return 1;
 }
 

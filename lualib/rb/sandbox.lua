@@ -138,9 +138,40 @@ end
 -- The string library runbook code sees, also through a string's methods
 -- (("").dump must not be string.dump): the world's string metatable indexes
 -- this copy, which runbook code cannot name (getmetatable("") is nil).
-local SAFE_STRING = only(string, { "byte", "char", "find", "format", "gmatch", "gsub", "len", "lower",
-  "match", "rep", "reverse", "sub", "upper", "pack", "packsize", "unpack" })
+-- Its pattern functions are the world's own (engine/host/strmatch.c): same
+-- patterns and results, but a match that backtracks for hours is stopped by
+-- the load limit or Ctrl-C, which Lua's own matcher (all C, no hook) is not.
+local SAFE_STRING = only(string, { "byte", "char", "format", "len", "lower", "rep", "reverse", "sub",
+  "upper", "pack", "packsize", "unpack" })
+for name, f in pairs(priv.strmatch) do SAFE_STRING[name] = f end
 getmt("").__index = SAFE_STRING
+
+-- The table library, with the two functions whose C loops are not bounded by
+-- the memory they touch made stoppable: move over a huge range goes in
+-- chunks (the world's hook runs between calls), sort compares in Lua (one
+-- comparison of two long strings is one call, not a whole sort).
+local SAFE_TABLE = only(table, { "concat", "insert", "pack", "remove", "unpack" })
+local tmove, tsort, mtype, min, max = table.move, table.sort, math.type, math.min, math.max
+local MOVE_CHUNK = 1 << 16
+
+function SAFE_TABLE.move(a1, f, e, t, a2)
+  if mtype(f) ~= "integer" or mtype(e) ~= "integer" or mtype(t) ~= "integer" or e - f < MOVE_CHUNK then
+    return tmove(a1, f, e, t, a2)
+  end
+  local dst = a2 == nil and a1 or a2
+  if rawequal(dst, a1) and t > f and t <= e then   -- overlapping to the right: from the end
+    for hi = e, f, -MOVE_CHUNK do
+      local lo = max(f, hi - MOVE_CHUNK + 1)
+      tmove(a1, lo, hi, t + (lo - f), dst)
+    end
+  else
+    for lo = f, e, MOVE_CHUNK do tmove(a1, lo, min(e, lo + MOVE_CHUNK - 1), t + (lo - f), dst) end
+  end
+  return dst
+end
+
+local function less(a, b) return a < b end
+function SAFE_TABLE.sort(t, cmp) return tsort(t, cmp or less) end
 
 -- BASE: what every runbook file sees -------------------------------------
 local BASE = {
@@ -150,7 +181,7 @@ local BASE = {
   getmetatable = sb_getmetatable, setmetatable = sb_setmetatable,
   collectgarbage = sb_collectgarbage, print = priv.print,
   string = view(SAFE_STRING),
-  table = view(table), math = view(math), utf8 = view(utf8), coroutine = view(coroutine),
+  table = view(SAFE_TABLE), math = view(math), utf8 = view(utf8), coroutine = view(coroutine),
   os = view(only(os, { "clock", "date", "difftime", "getenv", "time" })),
   debug = view({ traceback = debug.traceback }),
 }
