@@ -12,7 +12,12 @@
  *   conn:exec(sql, ...)    write, through the gate: EXPLAIN in plan mode, run
  *                          outside a transaction block (VACUUM works) when sent,
  *                          the session made read-write just for it
- *   conn:close(), <close>, conn:escape_literal(s), conn:escape_identifier(s)
+ *   conn:cancel_backend(pid), conn:terminate_backend(pid)
+ *                          writes, through the gate: in plan mode a read asks
+ *                          the server whether current_user may signal that
+ *                          backend and the verdict is what the plan shows
+ *   conn:close(), <close>, conn:escape_literal(s), conn:escape_identifier(s),
+ *   conn:target()          "host:port/db" or "unix:///dir?port=N&db=D"
  *
  * All I/O goes through net/pg_conn.c under the call's gate ticket (connect
  * included), nonblocking with deadlines enforced with poll(): connect
