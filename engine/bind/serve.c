@@ -9,7 +9,8 @@
  *   spawn(argv, out, err) -> pid       an investigation process (core/proc.h)
  *   reap() -> pid, code, sig | nil     kill(pid, "TERM"|"KILL")
  *   notify(url, json, ms) -> pid       the webhook POST in a child (net/webhook_post.h)
- *   watch_signals(), stopping()        SIGTERM/SIGINT set a flag the loop reads
+ *   watch_signals(), stopping()        SIGTERM/SIGINT set a flag the loop reads;
+ *                                      SIGCHLD wakes the poll so a run is reaped at once
  *   equal(a, b)                        constant-time comparison (bearer tokens)
  *
  * The access handler runs inside MHD_run_wait, on the Lua thread that called
@@ -430,6 +431,11 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
+static void on_child(int sig)
+{
+    (void)sig;                     /* only wakes the poll: a finished run is reaped at once */
+}
+
 static int serve_watch_signals(lua_State *L)
 {
     struct sigaction sa;
@@ -438,6 +444,10 @@ static int serve_watch_signals(lua_State *L)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    /* epoll_wait returns EINTR whatever SA_RESTART says; other calls restart */
+    sa.sa_handler = on_child;
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     stop_flag = 0;
     return 0;
