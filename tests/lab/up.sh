@@ -41,9 +41,11 @@ The lab is up in $LAB (everything on 127.0.0.1). Point runbook at it:
     build/runbook triage tmi
     build/runbook run tmi/goroutine-leaks --investigate-only --set api_url=$RB_TEST_TMISIM_URL
 
-Inject a fault into the TMI simulator (names: curl $RB_TEST_TMISIM_URL/admin/faults):
+Each tmi-api pod is its own TMI simulator. Inject a fault into one pod, or all
+(fault names: curl $RB_TEST_TMISIM_URL/admin/faults):
 
-    curl -X POST '$RB_TEST_TMISIM_URL/admin/faults/goroutine_leak?on=1'
+    curl -X POST '$RB_TEST_TMISIM_URL/admin/faults/goroutine_leak?on=1&pod=POD-NAME'
+    curl -X POST '$RB_TEST_TMISIM_URL/admin/faults/all?on=0&pod=all'
 
 kubectl works too:  kubectl --kubeconfig $RB_TEST_K8S_KUBECONFIG -n tmi get pods
 Stop it with:       make lab-down
