@@ -267,7 +267,7 @@ static int server_poll(lua_State *L)
     s->handler = 3;
     enum MHD_Result ok = MHD_run_wait(s->d, (int32_t)(ms < 0 ? 0 : ms > 60000 ? 60000 : ms));
     s->L = NULL;
-    lua_pushboolean(L, ok == MHD_YES || errno == EINTR);
+    lua_pushboolean(L, ok == MHD_YES);
     return 1;
 }
 
