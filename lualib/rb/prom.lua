@@ -366,12 +366,27 @@ local function with_gaps(values)
   return out
 end
 
---- prom.sparkline(values | series | range result with one series, {width = 60}) -> string
+-- "  min A  max B" of the numbers in values ({t, v} pairs or numbers), or "".
+local function scale(values, unit)
+  local lo, hi
+  for _, v in ipairs(values) do
+    local n = type(v) == "table" and tonumber(v[2]) or tonumber(v)
+    if n and n == n then lo, hi = math.min(lo or n, n), math.max(hi or n, n) end
+  end
+  if not lo then return "  (no data)" end
+  local u = (unit and unit ~= "") and (" " .. unit) or ""
+  return ("  min %.3g%s  max %.3g%s"):format(lo, u, hi, u)
+end
+
+--- prom.sparkline(values | series | range result with one series, {width = 60, scale = false, unit?}) -> string
+-- scale = true appends the minimum and maximum (a sparkline alone has no scale).
 function M.sparkline(x, opts)
   argcheck(type(x) == "table", 1, "sparkline", "values or a series expected")
   local s = x.values and x or (#x == 1 and type(x[1]) == "table" and x[1].values and x[1])
-  if s then return render(with_gaps(s.values), opts) end
-  return render(x, opts)
+  local values = s and s.values or x
+  local line = s and render(with_gaps(s.values), opts) or render(x, opts)
+  if opts and opts.scale then line = line .. scale(values, opts.unit) end
+  return line
 end
 
 -- The default client: the run's "prometheus" target (--env/--config), else

@@ -34,13 +34,17 @@ S:investigate("Monitor goroutine count", function(ctx)
   tmi.indicators(ctx, { "goroutines" })
   tmi.log_series(ctx, "goroutines per pod", tmi.prom(ctx).query(PER_POD) or {}, "pod", "%.0f")
   local series = tmi.prom(ctx).query_range("max(go_goroutines)", { start = os.time() - 1800, step = 30 })
-  if series and series[1] then ctx:log("goroutines over 30 minutes: " .. prom.sparkline(series[1])) end
+  if series and series[1] then
+    ctx:log("goroutines over 30 minutes: " .. prom.sparkline(series[1], { scale = true }))
+  end
 end)
 
 S:investigate("Get goroutine dump", function(ctx)
   -- grep -E "^goroutine [0-9]+" goroutines.txt | wc -l; grep -E "goroutine.*\[.*waiting\]:" | head -10
   local pod = tmi.worst_pod(ctx, PER_POD)
-  local dump = assert(pprof.fetch(tmi.pprof_target(ctx, pod), "goroutine", { debug = 2 }))
+  local dump, body = pprof.fetch(tmi.pprof_target(ctx, pod), "goroutine", { debug = 2 })
+  assert(dump, body)
+  tmi.save_profile(ctx, pod, "goroutine", body)
   ctx:log(("goroutine dump of pod %s (the pod with the most goroutines):"):format(pod))
   ctx:check { threshold = "goroutines", name = "goroutines in the dump of " .. pod, value = dump.total }
   ctx:log("largest groups (state, where they wait, who started them):")

@@ -21,13 +21,17 @@ S:investigate("CPU Usage Analysis", function(ctx)
   tmi.indicators(ctx, { "cpu_utilization" })
   tmi.log_series(ctx, "CPU % per pod", tmi.prom(ctx).query(CPU_PER_POD) or {}, "pod", "%.1f")
   local series = tmi.prom(ctx).query_range("max(rate(process_cpu_seconds_total[5m]) * 100)", { start = os.time() - 3600, step = 60 })
-  if series and series[1] then ctx:log("CPU % over the last hour: " .. prom.sparkline(series[1])) end
+  if series and series[1] then
+    ctx:log("CPU % over the last hour: " .. prom.sparkline(series[1], { scale = true, unit = "%" }))
+  end
 end)
 
 S:investigate("Profiling", function(ctx)
   -- curl .../debug/pprof/profile?seconds=30 > cpu-profile.prof; go tool pprof cpu-profile.prof
   local pod = tmi.worst_pod(ctx, CPU_PER_POD)
-  local prof = assert(pprof.fetch(tmi.pprof_target(ctx, pod), "profile", { seconds = ctx.params.profile_seconds }))
+  local prof, body = pprof.fetch(tmi.pprof_target(ctx, pod), "profile", { seconds = ctx.params.profile_seconds })
+  assert(prof, body)
+  tmi.save_profile(ctx, pod, "cpu", body)
   ctx:log(("CPU profile of pod %s (the busiest): %d samples over %ss, top functions by flat time:"):format(pod,
     prof:total("samples") or 0, ctx.params.profile_seconds))
   for _, r in ipairs(prof:top { n = 10, by = "flat" }) do
@@ -38,7 +42,9 @@ end)
 S:investigate("Goroutine Analysis", function(ctx)
   tmi.indicators(ctx, { "goroutines" })
   local pod = tmi.worst_pod(ctx, CPU_PER_POD)
-  local dump = assert(pprof.fetch(tmi.pprof_target(ctx, pod), "goroutine", { debug = 1 }))
+  local dump, dbody = pprof.fetch(tmi.pprof_target(ctx, pod), "goroutine", { debug = 1 })
+  assert(dump, dbody)
+  tmi.save_profile(ctx, pod, "goroutine", dbody)
   ctx:log(("goroutine dump of pod %s: %d goroutines, largest groups:"):format(pod, dump.total))
   for i, g in ipairs(dump.groups) do
     if i > 10 then break end

@@ -45,7 +45,9 @@ end)
 
 S:investigate("Memory Profiling", function(ctx)
   local pod = tmi.worst_pod(ctx, HEAP_PER_POD)
-  local prof = assert(pprof.fetch(tmi.pprof_target(ctx, pod), "heap"))
+  local prof, body = pprof.fetch(tmi.pprof_target(ctx, pod), "heap")
+  assert(prof, body)
+  tmi.save_profile(ctx, pod, "heap", body)
   ctx:log(("heap profile of pod %s (the largest heap), top by inuse_space:"):format(pod))
   for _, r in ipairs(prof:top { n = 10, by = "flat", sample_type = "inuse_space" }) do
     ctx:log(("  %10.1f KiB  %5.1f%%  %s"):format(r.flat / 1024, r.flat_pct, r.name))

@@ -79,9 +79,32 @@ end
 --- max_value(result) -> the largest value of an instant vector, or nil
 M.max_value = thresholds.max_value
 
+local CHART_MINUTES, CHART_SERIES = 30, 6
+
+--- chart(ctx, name): the threshold's query over the last 30 minutes as a
+-- chart of the step (the report draws it with the warn and crit lines; the
+-- terminal gets a sparkline with its scale). No data: nothing drawn.
+function M.chart(ctx, name)
+  local t = ctx.thresholds[name]
+  local ok, q = pcall(thresholds.query, ctx.thresholds, name, ctx.params)
+  if not (t and ok) then return end
+  local now = os.time()
+  local r = prom.query_range(q, { start = now - CHART_MINUTES * 60, ["end"] = now, step = 30 })
+  if not r or not r[1] then return end
+  local series = {}
+  for i, s in ipairs(r) do
+    if i > CHART_SERIES then break end
+    series[i] = { name = s.metric and (s.metric.pod or s.metric.instance or s.metric.__name__) or t.title, points = s.values }
+  end
+  ctx:chart { title = (t.title or name) .. " (last " .. CHART_MINUTES .. " min)", series = series, unit = t.unit,
+    warn = t.warn, crit = t.crit }
+  ctx:log(("%s, last %d min: %s"):format(t.title or name, CHART_MINUTES,
+    prom.sparkline(r[1], { width = 40, scale = true, unit = t.unit })))
+end
+
 --- indicators(ctx, names) -> { [name] = value } evaluating the book's
 -- thresholds in one round trip (over the window and the short window, as
--- triage does), each turned into a check that says its window.
+-- triage does), each turned into a check that says its window, and charted.
 function M.indicators(ctx, names)
   local values = {}
   for _, e in ipairs(thresholds.evaluate_some(ctx.thresholds, names, prom, ctx.params,
@@ -90,7 +113,19 @@ function M.indicators(ctx, names)
     ctx:check { threshold = e.name, value = e.value,
       detail = e.err or (e.window and e.window ~= ctx.params.window and ("over the last " .. e.window)) or nil }
   end
+  if ctx.mode == "investigate" then
+    for _, n in ipairs(names) do M.chart(ctx, n) end
+  end
   return values
+end
+
+--- save_profile(ctx, pod, kind, body): the raw profile or dump, saved by the
+-- engine in the run's directory for `go tool pprof` (named after the pod).
+function M.save_profile(ctx, pod, kind, body)
+  if type(body) ~= "string" or body == "" then return end
+  local ext = kind == "goroutine" and ".txt" or ".pb.gz"
+  ctx:attach { name = ("%s-%s%s"):format(kind, tostring(pod or "pod"), ext), data = body,
+    kind = kind == "goroutine" and "goroutines" or "pprof" }
 end
 
 --- by_pod(ctx, query) -> { {pod =, value =}, ... } worst first: an instant
