@@ -34,8 +34,20 @@ local function num(v)
   return math.tointeger(v) and tostring(math.tointeger(v)) or tostring(v)
 end
 
+-- One action: binding.op target, then its arguments (redacted when they were
+-- written) on the next line, so the timeline says what was sent, not only where.
+local cjson = require "cjson"
 local function action_text(a)
-  return ("%s.%s %s"):format(a.binding, a.op, a.target)
+  local text = ("%s.%s %s"):format(a.binding, a.op, a.target)
+  local args = a.args
+  if type(args) == "table" then
+    local ok, s = pcall(cjson.encode, args)
+    args = ok and s or nil
+  end
+  if type(args) == "string" and args ~= "" and args ~= "null" and args ~= "[]" and args ~= "{}" then
+    text = text .. "\n          args " .. args
+  end
+  return text
 end
 
 local SHOW = {
