@@ -8,8 +8,11 @@
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 LAB=${RUNBOOK_LAB:-/tmp/runbook-lab}
+# how to stop this lab: the same RUNBOOK_LAB it was started with
+DOWN="make lab-down"
+[ "$LAB" = /tmp/runbook-lab ] || DOWN="RUNBOOK_LAB=$LAB make lab-down"
 if [ -f "$LAB/.up" ]; then
-    echo "the lab is already up in $LAB (make lab-down first)"; exit 1
+    echo "the lab is already up in $LAB ($DOWN first)"; exit 1
 fi
 mkdir -p "$LAB"; chmod 755 "$LAB"
 for s in "$ROOT"/tests/lab/services/*.sh; do
@@ -48,5 +51,5 @@ Each tmi-api pod is its own TMI simulator. Inject a fault into one pod, or all
     curl -X POST '$RB_TEST_TMISIM_URL/admin/faults/all?on=0&pod=all'
 
 kubectl works too:  kubectl --kubeconfig $RB_TEST_K8S_KUBECONFIG -n tmi get pods
-Stop it with:       make lab-down
+Stop it with:       $DOWN
 MSG
