@@ -168,7 +168,9 @@ local function redis_inverse(w)
       ("local now = assert(c:config_get(%s))[%s]"):format(literal(p), literal(p)),
       ("if not redis_same(now, %s) then changed(\"Redis %s\", now, %s) end"):format(literal(tostring(left)), p,
         literal(tostring(left))),
-      ("assert(c:config_set(%s, %s))"):format(literal(p), literal(b.value)),
+      ("local res = assert(c:config_set(%s, %s))"):format(literal(p), literal(b.value)),
+      ("if not res.planned and not redis_same(assert(c:config_get(%s))[%s], %s) then error(\"Redis %s did not read back as %s\", 0) end")
+        :format(literal(p), literal(p), literal(b.value), p, tostring(b.value)),
     },
   }
 end
@@ -229,6 +231,13 @@ local function reason(a)
   return "no before-state was recorded for this write"
 end
 
+-- The values a write set, as its intent keeps them (a k8s write's body).
+local function set_by(a)
+  local args = type(a.args) == "table" and a.args or {}
+  if a.binding == "k8s" then return args.body or {} end
+  return args
+end
+
 local function describe(a)
   return ("%s.%s %s"):format(a.binding, a.op, a.target or "")
 end
@@ -243,6 +252,8 @@ function M.plan(applied)
     if not w.before then why = reason(w.action)
     elseif w.before.cannot then why = w.before.cannot
     elseif has_redacted(w.before) then why = "the value before holds a secret, which the audit does not keep"
+    elseif has_redacted(set_by(w.action)) then
+      why = "the value the run set holds a secret, which the audit does not keep: the state it left cannot be checked"
     elseif not INVERSE[w.action.binding] then why = "no undo is known for " .. tostring(w.action.binding)
     else inv, why = INVERSE[w.action.binding](w) end
     if inv then
