@@ -39,7 +39,6 @@
 extern char **environ;
 
 #define CLIENT_MT "rb.k8s.Client"
-#define SA_ROOT "/var/run/secrets/kubernetes.io/serviceaccount"
 #define PLUGIN_TIMEOUT_MS 60000
 #define PLUGIN_MAX_OUT (1u << 20)
 
@@ -120,42 +119,6 @@ static int config_fail(lua_State *L, client *c, const char *msg)
     return rb_error_return(L, "config", "k8s: %s", msg);
 }
 
-/* In-cluster: KUBERNETES_SERVICE_HOST/PORT and the service account files
- * under RUNBOOK_SA_ROOT (default /var/run/secrets/kubernetes.io/serviceaccount). */
-static int from_service_account(client *c, const char *ns, char *err, size_t errlen)
-{
-    const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
-    const char *root = getenv("RUNBOOK_SA_ROOT");
-    if (!root || !*root) root = SA_ROOT;
-    if (!host || !*host || !port || !*port) {
-        snprintf(err, errlen, "no kubeconfig found and not in a cluster (KUBERNETES_SERVICE_HOST unset)");
-        return -1;
-    }
-    char buf[512];
-    snprintf(buf, sizeof buf, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
-    c->server = strdup(buf);
-    snprintf(buf, sizeof buf, "%s/token", root);
-    if (access(buf, R_OK) != 0) {
-        snprintf(err, errlen, "in-cluster: cannot read %s: %s", buf, strerror(errno));
-        return -1;
-    }
-    c->token_file = strdup(buf);
-    snprintf(buf, sizeof buf, "%s/ca.crt", root);
-    if (access(buf, R_OK) == 0) c->ca_file = strdup(buf);
-    if (ns) c->namespace_ = strdup(ns);
-    else {
-        snprintf(buf, sizeof buf, "%s/namespace", root);
-        char *n = slurp(buf, 256, NULL);
-        if (n) trim(n);
-        c->namespace_ = n && *n ? n : strdup("default");
-        if (n && !*n) free(n);
-    }
-    c->context = strdup("in-cluster");
-    c->user_name = strdup("serviceaccount");
-    c->in_cluster = 1;
-    return 0;
-}
-
 static char *bytes_dup(const rb_kube_bytes *b)
 {
     if (!b->data) return NULL;
@@ -192,6 +155,22 @@ static void from_resolved(lua_State *L, client *c, const rb_kube_resolved *r, co
     if (c->key_pem) secret(c->key_pem, strlen(c->key_pem));
     if (c->password) secret(c->password, strlen(c->password));
     (void)L;
+}
+
+/* In-cluster (no kubeconfig): the service account as core/kubeconfig.h
+ * builds it from KUBERNETES_SERVICE_HOST/PORT, POD_NAMESPACE and the files
+ * under RUNBOOK_SA_ROOT (default /var/run/secrets/kubernetes.io/serviceaccount). */
+static int from_service_account(lua_State *L, client *c, const char *ns, char *err, size_t errlen)
+{
+    rb_kube_resolved r;
+    rb_kubeconfig_free(&c->kc);     /* the empty configuration load_config found */
+    if (rb_kubeconfig_in_cluster_dir(getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT"),
+                                     getenv("POD_NAMESPACE"), getenv("RUNBOOK_SA_ROOT"), &c->kc, err, errlen) < 0)
+        return -1;
+    if (rb_kubeconfig_resolve(&c->kc, NULL, &r, err, errlen) < 0) return -1;
+    from_resolved(L, c, &r, ns);
+    c->in_cluster = 1;
+    return 0;
 }
 
 static void warn_insecure(lua_State *L, client *c)
@@ -288,11 +267,9 @@ static int k8s_client(lua_State *L)
     const char *ctx = rb_opt_string(L, 1, "context"), *ns = rb_opt_string(L, 1, "namespace");
     lua_getfield(L, 1, "operator");
     int op = lua_toboolean(L, -1);
-    lua_getfield(L, 1, "timeout");
-    lua_Number timeout = luaL_optnumber(L, -1, 30);
-    lua_getfield(L, 1, "connect_timeout");
-    lua_Number ctimeout = luaL_optnumber(L, -1, 5);
-    lua_pop(L, 3);
+    lua_pop(L, 1);
+    double timeout = rb_opt_seconds(L, 1, "timeout", 30, "client");
+    double ctimeout = rb_opt_seconds(L, 1, "connect_timeout", 5, "client");
     if (ns && !*ns) ns = NULL;
     if (kc && !*kc) kc = NULL;
 
@@ -308,7 +285,7 @@ static int k8s_client(lua_State *L)
     char err[1024];
     if (load_config(c, kc, err, sizeof err) < 0) return config_fail(L, c, err);
     if (c->kc.ncontexts == 0 && !kc && !(ctx && *ctx)) {
-        if (from_service_account(c, ns, err, sizeof err) < 0) return config_fail(L, c, err);
+        if (from_service_account(L, c, ns, err, sizeof err) < 0) return config_fail(L, c, err);
     } else if (resolve_config(L, c, kc, ctx, ns, err, sizeof err) < 0) return config_fail(L, c, err);
     if (!c->server || !c->namespace_ || !c->context) return config_fail(L, c, "out of memory");
     if (identify(c, err, sizeof err) < 0) return config_fail(L, c, err);
@@ -1081,6 +1058,22 @@ static int client_info(lua_State *L)
     return 1;
 }
 
+/* client:target() -> "SERVER?context=CTX&namespace=NS": the label of plans and errors */
+static int client_target(lua_State *L)
+{
+    client *c = check_client(L, 1);
+    lua_pushfstring(L, "%s?context=%s&namespace=%s", c->server, c->context, c->namespace_);
+    return 1;
+}
+
+/* client:close(): idempotent; a closed client raises when used */
+static int client_close(lua_State *L)
+{
+    client *c = luaL_checkudata(L, 1, CLIENT_MT);
+    if (!c->closed) client_free(c);
+    return 0;
+}
+
 static int client_tostring(lua_State *L)
 {
     client *c = luaL_checkudata(L, 1, CLIENT_MT);
@@ -1106,7 +1099,8 @@ static int k8s_quantity(lua_State *L)
 }
 
 static const luaL_Reg client_methods[] = {
-    {"request", client_request}, {"get_many", client_get_many}, {"exec_ws", client_exec}, {"info", client_info}, {NULL, NULL}
+    {"request", client_request}, {"get_many", client_get_many}, {"exec_ws", client_exec}, {"info", client_info},
+    {"target", client_target}, {"close", client_close}, {NULL, NULL}
 };
 
 static const luaL_Reg k8slib[] = {

@@ -659,15 +659,14 @@ static char *read_small(const char *path)
     return buf[0] ? dup_n(buf, strlen(buf)) : NULL;
 }
 
-static char *sa_path(const char *root, const char *file)
+static char *sa_path(const char *dir, const char *file)
 {
     char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s" SA_DIR "/%s", root && strcmp(root, "/") != 0 ? root : "", file) >= sizeof path)
-        return NULL;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path) return NULL;
     return dup_n(path, strlen(path));
 }
 
-static int fill_in_cluster(const char *host, const char *port, const char *pod_namespace, const char *root,
+static int fill_in_cluster(const char *host, const char *port, const char *pod_namespace, const char *dir,
                            rb_kubeconfig *kc, char *err, size_t errlen)
 {
     rb_kube_cluster *c = append((void **)&kc->clusters, &kc->nclusters, sizeof *c);
@@ -678,9 +677,9 @@ static int fill_in_cluster(const char *host, const char *port, const char *pod_n
     if (!(c->server = malloc(len))) return failf(err, errlen, "in-cluster", "out of memory");
     snprintf(c->server, len, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
     c->name = dup_n("in-cluster", 10);
-    c->certificate_authority = sa_path(root, "ca.crt");
+    c->certificate_authority = sa_path(dir, "ca.crt");
     u->name = dup_n("in-cluster", 10);
-    u->token_file = sa_path(root, "token");
+    u->token_file = sa_path(dir, "token");
     x->name = dup_n("in-cluster", 10);
     x->cluster = dup_n("in-cluster", 10);
     x->user = dup_n("in-cluster", 10);
@@ -688,7 +687,7 @@ static int fill_in_cluster(const char *host, const char *port, const char *pod_n
     if (pod_namespace && *pod_namespace) {
         x->namespace_ = dup_n(pod_namespace, strlen(pod_namespace));
     } else {
-        char *nsfile = sa_path(root, "namespace");
+        char *nsfile = sa_path(dir, "namespace");
         x->namespace_ = nsfile ? read_small(nsfile) : NULL;
         free(nsfile);
         if (!x->namespace_) x->namespace_ = dup_n("default", 7);
@@ -704,17 +703,28 @@ static int fill_in_cluster(const char *host, const char *port, const char *pod_n
     return 0;
 }
 
-int rb_kubeconfig_in_cluster(const char *host, const char *port, const char *pod_namespace, const char *root,
-                             rb_kubeconfig *kc, char *err, size_t errlen)
+int rb_kubeconfig_in_cluster_dir(const char *host, const char *port, const char *pod_namespace, const char *dir,
+                                 rb_kubeconfig *kc, char *err, size_t errlen)
 {
     memset(kc, 0, sizeof *kc);
     if (!host || !*host || !port || !*port)
         return failf(err, errlen, NULL, "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined");
-    if (fill_in_cluster(host, port, pod_namespace, root, kc, err, errlen) < 0) {
+    if (fill_in_cluster(host, port, pod_namespace, dir && *dir ? dir : SA_DIR, kc, err, errlen) < 0) {
         rb_kubeconfig_free(kc);
         return -1;
     }
     return 0;
+}
+
+int rb_kubeconfig_in_cluster(const char *host, const char *port, const char *pod_namespace, const char *root,
+                             rb_kubeconfig *kc, char *err, size_t errlen)
+{
+    char dir[4096];
+    if ((size_t)snprintf(dir, sizeof dir, "%s" SA_DIR, root && strcmp(root, "/") != 0 ? root : "") >= sizeof dir) {
+        memset(kc, 0, sizeof *kc);
+        return failf(err, errlen, "in-cluster", "service account path too long");
+    }
+    return rb_kubeconfig_in_cluster_dir(host, port, pod_namespace, dir, kc, err, errlen);
 }
 
 /* --- lookup and resolution ------------------------------------------------ */

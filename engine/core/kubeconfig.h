@@ -127,6 +127,10 @@ int rb_kubeconfig_load(const char *explicit_path, const char *env_list, const ch
  * and context "in-cluster", current. Returns 0 or -1 with a reason. */
 int rb_kubeconfig_in_cluster(const char *host, const char *port, const char *pod_namespace, const char *root,
                              rb_kubeconfig *kc, char *err, size_t errlen);
+/* The same with the service account directory itself (NULL or "": the
+ * standard one); rb.k8s passes RUNBOOK_SA_ROOT here. */
+int rb_kubeconfig_in_cluster_dir(const char *host, const char *port, const char *pod_namespace, const char *dir,
+                                 rb_kubeconfig *kc, char *err, size_t errlen);
 
 /* Picks context_name (NULL or "": current-context) and checks it as kubectl
  * does: the context, its cluster and its user must exist, the cluster needs a

@@ -45,6 +45,7 @@ end
 
 -- operator: the kubeconfig is the run's target (--kubeconfig, the config's
 -- kubeconfig), which the engine set: its exec plugins may run (docs/lua/k8s.md).
+local run_targets
 local function make_client(opts, operator)
   return new_client {
     kubeconfig = opts.kubeconfig, operator = operator, context = opts.context, namespace = opts.namespace,
@@ -52,11 +53,20 @@ local function make_client(opts, operator)
   }
 end
 
+-- The run's targets (--kubeconfig, --context, -n, the config's).
+run_targets = function()
+  local kc, ctx, ns = rb.target("kubeconfig"), rb.target("kube_context"), rb.target("namespace")
+  if kc == os.getenv("KUBECONFIG") then kc = nil end   -- the environment's list, not --kubeconfig
+  return { kubeconfig = kc, context = ctx, namespace = ns }
+end
+
 --- k8s.client{kubeconfig, context, namespace, timeout, connect_timeout} -> Client | nil, err
+--- k8s.client() -> the configured target's client | nil, err{kind = "config"}
 -- kubeconfig: a path, a colon list as in KUBECONFIG, or the text of a
 -- kubeconfig; default: KUBECONFIG, then ~/.kube/config, then the in-cluster
 -- service account. An exec plugin runs only from the operator's kubeconfig.
 function M.client(opts)
+  if opts == nil then return make_client(run_targets(), true) end   -- the configured target
   opts = opts_of(opts, 1, "client")
   argcheck(opts.kubeconfig == nil or type(opts.kubeconfig) == "string", 1, "client", "kubeconfig must be a string")
   local kc = opts.kubeconfig
@@ -66,11 +76,10 @@ end
 -- The run's client: rebuilt when the targets change (--env, --context, -n).
 local default, default_key
 local function run_client()
-  local kc, ctx, ns = rb.target("kubeconfig"), rb.target("kube_context"), rb.target("namespace")
-  if kc == os.getenv("KUBECONFIG") then kc = nil end   -- the environment's list, not --kubeconfig
-  local key = table.concat({ kc or "", ctx or "", ns or "" }, "\0")
+  local t = run_targets()
+  local key = table.concat({ t.kubeconfig or "", t.context or "", t.namespace or "" }, "\0")
   if default and key == default_key then return default end
-  local c, err = make_client({ kubeconfig = kc, context = ctx, namespace = ns }, true)
+  local c, err = make_client(t, true)
   if not c then return nil, err end
   default, default_key = c, key
   return c
@@ -373,27 +382,118 @@ function Client:describe(kind, name, opts)
   return { object = obj, events = evs, text = describe_text(obj, evs) }
 end
 
---- client:logs(pod, {container, tail, since, previous, timestamps, namespace}) -> text | nil, err
--- since: seconds, or "30s" / "5m" / "2h".
-function Client:logs(pod, opts)
-  pod = select(2, split_ref(pod, nil, "pod"))
-  argcheck(type(pod) == "string", 1, "logs", "pod name expected")
-  opts = opts_of(opts, 2, "logs")
-  local since = opts.since
+-- The query of a pods/NAME/log request (kubectl logs' flags).
+local function log_query(opts, argn, fname)
+  local since = opts.since_seconds or opts.since
   if type(since) == "string" then
     local n, unit = since:match("^(%d+)([smh]?)$")
-    argcheck(n, 2, "logs", "since must be seconds or like 30s, 5m, 2h")
+    argcheck(n, argn, fname, "since must be seconds or like 30s, 5m, 2h")
     since = tonumber(n) * ({ s = 1, m = 60, h = 3600, [""] = 1 })[unit]
   end
-  local q = query_string {
-    container = opts.container, tailLines = opts.tail, sinceSeconds = since,
+  argcheck(since == nil or (math.tointeger(since) and since > 0), argn, fname, "since_seconds must be a positive integer")
+  local tail = opts.tail_lines or opts.tail
+  argcheck(tail == nil or (math.tointeger(tail) and tail >= 0), argn, fname, "tail_lines must be an integer >= 0")
+  return {
+    container = opts.container, tailLines = tail, sinceSeconds = since, limitBytes = opts.limit_bytes,
     previous = opts.previous and "true" or nil, timestamps = opts.timestamps and "true" or nil,
   }
-  local path = "/api/v1/namespaces/" .. escape(ns_of(self, opts)) .. "/pods/" .. escape(pod) .. "/log"
-  local resp, err = call(self, "GET", path, { query = q, accept = "*/*", timeout = opts.timeout },
+end
+
+local function pod_log(c, pod, ns, q, timeout)
+  local path = "/api/v1/namespaces/" .. escape(ns) .. "/pods/" .. escape(pod) .. "/log"
+  local resp, err = call(c, "GET", path, { query = query_string(q), accept = "*/*", timeout = timeout },
     ('logs pod "%s"'):format(pod))
   if not resp then return nil, err end
   return resp.body
+end
+
+-- "app=x,tier in (a,b)" from a LabelSelector (spec.selector of a workload).
+local function selector_text(sel)
+  local parts = {}
+  local labels = type(sel) == "table" and sel.matchLabels ~= null and sel.matchLabels or {}
+  for k, v in pairs(labels) do parts[#parts + 1] = k .. "=" .. tostring(v) end
+  table.sort(parts)
+  local ops = { In = " in ", NotIn = " notin " }
+  for _, e in ipairs(type(sel) == "table" and sel.matchExpressions ~= null and sel.matchExpressions or {}) do
+    if ops[e.operator] then parts[#parts + 1] = e.key .. ops[e.operator] .. "(" .. table.concat(e.values, ",") .. ")"
+    elseif e.operator == "Exists" then parts[#parts + 1] = e.key
+    else parts[#parts + 1] = "!" .. e.key end
+  end
+  return table.concat(parts, ",")
+end
+
+-- The pods a logs{deployment | selector} call reads, by name.
+local function log_pods(c, opts)
+  local sel = opts.selector
+  if opts.deployment then
+    local d, err = c:get("deployments", opts.deployment, { namespace = opts.namespace })
+    if not d then return nil, err end
+    sel = selector_text(d.spec.selector)
+  end
+  local pods, err = c:get("pods", nil, { namespace = opts.namespace, selector = sel })
+  if not pods then return nil, err end
+  table.sort(pods, function(a, b) return a.metadata.name < b.metadata.name end)
+  return pods
+end
+
+local LOG_POD_BYTES, LOG_TOTAL_BYTES = 256 * 1024, 1024 * 1024
+
+-- Each line of text as "[pod/NAME/CONTAINER] line", at most max bytes of text.
+local function prefixed(out, prefix, text, max)
+  local cut = #text > max
+  if cut then text = text:sub(1, max) end
+  for line in text:gmatch("[^\n]+") do out[#out + 1] = prefix .. line end
+  return cut
+end
+
+-- logs{deployment = NAME | selector = "app=x", container, tail_lines,
+-- since_seconds, previous, limit_bytes (per pod), max_bytes (total), namespace}
+-- -> text, {pods = {{name, container, bytes, truncated, error}}, truncated} | nil, err
+local function logs_of_pods(c, opts)
+  argcheck((opts.deployment == nil) ~= (opts.selector == nil), 1, "logs", "deployment or selector expected (one of them)")
+  argcheck(opts.deployment == nil or type(opts.deployment) == "string", 1, "logs", "deployment must be a name")
+  argcheck(opts.selector == nil or type(opts.selector) == "string", 1, "logs", "selector must be a string")
+  local per = opts.limit_bytes or LOG_POD_BYTES
+  local total = opts.max_bytes or LOG_TOTAL_BYTES
+  argcheck(math.tointeger(per) and per > 0, 1, "logs", "limit_bytes must be a positive integer")
+  argcheck(math.tointeger(total) and total > 0, 1, "logs", "max_bytes must be a positive integer")
+  local q = log_query(opts, 1, "logs")
+  q.limitBytes = per
+  local pods, err = log_pods(c, opts)
+  if not pods then return nil, err end
+  local out, info, used, first_err = {}, { pods = {} }, 0, nil
+  for _, pod in ipairs(pods) do
+    for _, ctr in ipairs(opts.container and { { name = opts.container } } or pod.spec.containers or {}) do
+      local row = { name = pod.metadata.name, container = ctr.name, bytes = 0 }
+      info.pods[#info.pods + 1] = row
+      if used >= total then row.truncated, info.truncated = true, true
+      else
+        q.container = ctr.name
+        local text, lerr = pod_log(c, pod.metadata.name, pod.metadata.namespace, q, opts.timeout)
+        if not text then row.error, first_err = lerr.message, first_err or lerr
+        else
+          local max = math.min(per, total - used)
+          row.truncated = prefixed(out, ("[pod/%s/%s] "):format(pod.metadata.name, ctr.name), text, max)
+          row.bytes = math.min(#text, max)
+          used = used + row.bytes
+          info.truncated = info.truncated or row.truncated
+        end
+      end
+    end
+  end
+  if first_err and used == 0 then return nil, first_err end
+  return #out > 0 and (table.concat(out, "\n") .. "\n") or "", info
+end
+
+--- client:logs(pod, {container, tail_lines, since_seconds, previous, timestamps, limit_bytes, namespace}) -> text | nil, err
+--- client:logs{deployment = NAME | selector = "app=x", ...} -> text, info | nil, err (every matching pod, prefixed)
+-- since_seconds: seconds, or "30s" / "5m" / "2h" (tail and since are the older names).
+function Client:logs(pod, opts)
+  if type(pod) == "table" and opts == nil then return logs_of_pods(self, pod) end
+  pod = select(2, split_ref(pod, nil, "pod"))
+  argcheck(type(pod) == "string", 1, "logs", "pod name expected")
+  opts = opts_of(opts, 2, "logs")
+  return pod_log(self, pod, ns_of(self, opts), log_query(opts, 2, "logs"), opts.timeout)
 end
 
 local function cores(q) return q and M.quantity(q) or 0 end
@@ -816,14 +916,16 @@ function Client:expect(kind, name, conditions, opts)
 end
 
 -- simulate(resp) for Client:request: what the server would make of the write.
-local function simulator(before, what)
+-- note: what the caller knows that the server's answer does not say (prefixed).
+local function simulator(before, what, note)
+  local lead = note and (note .. "; ") or ""
   return function(resp)
-    if resp.status >= 400 then return "refused by the server: " .. tostring(status_error(resp, what).message) end
+    if resp.status >= 400 then return lead .. "refused by the server: " .. tostring(status_error(resp, what).message) end
     local after = decode(resp.body)
-    if type(before) ~= "table" or type(after) ~= "table" then return ("server (dryRun=All): %s accepted"):format(what) end
+    if type(before) ~= "table" or type(after) ~= "table" then return lead .. ("server (dryRun=All): %s accepted"):format(what) end
     local d = M.diff(before, after)
-    if #d == 0 then return "accepted by the server (dryRun=All): no change" end
-    return "server (dryRun=All): " .. table.concat(d, "; ")
+    if #d == 0 then return lead .. "accepted by the server (dryRun=All): no change" end
+    return lead .. "server (dryRun=All): " .. table.concat(d, "; ")
   end
 end
 
@@ -863,7 +965,7 @@ local function write(c, method, path, body, o)
   if o.undo then before_state.set(o.undo) end
   local resp, err = c:request(method, path, {
     body = text, content_type = o.content_type, timeout = o.timeout,
-    simulate = simulator(o.before, o.what),
+    simulate = simulator(o.before, o.what, o.note),
   })
   if not resp then return nil, err end
   if resp.status >= 400 then return nil, status_error(resp, o.what) end
@@ -912,28 +1014,47 @@ function Client:scale(name, n, opts)
   })
 end
 
---- client:patch(kind, name, body, {type = "strategic"|"merge"|"json", namespace}) -> object | nil, err
+local SUBRESOURCES = { scale = true, status = true }
+
+-- The object (or its subresource) as the server has it now: decoded | nil, err
+local function current(c, e, path, name, sub)
+  local what = ('get %s%s "%s"'):format(qualified(e), sub and ("/" .. sub) or "", name)
+  local resp, err = call(c, "GET", path, nil, what)
+  if not resp then return nil, err end
+  local v = decode(resp.body)
+  if type(v) ~= "table" then return nil, new_error("parse", "k8s: " .. what .. ": answer is not JSON") end
+  return v
+end
+
+--- client:patch(kind, name, body, {type = "strategic"|"merge"|"json", subresource = "scale"|"status", namespace})
+--   -> object | nil, err (kubectl patch --subresource)
 -- body: a table (encoded as JSON) or a JSON string.
 function Client:patch(kind, name, body, opts)
   argcheck(type(kind) == "string", 1, "patch", "resource type expected")
   argcheck(type(name) == "string", 2, "patch", "name expected")
   argcheck(type(body) == "table" or type(body) == "string", 3, "patch", "patch body (table or JSON) expected")
   opts = opts_of(opts, 4, "patch")
-  local ptype = opts.type or "strategic"
+  local ptype, sub = opts.type or "strategic", opts.subresource
   argcheck(CONTENT[ptype], 4, "patch", "type must be strategic, merge or json")
+  argcheck(sub == nil or SUBRESOURCES[sub], 4, "patch", "subresource must be scale or status")
   if type(body) == "string" then
     local v = decode(body)
     argcheck(type(v) == "table", 3, "patch", "body is not JSON")
     body = v
   end
-  local e, path = locate(self, kind, name, opts)
+  local e, path = locate(self, kind, name, opts, sub)
   if not e then return nil, path end
-  local before, err = self:get(kind, name, opts)
+  if sub and not e.subresources[sub] then
+    local u = new_error("k8s", ('k8s: patch: %s has no subresource "%s"'):format(qualified(e), sub))
+    u.reason = "NotFound"
+    return nil, u
+  end
+  local before, err = current(self, e, path, name, sub)
   if not before then return nil, err end
   return write(self, "PATCH", path, body, {
     content_type = CONTENT[ptype], before = before,
-    what = ('patch %s "%s"'):format(qualified(e), name), timeout = opts.timeout,
-    undo = patch_undo(self, e, name, opts, before, body, ptype),
+    what = ('patch %s%s "%s"'):format(qualified(e), sub and ("/" .. sub) or "", name), timeout = opts.timeout,
+    undo = patch_undo(self, e, name, opts, before, body, ptype, sub),
   })
 end
 
@@ -1080,6 +1201,153 @@ end
 --- client:rollout_pause(deployment, {namespace}) / client:rollout_resume(deployment, {namespace}) -> object | nil, err
 function Client:rollout_pause(name, opts) return set_paused(self, "rollout_pause", name, opts, true) end
 function Client:rollout_resume(name, opts) return set_paused(self, "rollout_resume", name, opts, false) end
+
+-- ---- rollout history and undo (kubectl rollout history / undo) ------------
+
+local REVISION = "deployment.kubernetes.io/revision"
+local REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+local CHANGE_CAUSE = "kubernetes.io/change-cause"
+-- Annotations kubectl rollout undo keeps from the deployment, not the ReplicaSet.
+local UNDO_SKIP = { ["kubectl.kubernetes.io/last-applied-configuration"] = true, [REVISION] = true,
+  [REVISION_HISTORY] = true, ["deployment.kubernetes.io/desired-replicas"] = true,
+  ["deployment.kubernetes.io/max-replicas"] = true, ["deprecated.deployment.rollback.to"] = true }
+
+local function annotations(o)
+  local a = o.metadata and o.metadata.annotations
+  return (type(a) == "table" and a) or {}
+end
+
+local function owned_by(rs, uid)
+  for _, r in ipairs(rs.metadata.ownerReferences or {}) do
+    if r.uid == uid and r.controller then return true end
+  end
+  return false
+end
+
+-- One history entry of a ReplicaSet: revision, replicaset, change_cause,
+-- images {container = image}, earlier (revisions it had before a rollback
+-- brought it back), replicas, template.
+local function revision_of(rs)
+  local a = annotations(rs)
+  local images = {}
+  for _, ctr in ipairs(rs.spec.template.spec.containers or {}) do images[ctr.name] = ctr.image end
+  local earlier = {}
+  for n in tostring(a[REVISION_HISTORY] or ""):gmatch("%d+") do earlier[#earlier + 1] = math.tointeger(tonumber(n)) end
+  return { revision = math.tointeger(tonumber(a[REVISION])), replicaset = rs.metadata.name,
+    change_cause = a[CHANGE_CAUSE], images = images, earlier = earlier,
+    replicas = math.tointeger(rs.spec.replicas or 0), template = rs.spec.template, annotations = a }
+end
+
+--- client:rollout_history(deployment, {namespace}) -> {{revision, replicaset, change_cause,
+--   images, earlier, replicas, current}, ...} (oldest first), deployment | nil, err
+function Client:rollout_history(name, opts)
+  name, opts = named(name, "deployment", opts, 2, "rollout_history")
+  local d, err = self:get("deployments", name, opts)
+  if not d then return nil, err end
+  local rss
+  rss, err = self:get("replicasets", nil, { namespace = opts.namespace, selector = selector_text(d.spec.selector) })
+  if not rss then return nil, err end
+  local cur = math.tointeger(tonumber(annotations(d)[REVISION]))
+  local hist = {}
+  for _, rs in ipairs(rss) do
+    local h = owned_by(rs, d.metadata.uid) and revision_of(rs)
+    if h and h.revision then
+      h.current = h.revision == cur
+      hist[#hist + 1] = h
+    end
+  end
+  table.sort(hist, function(a, b) return a.revision < b.revision end)
+  return hist, d
+end
+
+local function without_hash(template)
+  local t = copy(template)
+  if type(t.metadata) == "table" and type(t.metadata.labels) == "table" then
+    t.metadata.labels["pod-template-hash"] = nil
+  end
+  return t
+end
+
+local function images_text(images)
+  local out = {}
+  for k, v in pairs(images) do out[#out + 1] = k .. "=" .. v end
+  table.sort(out)
+  return table.concat(out, ",")
+end
+
+-- Which revision an undo goes to, and whether it re-ships the release a
+-- rollback just left: {from, to, reship} | nil, err
+local function undo_target(d, hist, to)
+  local by, latest = {}, nil
+  for _, h in ipairs(hist) do by[h.revision] = h; latest = h end
+  local from = by[math.tointeger(tonumber(annotations(d)[REVISION]))] or latest
+  local target
+  if to then target = by[to]
+  else
+    for _, h in ipairs(hist) do if h.revision < (from and from.revision or 0) then target = h end end
+  end
+  if not from or not target then
+    local u = new_error("k8s", to and ('k8s: rollout undo deployment "%s": unable to find specified revision %d in history'):format(d.metadata.name, to)
+      or ('k8s: rollout undo deployment "%s": no rollout history found (no previous revision)'):format(d.metadata.name))
+    u.reason = "NotFound"
+    return nil, u
+  end
+  -- the release before the current one, when the current one came back by a rollback
+  local left
+  for _, h in ipairs(hist) do if h.revision < from.revision then left = h end end
+  return { from = from, to = target, reship = #from.earlier > 0 and left ~= nil and target.revision == left.revision }
+end
+
+-- kubectl's rollback patch: the revision's template (without pod-template-hash)
+-- and its annotations (the deployment keeps the ones UNDO_SKIP names).
+local function undo_patch(d, to)
+  local ann = {}
+  for k, v in pairs(annotations(d)) do if UNDO_SKIP[k] then ann[k] = v end end
+  for k, v in pairs(to.annotations) do if not UNDO_SKIP[k] then ann[k] = v end end
+  return {
+    { op = "replace", path = "/spec/template", value = without_hash(to.template) },
+    { op = "replace", path = "/metadata/annotations", value = ann },
+  }
+end
+
+--- client:rollout_undo(deployment, {to_revision, reship, namespace}) -> object | {skipped, revision, message} | nil, err
+-- kubectl rollout undo [--to-revision=N]. A write (dry-run in plans). When
+-- the current release came back by a rollback, undoing again would re-ship
+-- the release that rollback left (the bad one): refused with err{kind =
+-- "guard", reason = "UndoOfUndo"} unless reship = true, and the plan says so.
+function Client:rollout_undo(name, opts)
+  name, opts = named(name, "deployment", opts, 2, "rollout_undo")
+  local to = opts.to_revision
+  argcheck(to == nil or (math.tointeger(to) and to > 0), 2, "rollout_undo", "to_revision must be a positive integer")
+  local e, path = locate(self, "deployments", name, opts)
+  if not e then return nil, path end
+  local hist, d = self:rollout_history(name, opts)
+  if not hist then return nil, d end
+  local t, err = undo_target(d, hist, to and math.tointeger(to))
+  if not t then return nil, err end
+  if M.diff(without_hash(t.to.template), d.spec.template)[1] == nil then
+    return { skipped = true, revision = t.to.revision,
+      message = ("skipped rollback (current template already matches revision %d)"):format(t.to.revision) }
+  end
+  local note = ("rollback of deployment %q from revision %d (%s) to revision %d (%s)"):format(name,
+    t.from.revision, images_text(t.from.images), t.to.revision, images_text(t.to.images))
+  if t.reship then
+    if not opts.reship then
+      local g = new_error("guard", ("k8s: rollout undo deployment %q: revision %d is the release the rollback to revision %d "
+        .. "left; undoing the undo would ship it again (pass to_revision = an older good revision, or reship = true)")
+        :format(name, t.to.revision, t.from.revision))
+      g.reason, g.revision, g.current = "UndoOfUndo", t.to.revision, t.from.revision
+      return nil, g
+    end
+    note = note .. (" -- RE-SHIPS revision %d, the release a rollback left (reship = true)"):format(t.to.revision)
+  end
+  return write(self, "PATCH", path, undo_patch(d, t.to), {
+    content_type = CONTENT.json, before = d, note = note, timeout = opts.timeout,
+    what = ('rollout undo deployment "%s" to revision %d'):format(name, t.to.revision),
+    undo = undo_record(self, e, name, opts, { cannot = ("a rollback is undone by rollout_undo(%q, {to_revision = %d})")
+      :format(name, t.from.revision) }),
+  })
+end
 
 -- The time a restart of this deployment was first planned: the body is part
 -- of the write's identity, so plan and apply must send the same restartedAt
@@ -1337,6 +1605,7 @@ end
 -- Module-level functions: the same calls on the run's client.
 for _, fname in ipairs { "get", "describe", "logs", "top_pods", "top_nodes", "proxy_get", "rollout_status",
   "scale", "patch", "set_env", "set_resources", "set_image", "rollout_pause", "rollout_resume", "rollout_restart",
+  "rollout_history", "rollout_undo",
   "delete", "exec", "raw", "resource", "apply", "expect" } do
   local method = Client[fname]
   M[fname] = function(...)

@@ -662,10 +662,17 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, t target) {
 		writeErr(w, e)
 		return
 	}
-	start := mstr(pod, "status", "startTime")
+	start, what := mstr(pod, "status", "startTime"), "lab log line"
+	if r.URL.Query().Get("previous") == "true" {
+		if restarts(pod, container) == 0 {
+			writeErr(w, badRequest(fmt.Sprintf("previous terminated container %q in pod %q not found", container, t.name)))
+			return
+		}
+		what = "lab previous log line"
+	}
 	var lines []string
 	for i := 1; i <= 20; i++ {
-		lines = append(lines, fmt.Sprintf("%s level=info container=%s pod=%s msg=\"lab log line %d\"", start, container, t.name, i))
+		lines = append(lines, fmt.Sprintf("%s level=info container=%s pod=%s msg=\"%s %d\"", start, container, t.name, what, i))
 	}
 	if n, err := strconv.Atoi(r.URL.Query().Get("tailLines")); err == nil && n >= 0 && n < len(lines) {
 		lines = lines[len(lines)-n:]
@@ -675,7 +682,21 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request, t target) {
 	if len(lines) > 0 {
 		out += "\n"
 	}
+	if n, err := strconv.Atoi(r.URL.Query().Get("limitBytes")); err == nil && n > 0 && n < len(out) {
+		out = out[:n]
+	}
 	w.Write([]byte(out))
+}
+
+// restarts is the container's restartCount in the pod's status.
+func restarts(pod obj, container string) int {
+	for _, c := range mlist(pod, "status", "containerStatuses") {
+		if mstr(c, "name") == container {
+			n, _ := mint(c, "restartCount")
+			return n
+		}
+	}
+	return 0
 }
 
 // pickContainer applies kubectl's default: the only container, or an error

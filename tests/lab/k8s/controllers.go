@@ -16,6 +16,7 @@ import (
 
 const restartedAtKey = "kubectl.kubernetes.io/restartedAt"
 const revisionKey = "deployment.kubernetes.io/revision"
+const historyKey = "deployment.kubernetes.io/revision-history"
 
 // reconcile runs the controllers until nothing changes; caller holds s.mu.
 func (s *Store) reconcile() {
@@ -122,8 +123,21 @@ func (s *Store) syncDeployment(d obj) {
 	if cur == nil {
 		cur = s.newReplicaSet(d, maxRev+1)
 	} else if revisionOf(cur) != maxRev {
+		// an older template again (a rollback): the controller moves its
+		// ReplicaSet to the next revision and keeps the old number in
+		// revision-history
 		cur = copyObj(cur)
-		meta(cur)["annotations"].(obj)[revisionKey] = strconv.Itoa(maxRev + 1)
+		ann := ensure(cur, "metadata", "annotations")
+		old := mstr(cur, "metadata", "annotations", revisionKey)
+		if h, _ := ann[historyKey].(string); h != "" {
+			old = h + "," + old
+		}
+		ann[historyKey] = old
+		ann[revisionKey] = strconv.Itoa(maxRev + 1)
+		s.put(cur)
+	}
+	if copied := copyAnnotations(d, cur); copied != nil {
+		cur = copied
 		s.put(cur)
 	}
 	for _, rs := range s.owned("replicasets", ns, uid) {
@@ -142,6 +156,27 @@ func (s *Store) syncDeployment(d obj) {
 		ensure(d, "metadata", "annotations")[revisionKey] = mstr(cur, "metadata", "annotations", revisionKey)
 		s.put(d)
 	}
+}
+
+// Annotations the controller does not copy from a Deployment to its ReplicaSet.
+var notCopied = map[string]bool{revisionKey: true, historyKey: true,
+	"kubectl.kubernetes.io/last-applied-configuration": true,
+	"deployment.kubernetes.io/desired-replicas":        true, "deployment.kubernetes.io/max-replicas": true}
+
+// copyAnnotations: the deployment's annotations (change-cause ...) onto its
+// current ReplicaSet, as the controller does; nil when nothing changes.
+func copyAnnotations(d, rs obj) obj {
+	var out obj
+	for k, v := range mmap(d, "metadata", "annotations") {
+		if notCopied[k] || mstr(rs, "metadata", "annotations", k) == v {
+			continue
+		}
+		if out == nil {
+			out = copyObj(rs)
+		}
+		ensure(out, "metadata", "annotations")[k] = v
+	}
+	return out
 }
 
 func (s *Store) newReplicaSet(d obj, revision int) obj {
