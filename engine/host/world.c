@@ -298,11 +298,12 @@ static int call_sink(lua_State *W, world *w, const char *name, int first, int n)
         lua_concat(W, 2);
         return -1;
     }
-    x.max_bytes = STEP_BUDGET - w->crossed;
+    x.max_bytes = STEP_BUDGET - w->crossed < RB_XFER_MAX_BYTES ? STEP_BUDGET - w->crossed : RB_XFER_MAX_BYTES;
     luaL_checkstack(H, n + 8, "ctx");
     lua_getfield(H, w->sink, name);
     for (int i = 0; i < n; i++) {
         if (!rb_xfer_copy(&x, W, first + i, H)) {
+            w->crossed += x.bytes + (size_t)x.nodes * NODE_COST;   /* it cost the engine all the same */
             lua_settop(H, top);
             luaL_where(W, 1);
             lua_pushfstring(W, "ctx:%s: argument #%d: %s", name, i + 1, x.err);
@@ -344,9 +345,11 @@ static int ctx_forward(lua_State *W)
 static int ctx_read_file(lua_State *W)
 {
     world *w = world_of(W);
-    const char *rel = luaL_checkstring(W, 2);
+    size_t len;
+    const char *rel = luaL_checklstring(W, 2, &len);
     char path[PATH_MAX];
     if (!w) return luaL_error(W, "ctx:read_file outside a world");
+    if (strlen(rel) != len) return luaL_error(W, "ctx:read_file: the path contains a NUL byte");
     if (!under_root(W, w, rel, path) || !read_whole(W, path, MAX_READ)) {
         luaL_pushfail(W);
         lua_insert(W, -2);
@@ -453,9 +456,24 @@ static void world_hook(lua_State *L, lua_Debug *ar)
         main(L, ar);
         return;
     }
-    if (w->deadline > 0 && now_s() > w->deadline)
-        luaL_error(L, "took longer than %d s to load (runbook files only declare sections and steps)",
-                   (int)LOAD_SECONDS);
+    if (w->deadline > 0 && now_s() > w->deadline) {
+        if (ar && ar->event == LUA_HOOKCALL && lua_getinfo(L, "S", ar) && ar->what[0] == 'C') {
+            /* not inside a C function (it may be a buffer's __close while an
+               error unwinds): at the next instruction of runbook code */
+            lua_sethook(L, world_hook, LUA_MASKCOUNT | LUA_MASKCALL, 1);
+            return;
+        }
+        push_runbook_line(L);   /* the hook may fire inside a C function: name the runbook's line */
+        lua_pushfstring(L, "%s%stook longer than %d s to load (runbook files only declare sections and steps)",
+                        lua_isstring(L, -1) ? lua_tostring(L, -1) : "", lua_isstring(L, -1) ? ": " : "",
+                        (int)LOAD_SECONDS);
+        lua_error(L);
+    }
+}
+
+static void arm_hook(lua_State *W)
+{
+    lua_sethook(W, world_hook, LUA_MASKCOUNT | LUA_MASKCALL, HOOK_COUNT);
 }
 
 /* Long computations in C that never reach a hook (pattern matching,
@@ -474,6 +492,7 @@ static int run_bounded(world *w, int nargs, int nres, int msgh)
     int rc = lua_pcall(w->W, nargs, nres, msgh);
     rb_world_active = NULL;
     w->bounded = 0;
+    if (lua_gethook(w->W) == world_hook) arm_hook(w->W);   /* the deadline may have made it count 1 */
     return rc;
 }
 
@@ -515,14 +534,23 @@ static const char *kind_of(lua_State *W, int idx)
     return luaL_typename(W, idx);
 }
 
-/* Message handler while loading: "file:line: message" (no traceback). */
+/* Message handler while loading: "file:line: message" (no traceback). An
+ * error raised inside a C function or the world's hook ("C stack overflow",
+ * "took longer than 2 s") carries no position of its own: it gets the line
+ * of the runbook file that was running. */
 static int load_msgh(lua_State *W)
 {
     if (lua_type(W, 1) == LUA_TTABLE) {
         if (lua_getfield(W, 1, "message") == LUA_TSTRING) return 1;
         lua_pop(W, 1);
     }
-    luaL_tolstring(W, 1, NULL);
+    const char *msg = luaL_tolstring(W, 1, NULL);
+    push_runbook_line(W);
+    const char *at = lua_tostring(W, -1), *colon = at ? strrchr(at, ':') : NULL;
+    if (!colon || strncmp(msg, at, (size_t)(colon - at)) == 0) { lua_pop(W, 1); return 1; }
+    lua_pushliteral(W, ": ");
+    lua_pushvalue(W, -3);
+    lua_concat(W, 3);
     return 1;
 }
 
@@ -693,7 +721,7 @@ static int world_new(lua_State *H)
     if (!w->W) { free(w); return luaL_error(H, "cannot create a runbook world"); }
     *pw = w;
     setup(H, w);
-    lua_sethook(w->W, world_hook, LUA_MASKCOUNT | LUA_MASKCALL, HOOK_COUNT);
+    arm_hook(w->W);
     return 1;
 }
 
