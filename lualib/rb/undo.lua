@@ -64,7 +64,11 @@ end
 
 -- ---- Lua source of values --------------------------------------------------------
 
-local function literal(v, indent)
+local KEYWORDS = {}
+for w in ("and break do else elseif end false for function goto if in local nil not or repeat return then true until while")
+    :gmatch("%a+") do KEYWORDS[w] = true end
+
+local function literal(v)
   local t = type(v)
   if v == cjson.null then return "null" end
   if t == "string" then return (("%q"):format(v):gsub("\\\n", "\\n")) end
@@ -76,14 +80,15 @@ local function literal(v, indent)
   if t ~= "table" then error("undo: cannot write a " .. t, 0) end
   local parts = {}
   if #v > 0 then
-    for i = 1, #v do parts[i] = literal(v[i], indent) end
+    for i = 1, #v do parts[i] = literal(v[i]) end
   else
     local keys = {}
     for k in pairs(v) do keys[#keys + 1] = k end
     table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
     for _, k in ipairs(keys) do
-      local key = (type(k) == "string" and k:match("^[%a_][%w_]*$")) and k or ("[" .. literal(k) .. "]")
-      parts[#parts + 1] = key .. " = " .. literal(v[k], indent)
+      local bare = type(k) == "string" and k:match("^[%a_][%w_]*$") and not KEYWORDS[k]
+      local key = bare and k or ("[" .. literal(k) .. "]")
+      parts[#parts + 1] = key .. " = " .. literal(v[k])
     end
   end
   return "{ " .. table.concat(parts, ", ") .. " }"

@@ -149,7 +149,7 @@ describe("rb.undo.source", function()
   end)
 
   it("writes values as Lua that reads back the same", function()
-    local v = { "a\n\"b\"", 3, 2.5, true, { path = { "x", { name = "y.z" } }, value = null } }
+    local v = { "a\n\"b\"", 3, 2.5, true, { path = { "x", { name = "y.z" } }, value = null, ["end"] = 1, ["a b"] = 2 } }
     local back = load("return " .. undo.literal(v), "=lit", "t", { null = null })()
     assert.same(v, back)
   end)
