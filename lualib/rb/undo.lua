@@ -145,15 +145,16 @@ local function k8s_inverse(w)
     ("assert(k8s.expect(%s, left, { namespace = %s }))"):format(literal(ref), ns),
   }
   local title
-  if b.subresource == "scale" then
+  if b.subresource == "scale" and #b.fields == 1 and b.fields[1].path[2] == "replicas" then
     local n = b.fields[1].value
-    if math.type(n) == nil or #b.fields ~= 1 then return nil, "the replicas before were not recorded" end
+    if math.type(n) == nil then return nil, "the replicas before were not recorded" end
     title = ("Scale %s back to %d"):format(ref, n)
     body[#body + 1] = ("local res = assert(k8s.scale(%s, %d, { namespace = %s }))"):format(literal(ref), n, ns)
   else
     title = ("Put %d field(s) of %s back"):format(#b.fields, ref)
-    body[#body + 1] = ("local res = assert(k8s.patch(%s, %s, k8s.restore_patch(before), { type = %s, namespace = %s }))")
-      :format(literal(b.resource), literal(b.name), literal(b.type or "strategic"), ns)
+    body[#body + 1] = ("local res = assert(k8s.patch(%s, %s, k8s.restore_patch(before), { type = %s, namespace = %s%s }))")
+      :format(literal(b.resource), literal(b.name), literal(b.type or "strategic"), ns,
+        b.subresource and (", subresource = " .. literal(b.subresource)) or "")
   end
   body[#body + 1] = ("if not res.planned then assert(k8s.expect(%s, before, { namespace = %s })) end")
     :format(literal(ref), ns)

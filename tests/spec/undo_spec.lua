@@ -148,6 +148,14 @@ describe("rb.undo.source", function()
     assert.matches('id = "undo-0123456789abcdef"', text, 1, true)
   end)
 
+  it("patches a subresource other than scale through it", function()
+    local st = write("k8s", "patch", { server = "s", body = { status = { phase = "Failed" } } },
+      { binding = "k8s", resource = "pods", name = "p", namespace = "tmi", subresource = "status", type = "merge",
+        fields = { { path = { "status", "phase" }, value = "Running" } } })
+    local text = undo.source("r", {}, undo.plan(run_of { st }))
+    assert.matches('{ type = "merge", namespace = "tmi", subresource = "status" }', text, 1, true)
+  end)
+
   it("writes values as Lua that reads back the same", function()
     local v = { "a\n\"b\"", 3, 2.5, true, { path = { "x", { name = "y.z" } }, value = null, ["end"] = 1, ["a b"] = 2 } }
     local back = load("return " .. undo.literal(v), "=lit", "t", { null = null })()
