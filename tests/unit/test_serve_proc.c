@@ -63,6 +63,7 @@ int main(void)
     TAP_OK(pid > 0, "spawn starts /bin/sh");
     TAP_OK(wait_for(pid, &code, &sig) == 0 && code == 0 && sig == 0, "it is reaped with exit 0");
     char *text = slurp(out);
+    text[strcspn(text, "\n")] = 0;
     TAP_OK(strncmp(text, "0 1 2 ", 6) == 0 && strchr("0123456789", text[6]) == NULL,
            "the child holds only fds 0, 1, 2 (got '%.20s')", text);
     TAP_OK(atoi(text + 6) == pid, "the child leads a session of its own (sid %d, pid %d)", atoi(text + 6), (int)pid);
