@@ -292,6 +292,9 @@ void rb_gate_before(lua_State *L, int idx)
 
 static rb_verdict decide(lua_State *L, const rb_action *a, rb_effect e, rb_mode m, const rb_planned **matched)
 {
+    /* a before-state belongs to the next write decided, whatever the verdict:
+       only plan and apply keep it (fill_planned takes it over) */
+    if (e == RB_WRITE && m != RB_MODE_PLAN && m != RB_MODE_APPLY) { free(pending_before); pending_before = NULL; }
     if (interrupted) raise_kind(L, "interrupted", a, "interrupted before %s.%s %s");
     if (m == RB_MODE_LOAD)
         raise_kind(L, "refused", a, rb_world_tag_of(L)

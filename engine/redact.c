@@ -193,10 +193,12 @@ static size_t url_password(const char *p, size_t left, size_t *plen)
     return 0;
 }
 
-/* Header or JSON member names whose value is a credential. */
+/* Header or JSON member names whose value is a credential. Not "credential":
+ * plans name the credential used by its identity (user, sha256 fingerprint),
+ * which the operator must be able to read. */
 static const char *const cred_names[] = {
     "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key", "apikey",
-    "api_key", "password", "passwd", "secret", "token", "bearer", "credential", "private_key", NULL
+    "api_key", "password", "passwd", "secret", "token", "bearer", "private_key", NULL
 };
 
 static int cred_name(const char *name, size_t n)
@@ -256,6 +258,7 @@ static size_t named_value(const char *s, size_t i, size_t len, size_t *vlen)
 static size_t bearer_token(const char *p, size_t left, size_t *tlen)
 {
     if (!lower_eq(p, left, "bearer ")) return 0;
+    if (lower_eq(p + 7, left - 7, "sha256:")) return 0;   /* a fingerprint names it, does not carry it */
     size_t k = 7;
     while (k < left && !stop_char(p[k]) && p[k] != ',' && p[k] != '\\') k++;
     *tlen = k - 7;

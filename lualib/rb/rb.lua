@@ -198,7 +198,7 @@ end
 
 --- rb.error(kind, message, fields?) -> err: the one error constructor (engine/errors.c):
 -- the same rb.Error values every binding returns as `nil, err` ({kind, message, ...}, __tostring).
-rb.error = secret.error
+function rb.error(kind, message, fields) return secret.error(kind, message, fields) end   -- lazy: no engine load at `list`
 
 --- rb.secret(s): registers s with the redactor; returns s.
 function rb.secret(s)

@@ -43,6 +43,8 @@ int main(void)
           "an Authorization header's value is redacted");
     check("{\"api_token\":\"abc\",\"namespace\":\"tmi\"}", "{\"api_token\":\"[REDACTED]\",\"namespace\":\"tmi\"}",
           "a JSON member named like a credential is redacted, others are not");
+    check("{\"credential\":\"bearer sha256:0123456789ab\"}", "{\"credential\":\"bearer sha256:0123456789ab\"}",
+          "a credential's identity (a fingerprint) stays readable in a plan");
     check("sent Bearer eyJhbGciOi.x, ok", "sent Bearer [REDACTED], ok", "a Bearer token is redacted anywhere");
     check("https://example.test/a@b", "https://example.test/a@b", "an @ in a path is not userinfo");
     check("http://user@host/", "http://user@host/", "a user without a password stays");
