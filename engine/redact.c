@@ -291,6 +291,7 @@ static size_t by_place(obuf *b, const char *s, size_t i, size_t len)
     if (!off) off = bearer_token(s + i, len - i, &vlen);
     if (!off) off = named_value(s, i, len, &vlen);
     if (!off || vlen == 0) return 0;
+    if (vlen >= 7 && memmem(s + i + off, vlen < 24 ? vlen : 24, "sha256:", 7)) return 0;   /* a fingerprint */
     size_t m = nsecrets ? match_at(s + i + off, len - i - off) : 0;
     if (m > vlen) vlen = m;                /* a registered secret with a quote in it */
     if (vlen == sizeof RB_REDACTED - 1 && memcmp(s + i + off, RB_REDACTED, vlen) == 0) return 0;

@@ -45,6 +45,8 @@ int main(void)
           "a JSON member named like a credential is redacted, others are not");
     check("{\"credential\":\"bearer sha256:0123456789ab\"}", "{\"credential\":\"bearer sha256:0123456789ab\"}",
           "a credential's identity (a fingerprint) stays readable in a plan");
+    check("{\"x-api-key\":\"sha256:9ecfb95b77b5\"}", "{\"x-api-key\":\"sha256:9ecfb95b77b5\"}",
+          "a secret header shown by its fingerprint stays readable");
     check("sent Bearer eyJhbGciOi.x, ok", "sent Bearer [REDACTED], ok", "a Bearer token is redacted anywhere");
     check("https://example.test/a@b", "https://example.test/a@b", "an @ in a path is not userinfo");
     check("http://user@host/", "http://user@host/", "a user without a password stays");
