@@ -252,9 +252,11 @@ static void write_err(lua_State *W, int idx, int newline)
     const char *s = lua_tolstring(W, idx, &len);
     push_redacted(W, s, len);
     s = lua_tolstring(W, -1, &len);
+    rb_xfer_push_clean(W, s, len);   /* no control sequences to the terminal */
+    s = lua_tolstring(W, -1, &len);
     fwrite(s, 1, len, stderr);
     if (newline) fputc('\n', stderr);
-    lua_pop(W, 1);
+    lua_pop(W, 2);
 }
 
 static int call_sink(lua_State *W, world *w, const char *name, int first, int n);
@@ -290,7 +292,7 @@ static int call_sink(lua_State *W, world *w, const char *name, int first, int n)
 {
     lua_State *H = w->H;
     int top = lua_gettop(H);
-    rb_xfer x = {0}, back = {0};
+    rb_xfer x = {.clean = 1, .keep = strcmp(name, "attach") == 0 ? "data" : NULL}, back = {0};
     if (w->crossed >= STEP_BUDGET) {
         luaL_where(W, 1);
         lua_pushfstring(W, "ctx:%s: this step has already handed the engine %d MiB (the bound)", name,
@@ -554,6 +556,15 @@ static int load_msgh(lua_State *W)
     return 1;
 }
 
+/* Pushes onto H the message at idx of W, without control characters. */
+static void push_text(lua_State *H, lua_State *W, int idx)
+{
+    size_t len;
+    const char *s = lua_tolstring(W, idx, &len);
+    if (!s) lua_pushliteral(H, "error while loading");
+    else rb_xfer_push_clean(H, s, len);
+}
+
 /* w:load(path) -> value, kind | nil, err */
 static int w_load(lua_State *H)
 {
@@ -564,7 +575,7 @@ static int w_load(lua_State *H)
     if (!read_whole(W, path, MAX_FILE) ||
         !load_sandboxed(W, lua_tostring(W, -1), lua_rawlen(W, -1), path)) {
         lua_pushnil(H);
-        lua_pushstring(H, lua_tostring(W, -1));
+        push_text(H, W, -1);
         lua_settop(W, top);
         return 2;
     }
@@ -577,11 +588,11 @@ static int w_load(lua_State *H)
     w->deadline = 0;
     if (rc != LUA_OK) {
         lua_pushnil(H);
-        lua_pushstring(H, lua_tostring(W, -1) ? lua_tostring(W, -1) : "error while loading");
+        push_text(H, W, -1);
         lua_settop(W, top);
         return 2;
     }
-    rb_xfer x = {.on_function = fn_to_handle, .ud = w};
+    rb_xfer x = {.on_function = fn_to_handle, .ud = w, .clean = 1};
     const char *kind = kind_of(W, -1);
     if (!rb_xfer_copy(&x, W, -1, H)) {
         lua_settop(W, top);
@@ -638,7 +649,7 @@ static int w_call(lua_State *H)
     w->H = NULL;
     if (rc == LUA_OK) { lua_settop(W, top); lua_pushboolean(H, 1); return 1; }
     lua_pushboolean(H, 0);
-    rb_xfer x = {0};
+    rb_xfer x = {.clean = 1};
     if (!rb_xfer_copy(&x, W, -1, H)) lua_pushstring(H, "error (its value could not be read)");
     lua_settop(W, top);
     return 2;

@@ -4,6 +4,7 @@
 #include "xfer.h"
 #include <lauxlib.h>
 #include <stdio.h>
+#include <string.h>
 
 typedef struct {
     rb_xfer *x;
@@ -11,13 +12,38 @@ typedef struct {
     const void *path[RB_XFER_MAX_DEPTH];
 } walk;
 
+/* Length of the control sequence at s (1 or 2 bytes), or 0. */
+static size_t control_at(const unsigned char *s, size_t left)
+{
+    if ((*s < 0x20 && *s != '\t' && *s != '\n') || *s == 0x7f) return 1;
+    if (*s == 0xc2 && left > 1 && s[1] >= 0x80 && s[1] <= 0x9f) return 2;
+    return 0;
+}
+
+void rb_xfer_push_clean(lua_State *L, const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len && !control_at(u + i, len - i)) i++;
+    if (i == len) { lua_pushlstring(L, s, len); return; }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addlstring(&b, s, i);
+    while (i < len) {
+        size_t n = control_at(u + i, len - i);
+        if (n) { luaL_addchar(&b, '?'); i += n; }
+        else luaL_addchar(&b, s[i++]);
+    }
+    luaL_pushresult(&b);
+}
+
 static int fail(walk *w, const char *msg)
 {
     snprintf(w->x->err, sizeof w->x->err, "%s", msg);
     return 0;
 }
 
-static int copy(walk *w, int idx, int depth);
+static int copy(walk *w, int idx, int depth, int raw);
 
 static int key_ok(lua_State *L, int idx)
 {
@@ -46,15 +72,17 @@ static int copy_table(walk *w, int idx, int depth)
     while (lua_next(from, idx)) {
         int k = lua_gettop(from) - 1;
         if (!key_ok(from, k)) { lua_pop(from, 2); lua_pop(to, 1); return fail(w, "table key is not a string, number or boolean"); }
-        if (!copy(w, k, depth + 1)) { lua_pop(from, 2); lua_pop(to, 1); return 0; }
-        if (!copy(w, k + 1, depth + 1)) { lua_pop(from, 2); lua_pop(to, 2); return 0; }
+        int raw = depth == 0 && w->x->keep && lua_type(from, k) == LUA_TSTRING &&
+                  strcmp(lua_tostring(from, k), w->x->keep) == 0;
+        if (!copy(w, k, depth + 1, 0)) { lua_pop(from, 2); lua_pop(to, 1); return 0; }
+        if (!copy(w, k + 1, depth + 1, raw)) { lua_pop(from, 2); lua_pop(to, 2); return 0; }
         lua_rawset(to, -3);
         lua_pop(from, 1);
     }
     return 1;
 }
 
-static int copy(walk *w, int idx, int depth)
+static int copy(walk *w, int idx, int depth, int raw)
 {
     lua_State *from = w->from, *to = w->to;
     if (++w->x->nodes > RB_XFER_MAX_NODES) return fail(w, "value too large");
@@ -71,7 +99,8 @@ static int copy(walk *w, int idx, int depth)
         size_t max = w->x->max_bytes ? w->x->max_bytes : RB_XFER_MAX_BYTES;
         if (len > max - w->x->bytes) return fail(w, "value too large (its strings add up to more than the bound)");
         w->x->bytes += len;
-        lua_pushlstring(to, s, len);
+        if (w->x->clean && !raw) rb_xfer_push_clean(to, s, len);
+        else lua_pushlstring(to, s, len);
         return 1;
     }
     case LUA_TTABLE: return copy_table(w, lua_absindex(from, idx), depth);
@@ -92,7 +121,7 @@ int rb_xfer_copy(rb_xfer *x, lua_State *from, int idx, lua_State *to)
     walk w = {x, from, to, {0}};
     x->err[0] = 0;
     int top = lua_gettop(to);
-    if (copy(&w, lua_absindex(from, idx), 0)) return 1;
+    if (copy(&w, lua_absindex(from, idx), 0, 0)) return 1;
     lua_settop(to, top);
     return 0;
 }

@@ -8,7 +8,14 @@
  * referenced many times is counted each time: the copy holds it each time),
  * so a hostile value cannot exhaust the engine.
  * A function is refused unless the caller gives an on_function hook, which
- * pushes a stand-in (world.c pushes an opaque handle for step functions). */
+ * pushes a stand-in (world.c pushes an opaque handle for step functions).
+ *
+ * Text from runbook code ends up on the operator's terminal (notes, logs,
+ * titles, errors): with `clean`, control characters in strings (C0 but tab
+ * and newline, DEL, and C1 encoded in UTF-8) are replaced by '?', so a
+ * runbook cannot hide or redraw what the terminal shows (ESC [8m before the
+ * plan, cursor movement, OSC 52 clipboard writes). Strings stored under the
+ * top-level key `keep` (ctx:attach's data: a file, not text) stay raw. */
 #ifndef RB_XFER_H
 #define RB_XFER_H
 #include <lua.h>
@@ -23,6 +30,8 @@ typedef struct {
     int (*on_function)(void *ud, lua_State *from, int idx, lua_State *to);
     void *ud;
     size_t max_bytes;   /* bound on string bytes copied; 0: RB_XFER_MAX_BYTES */
+    int clean;          /* replace control characters in strings (text for a terminal) */
+    const char *keep;   /* with clean: a top-level key whose string value stays raw */
     int nodes;          /* values copied so far */
     size_t bytes;       /* string bytes copied so far */
     char err[160];      /* why a copy failed */
@@ -31,4 +40,7 @@ typedef struct {
 /* Pushes onto `to` a copy of the value at index idx of `from`; returns 1, or
  * 0 with x->err set (nothing pushed). Raises only on memory errors of `to`. */
 int rb_xfer_copy(rb_xfer *x, lua_State *from, int idx, lua_State *to);
+
+/* Pushes onto L the text s with its control characters replaced (see clean). */
+void rb_xfer_push_clean(lua_State *L, const char *s, size_t len);
 #endif

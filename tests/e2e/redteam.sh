@@ -263,6 +263,34 @@ expect_rc "--dry-run of a step writing from a __close handler exits 0" 0 run "$G
 sent "... the step ran (its read was sent)" 1 /close-read
 sent "... the write in __close was planned, not sent" 0 /close-post
 
+# was: text from runbook code reached the terminal raw: a note ending in
+# ESC [8m (conceal) hid the plan printed after it, cursor movement redrew
+# lines, OSC 52 wrote the clipboard. Every string crossing to the engine as
+# text (titles, params, notes, logs, print, errors) has its control
+# characters replaced; an attachment's data stays raw.
+steps "$G/esc.lua" esc "
+print('load \\27[31mred\\27[0m \\194\\155c1')
+S:resolve('fix \\27[8m', function(ctx)
+  ctx:note('harmless\\27[8m')
+  print('log\\27]52;c;cHduZWQ=\\7 \\27[2A\\27[K')
+  ctx:attach { name = 'bin\\27', data = '\\27\\0\\1' }
+  http.post(BASE .. '/esc-target', { body = 'x' })
+  if ctx.mode == 'plan' then error('boom \\27[8m') end
+end, { risk = 'low' })"
+run "$G/esc.lua" --dry-run >"$T_TMP/out" 2>"$T_TMP/err"
+cat "$T_TMP/out" "$T_TMP/err" >"$T_TMP/both"
+if grep -q $'\x1b\|\x07\|\xc2\x9b' "$T_TMP/both"; then fail "control characters from runbook code reached the terminal"; grep -n $'\x1b' "$T_TMP/both" | cat -v | head -5 | sed 's/^/#   /'
+else ok "no control character from runbook code reaches the terminal (titles, notes, logs, print, errors)"; fi
+contains "... the text is still shown, marked" "$T_TMP/out" "note: harmless?[8m"
+contains "... so is the write it planned" "$T_TMP/out" "/esc-target"
+sent "... which was not sent (dry run)" 0 /esc-target
+att=$(find "$T_TMP/runs" -name '*-bin*' | head -1)
+[ -n "$att" ] && [ "$(od -An -c "$att" | tr -d ' \n')" = '033\0001' ] && ok "... an attachment's data stays raw" || fail "attachment data changed: $(od -An -c "${att:-/dev/null}")"
+steps "$G/title.lua" 'title' "
+S:investigate('look \\27[2J', function(ctx) end)"
+expect_rc "show of a file with control characters in a title runs" 0 "$RUNBOOK" show "$G/title.lua"
+grep -q $'\x1b' "$T_TMP/out" "$T_TMP/err" && fail "... show printed an ESC" || ok "... and prints none of them"
+
 # An error calling itself "interrupted" is just an error
 steps "$G/forge.lua" forge '
 S:investigate("forge", function(ctx)
