@@ -21,10 +21,11 @@ PROMETHEUS_URL=$RB_TEST_PROM_URL expect_rc "runbook lua queries the server named
 contains "value() prints the p95 computed by the fixture" "$T_TMP/out" "p95 $P95"
 contains "a leak renders as a rising sparkline" "$T_TMP/out" "goroutines ▁"
 
-# Without a server the module functions say how to name one.
-echo 'require("rb.prom").query("up")' >"$T_TMP/none.lua"
-env -u PROMETHEUS_URL "$RUNBOOK" lua "$T_TMP/none.lua" >"$T_TMP/out" 2>"$T_TMP/err" && fail "no server: should fail" || ok "no server: the script fails"
-contains "no server: the message names PROMETHEUS_URL" "$T_TMP/err" "set PROMETHEUS_URL"
+# Without a server the module functions return a config error that says how to name one.
+echo 'assert(require("rb.prom").query("up"))' >"$T_TMP/none.lua"
+env -u PROMETHEUS_URL -u RUNBOOK_CONFIG "$RUNBOOK" lua "$T_TMP/none.lua" >"$T_TMP/out" 2>"$T_TMP/err" && fail "no server: should fail" || ok "no server: the script fails"
+contains "no server: a config error" "$T_TMP/err" "config error: rb.prom: no Prometheus server configured"
+contains "no server: the message names PROMETHEUS_URL" "$T_TMP/err" "PROMETHEUS_URL"
 
 # The seed's `... by (endpoint)` after a function call: the server's parse error reaches the user.
 echo 'assert(require("rb.prom").query("rate(http_requests_total[5m]) by (endpoint)"))' >"$T_TMP/bad.lua"
