@@ -54,7 +54,7 @@ static const char *const ctx_methods[] = {"check", "expect", "note", "log", "cha
 #define LOAD_SECONDS 2.0             /* a file that runs longer while loading is refused */
 #define WORLD_MEM_DEFAULT (1024ull << 20)
 #define STEP_BUDGET ((size_t)256 << 20)  /* what one step may hand the engine through ctx */
-#define NODE_COST 32                     /* engine bytes counted per value a step hands over */
+#define NODE_COST 256                    /* engine bytes counted per value a step hands over (a log line costs ~300 there) */
 #define HOOK_COUNT 10000                 /* instructions between two looks at the clock and signals */
 
 lua_State *volatile rb_world_active;

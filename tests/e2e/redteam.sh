@@ -330,6 +330,20 @@ start=$(date +%s%N)
 contains "... as too large" "$T_TMP/err" "value too large"
 within "... quickly" 30000 "$start"
 
+# was: rb.secret registered without bound, and every line the engine writes
+# is scanned for every secret: 100,000 of them took a minute to register and
+# made each note cost tens of milliseconds
+steps "$B/secrets.lua" secrets '
+S:investigate("secrets", function(ctx)
+  for _ = 1, 5000 do rb.secret("same-secret-value") end
+  local ok, err = pcall(function() for i = 1, 100000 do rb.secret(("distinct%07d"):format(i)) end end)
+  ctx:note("secrets: " .. (ok and "ALL REGISTERED" or err))
+end)'
+start=$(date +%s%N)
+expect_rc "a step registering 100,000 secrets runs" 0 run "$B/secrets.lua"
+contains "... runbook code may register at most 1000 (the same one again does not count)" "$T_TMP/out" "may register at most 1000 secrets"
+within "... in bounded time" 20000 "$start"
+
 # interrupt NAME FILE: runs FILE, sends SIGINT once its step has started,
 # and asserts the run stops, as interrupted, within 10 s
 interrupt() {
