@@ -394,6 +394,55 @@ local big = ("a"):rep(1e8) local t = {} for i = 1, 300 do t[i] = big end table.s
 local t = {} for i = 1, 2e6 do t[i] = i end while true do table.concat(t, ",") end
 ATTACKS
 
+# The world's matcher (strmatch.c) gives Lua 5.4's results: random patterns
+# and subjects through find/match/gmatch/gsub, compared with lua5.4's own
+cat >"$B/patterns.lua" <<'LUA'
+local out = {}
+local function ser(...)
+  local n = select("#", ...)
+  local t = {}
+  for i = 1, n do local v = select(i, ...); t[i] = type(v) .. ":" .. (type(v) == "string" and ("%q"):format(v) or tostring(v)) end
+  return table.concat(t, ",")
+end
+local function try(f, ...)
+  local r = table.pack(pcall(f, ...))
+  if not r[1] then return "ERR " .. ("%q"):format(tostring(r[2])) end
+  return ser(table.unpack(r, 2, r.n))
+end
+math.randomseed(20261129)
+local atoms = { "a", "b", ".", "%a", "%d", "%s", "%w", "%A", "[ab]", "[^a]", "[a-c]", "[%a_]", "[]]", "[^]a]", "%%", "%.",
+  "(", ")", "()", "%1", "%b()", "%f[%w]", "%f[%W]", "^", "$", "*", "+", "-", "?", "x", "%", "[", "[a-", "%b", "%f", "%z", "1", "-", " " }
+local subj_atoms = { "a", "b", "c", "x", " ", "(", ")", "1", "22", "ab", "_", "%", "]", "-", "\0", "é" }
+local function rand_from(t, n) local s = {} for i = 1, n do s[i] = t[math.random(#t)] end return table.concat(s) end
+for i = 1, 1500 do
+  local p = rand_from(atoms, math.random(0, 5))
+  local s = rand_from(subj_atoms, math.random(0, 8))
+  local init = ({ nil, 1, 2, -1, -3, 0, 10 })[math.random(7)]
+  out[#out + 1] = ("%q %q %s"):format(p, s, tostring(init))
+  out[#out + 1] = "find " .. try(string.find, s, p, init)
+  out[#out + 1] = "mfind " .. try(function() return s:find(p, init) end)
+  out[#out + 1] = "pfind " .. try(string.find, s, p, init, true)
+  out[#out + 1] = "match " .. try(string.match, s, p, init)
+  out[#out + 1] = "gmatch " .. try(function() local r = {} for a, b in string.gmatch(s, p, init) do r[#r + 1] = ser(a, b) if #r > 50 then break end end return table.concat(r, "|") end)
+  local repls = { "<%0>", "%1", "%%", "x%2", "%", function(a, b) return b and (a .. b) or nil end, { a = "A", [""] = "E" }, 7 }
+  local r = repls[math.random(#repls)]
+  out[#out + 1] = "gsub " .. try(string.gsub, s, p, r, ({ nil, 1, 2 })[math.random(3)])
+end
+local text = table.concat(out, "\n")
+print(#text)
+print(text)
+if require then
+  local ok, rb = pcall(require, "rb")
+  if ok and type(rb) == "table" and rb.section then return rb.section { id = "fz", title = "fz" } end
+end
+LUA
+if command -v lua5.4 >/dev/null; then
+    lua5.4 "$B/patterns.lua" >"$T_TMP/ref" 2>&1
+    "$RUNBOOK" list "$B/patterns.lua" >/dev/null 2>"$T_TMP/mine"
+    if cmp -s "$T_TMP/ref" "$T_TMP/mine"; then ok "the world's pattern functions agree with Lua 5.4 on $(grep -c '^find' "$T_TMP/ref") random cases"
+    else fail "the world's pattern functions differ from Lua 5.4"; diff -a "$T_TMP/ref" "$T_TMP/mine" | head -10 | sed 's/^/#   /'; fi
+else ok "# SKIP no lua5.4 to compare the world's pattern functions with"; fi
+
 # Recursion and string bombs are errors, never a crash of the engine
 i=0
 while IFS= read -r attack; do
