@@ -473,6 +473,18 @@ static void world_hook(lua_State *L, lua_Debug *ar)
     }
 }
 
+/* priv.stopping() -> boolean: an interrupt or the load deadline is being
+ * acted on. An error the hook raises runs message handlers with hooks off
+ * (Lua does not hook inside a hook), so the sandbox's xpcall does not call
+ * runbook code as a handler then: it could loop unstoppably. */
+static int priv_stopping(lua_State *L)
+{
+    world *w = world_of(L);
+    lua_Hook main = w ? lua_gethook(w->W) : NULL;
+    lua_pushboolean(L, w && ((main && main != world_hook) || (w->deadline > 0 && now_s() > w->deadline)));
+    return 1;
+}
+
 static void arm_hook(lua_State *W)
 {
     lua_sethook(W, world_hook, LUA_MASKCOUNT | LUA_MASKCALL, HOOK_COUNT);
@@ -679,6 +691,7 @@ static void setup(lua_State *H, world *w)
     lua_pushcfunction(W, priv_print); lua_setfield(W, -2, "print");
     lua_pushcfunction(W, priv_stderr); lua_setfield(W, -2, "stderr");
     rb_strmatch_push(W, world_poll); lua_setfield(W, -2, "strmatch");
+    lua_pushcfunction(W, priv_stopping); lua_setfield(W, -2, "stopping");
     lua_createtable(W, 16, 0);
     for (int i = 0; rb_public_modules[i]; i++) {
         lua_pushstring(W, rb_public_modules[i]);

@@ -127,6 +127,18 @@ local function sb_rawset(t, k, v)
   return rawset(t, k, v)
 end
 
+-- An error raised by the world's hook (load deadline, Ctrl-C) runs message
+-- handlers with hooks off: a runbook's handler is then not called (it could
+-- loop where nothing stops it); xpcall returns false and the error.
+local stopping = priv.stopping
+local function sb_xpcall(f, handler, ...)
+  if type(handler) ~= "function" then return xpcall(f, handler, ...) end
+  return xpcall(f, function(e)
+    if stopping() then return e end
+    return handler(e)
+  end, ...)
+end
+
 local GC_OPTS = { count = true, collect = true, step = true }
 local function sb_collectgarbage(opt, ...)
   if opt ~= nil and not GC_OPTS[opt] then
@@ -177,7 +189,7 @@ function SAFE_TABLE.sort(t, cmp) return tsort(t, cmp or less) end
 local BASE = {
   assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
   rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = sb_rawset, select = select,
-  tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall, _VERSION = _VERSION,
+  tonumber = tonumber, tostring = tostring, type = type, xpcall = sb_xpcall, _VERSION = _VERSION,
   getmetatable = sb_getmetatable, setmetatable = sb_setmetatable,
   collectgarbage = sb_collectgarbage, print = priv.print,
   string = view(SAFE_STRING),
