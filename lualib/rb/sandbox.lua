@@ -139,6 +139,30 @@ local function sb_xpcall(f, handler, ...)
   end, ...)
 end
 
+-- The same holds for a coroutine that died of such an error: Lua closes its
+-- to-be-closed variables with hooks still off (coroutine.wrap does it by
+-- itself), so their __close could loop unstoppably. wrap is rebuilt on
+-- resume, and neither closes a coroutine while a stop is acted on.
+local cocreate, coresume, coclose = coroutine.create, coroutine.resume, coroutine.close
+local SAFE_COROUTINE = only(coroutine, { "create", "isyieldable", "resume", "running", "status", "yield" })
+
+function SAFE_COROUTINE.close(co)
+  if stopping() then return false, "not closed: the runbook is being stopped" end
+  return coclose(co)
+end
+
+local function wrapped(co, ok, ...)
+  if ok then return ... end
+  local e = ...
+  if not stopping() then coclose(co) end
+  error(e, 2)   -- as Lua's wrap: a string gets its caller's position (the closure is a tail call)
+end
+
+function SAFE_COROUTINE.wrap(f)
+  local co = cocreate(f)
+  return function(...) return wrapped(co, coresume(co, ...)) end
+end
+
 local GC_OPTS = { count = true, collect = true, step = true }
 local function sb_collectgarbage(opt, ...)
   if opt ~= nil and not GC_OPTS[opt] then
@@ -193,7 +217,7 @@ local BASE = {
   getmetatable = sb_getmetatable, setmetatable = sb_setmetatable,
   collectgarbage = sb_collectgarbage, print = priv.print,
   string = view(SAFE_STRING),
-  table = view(SAFE_TABLE), math = view(math), utf8 = view(utf8), coroutine = view(coroutine),
+  table = view(SAFE_TABLE), math = view(math), utf8 = view(utf8), coroutine = view(SAFE_COROUTINE),
   os = view(only(os, { "clock", "date", "difftime", "getenv", "time" })),
   debug = view({ traceback = debug.traceback }),
 }

@@ -378,6 +378,12 @@ interrupt "Ctrl-C stops a pcall loop on the main thread" "$B/pcall.lua"
 # a runbook's xpcall handler that loops was never stopped
 spin xpcall 'xpcall(function() while true do end end, function() while true do end end)'
 interrupt "Ctrl-C stops a step whose xpcall handler loops" "$B/xpcall.lua"
+# was: the same for the __close of a coroutine that died of the stop
+spin coclose 'coroutine.wrap(function()
+    local guard <close> = setmetatable({}, { __close = function() while true do end end })
+    while true do end
+  end)()'
+interrupt "Ctrl-C stops a step whose dying coroutine's __close loops" "$B/coclose.lua"
 # was: Lua's matcher runs in C and never reaches a hook
 spin pattern 'local s = ("a"):rep(200000) while true do pcall(string.find, s, ".-.-.-.-b") end'
 interrupt "Ctrl-C stops a pattern that backtracks for hours" "$B/pattern.lua"
@@ -399,6 +405,7 @@ for _ in ("a"):rep(100000):gmatch("a*a*a*b") do end
 local s = ("a"):rep(1e5) s:match("^(a-)(a-)(a-)%1%2%3b")
 table.move({}, 1, math.maxinteger - 1, 1, {})
 xpcall(function() while true do end end, function() while true do end end)
+coroutine.wrap(function() local g <close> = setmetatable({}, { __close = function() while true do end end }) while true do end end)()
 local big = ("a"):rep(1e8) local t = {} for i = 1, 300 do t[i] = big end table.sort(t)
 local t = {} for i = 1, 2e6 do t[i] = i end while true do table.concat(t, ",") end
 ATTACKS
