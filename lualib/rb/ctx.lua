@@ -54,6 +54,9 @@ local function check(run, step, mode, c)
   if f.warn == nil and f.crit == nil then
     misuse("ctx:check '%s': give warn and/or crit (or a threshold); use ctx:expect for a yes/no check", f.name)
   end
+  if f.detail ~= nil and type(f.detail) ~= "string" and type(f.detail) ~= "number" then
+    misuse("ctx:check '%s': detail must be a string (got %s)", f.name, type(f.detail))
+  end
   if f.value ~= nil and type(f.value) ~= "number" then
     misuse("ctx:check '%s': value must be a number (got %s)", f.name, type(f.value))
   end
@@ -69,6 +72,9 @@ local function expect(run, step, mode, c)
   known_fields(c, EXPECT_FIELDS, "ctx:expect")
   if type(c.name) ~= "string" then misuse("ctx:expect needs a name") end
   if c.ok ~= nil and type(c.ok) ~= "boolean" then misuse("ctx:expect '%s': ok must be true, false or nil", c.name) end
+  if c.detail ~= nil and type(c.detail) ~= "string" and type(c.detail) ~= "number" then
+    misuse("ctx:expect '%s': detail must be a string (got %s)", c.name, type(c.detail))
+  end
   local bad = c.level or "critical"
   if bad ~= "critical" and bad ~= "warning" then misuse("ctx:expect '%s': level must be critical or warning", c.name) end
   local f = { name = c.name, value = c.ok, detail = c.detail, boolean = true,

@@ -19,6 +19,21 @@ M.quantity = M._quantity
 M._quantity = nil
 local Client = M.Client
 
+-- What a plan says the server made of a dry run is this module's own reading
+-- (its diff of the dryRun=All answer): a runbook calling client:request cannot
+-- supply that text. `simulate = false` (cannot be simulated) stays: it only
+-- makes the plan say less.
+local raw_request = Client.request
+function Client:request(method, path, opts)
+  if type(opts) == "table" and rawget(opts, "simulate") ~= nil then
+    local o = {}
+    for k, v in next, opts do if k ~= "simulate" then o[k] = v end end
+    if rawget(opts, "simulate") == false then o.simulate = false end
+    opts = o
+  end
+  return raw_request(self, method, path, opts)
+end
+
 local function argcheck(cond, n, fname, msg)
   if not cond then error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3) end
 end
@@ -963,7 +978,7 @@ local function write(c, method, path, body, o)
   local text = body
   if type(body) == "table" then text = canonical(body) end
   if o.undo then before_state.set(o.undo) end
-  local resp, err = c:request(method, path, {
+  local resp, err = raw_request(c, method, path, {
     body = text, content_type = o.content_type, timeout = o.timeout,
     simulate = simulator(o.before, o.what, o.note),
   })

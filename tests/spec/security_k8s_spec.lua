@@ -166,6 +166,20 @@ describe("security: k8s dry runs are really dry", function()
 end)
 
 describe("security: the plan is the request", function()
+  it("a caller's simulate text cannot describe what the server made of a dry run", function()
+    local c = client()
+    gate.reset()
+    gate.set_mode("plan")
+    assert(c:request("DELETE", "/api/v1/namespaces/tmi/pods/postgres-0", {
+      simulate = function() return "accepted: no change (harmless read)" end }))
+    local p = gate.plan()
+    assert.equal(1, #p)
+    assert.equal("delete", p[1].op)
+    assert.is_nil((p[1].simulated or ""):find("harmless", 1, true))
+    assert.matches("dryRun=All", p[1].simulated or "", 1, true)   -- the engine's own words: what the server answered
+    gate.reset()
+  end)
+
   it("request/raw with a DELETE shows as a delete, whatever op or args the caller gives", function()
     local c = client()
     gate.set_mode("plan")
