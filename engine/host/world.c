@@ -45,7 +45,7 @@ const char *const rb_public_modules[] = {
     "rb", "rb.http", "rb.json", "rb.yaml", "rb.prom", "rb.net", "rb.pg", "rb.redis", "rb.k8s",
     "rb.pprof", "rb.thresholds", "rb.level", NULL
 };
-static const char *const built_on[] = {"cjson", "rb._base", "rb._secret", "rb._before", NULL};
+static const char *const built_on[] = {"cjson", "rb._base", "rb._secret", "rb._before", "rb.k8s_diff", "rb.k8s_table", NULL};
 static const char *const ctx_methods[] = {"check", "expect", "note", "log", "chart", "attach", "threshold", NULL};
 
 #define WORLD_MT "rb.World"
