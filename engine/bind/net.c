@@ -202,6 +202,12 @@ static int net_http_probe(lua_State *L)
     lua_createtable(L, 0, 6);
     lua_pushinteger(L, r.status);
     lua_setfield(L, -2, "status");
+    /* the phases are points in time after the start: a connect cannot end before
+       its name was resolved. libcurl 7.88 can report NAMELOOKUP_TIME a hair after
+       CONNECT_TIME for an address literal (measured at different points): keep
+       the points in order rather than report an impossible timeline */
+    if (r.t_connect > 0 && r.t_connect < r.t_dns) r.t_connect = r.t_dns;
+    if (r.t_first_byte > 0 && r.t_first_byte < r.t_connect) r.t_first_byte = r.t_connect;
     set_ms(L, "dns_ms", r.t_dns);
     set_ms(L, "connect_ms", r.t_connect);
     if (r.t_tls > 0) set_ms(L, "tls_ms", r.t_tls);
