@@ -48,8 +48,11 @@ local function run_file(w, path)
 end
 
 --- load_section(path, book?) -> section | nil, err
-function M.load_section(path, book)
-  local w = book and book.world or new_world(dir_of(path), false)
+-- world: for loose section files of one directory listed together (list,
+-- check), the one world they share (each file still gets its own globals;
+-- modules are read-only views, so one file cannot change what another sees).
+function M.load_section(path, book, world_)
+  local w = book and book.world or world_ or new_world(dir_of(path), false)
   local s, kind = run_file(w, path)
   if s == nil then return nil, kind end
   if kind ~= "section" then
@@ -109,11 +112,15 @@ function M.discover(path, keep_going)
     out.books[1] = b
     return out
   end
+  local loose   -- the world of this directory's loose section files
   for _, name in ipairs(assert(core.listdir(path))) do
     local p = path .. "/" .. name
     local v, err, list
     if core.kind(p) == "dir" and is_book_dir(p) then v, err = M.load_book(p); list = out.books
-    elseif name:match("%.lua$") and core.kind(p) == "file" then v, err = M.load_section(p); list = out.sections end
+    elseif name:match("%.lua$") and core.kind(p) == "file" then
+      loose = loose or new_world(path, false)
+      v, err = M.load_section(p, nil, loose); list = out.sections
+    end
     if list and not v then
       if not keep_going then return nil, err end
       out.errors[#out.errors + 1] = err
