@@ -1,6 +1,6 @@
 /* world.c — rb._world: the lua_State runbook code runs in.
  *
- * Every book (or loose section file) is loaded into a world of its own: a
+ * Every book (or the loose section files of one directory) is loaded into a world of its own: a
  * separate lua_State (state.c: no io, no files, no processes, modules only
  * from the binary and only those in rb_public_modules plus what they are
  * built on), whose globals are the sandbox of lualib/rb/sandbox.lua. Nothing

@@ -1,6 +1,6 @@
 -- rb.loader — finds and loads runbooks: section files, books (a directory
 -- with book.lua), and `book/section-id` names on the search path (./runbooks,
--- then $RUNBOOK_PATH, a colon list). Each book (or loose section file) is
+-- then $RUNBOOK_PATH, a colon list). Each book (or a directory's loose section files) is
 -- loaded into a runbook world of its own (rb._world, engine/host/world.c):
 -- what comes back is plain data, step functions as handles into that world.
 -- Loading does no I/O (the world refuses every binding call outside a step).
