@@ -21,7 +21,7 @@
 #include <lua.h>
 
 #define RB_XFER_MAX_DEPTH 64
-#define RB_XFER_MAX_NODES 200000
+#define RB_XFER_MAX_NODES 1000000   /* a 100k-sample chart is about 300k values */
 #define RB_XFER_MAX_BYTES ((size_t)64 << 20)   /* default bound on string bytes per copy */
 
 typedef struct {
