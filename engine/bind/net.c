@@ -206,7 +206,8 @@ static int net_http_probe(lua_State *L)
        its name was resolved. libcurl 7.88 can report NAMELOOKUP_TIME a hair after
        CONNECT_TIME for an address literal (measured at different points): keep
        the points in order rather than report an impossible timeline */
-    if (r.t_connect > 0 && r.t_connect < r.t_dns) r.t_connect = r.t_dns;
+    int reused = r.t_connect == 0 && r.t_dns == 0;   /* no look-up, no connect: a kept connection */
+    if (!reused && r.t_connect < r.t_dns) r.t_connect = r.t_dns;
     if (r.t_first_byte > 0 && r.t_first_byte < r.t_connect) r.t_first_byte = r.t_connect;
     set_ms(L, "dns_ms", r.t_dns);
     set_ms(L, "connect_ms", r.t_connect);
@@ -214,7 +215,7 @@ static int net_http_probe(lua_State *L)
     set_ms(L, "first_byte_ms", r.t_first_byte);
     set_ms(L, "total_ms", r.t_total);
     /* the transport reused a connection another call left open to this server */
-    if (r.t_connect == 0) {
+    if (reused) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "reused");
     }
