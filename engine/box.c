@@ -2,6 +2,7 @@
 #include "box.h"
 #include <lauxlib.h>
 #include <stddef.h>
+#include <string.h>
 
 static char box_mt;  /* registry key: the metatable of every box */
 
@@ -13,25 +14,33 @@ static int box_release(lua_State *L)
     return 0;
 }
 
-rb_box *rb_box_push(lua_State *L, void (*release)(void *))
+void *rb_tbc_new(lua_State *L, size_t size, void *key, lua_CFunction close, const char *name)
 {
-    rb_box *b = lua_newuserdatauv(L, sizeof *b, 0);
-    b->ptr = NULL;
-    b->release = release;
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &box_mt) != LUA_TTABLE) {
+    void *u = lua_newuserdatauv(L, size, 0);
+    memset(u, 0, size);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) != LUA_TTABLE) {
         lua_pop(L, 1);
-        lua_createtable(L, 0, 3);
-        lua_pushcfunction(L, box_release);
+        lua_createtable(L, 0, 4);
+        lua_pushcfunction(L, close);
         lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, box_release);
+        lua_pushcfunction(L, close);
         lua_setfield(L, -2, "__close");
-        lua_pushliteral(L, "rb.box");
+        lua_pushstring(L, name);
         lua_setfield(L, -2, "__name");
+        lua_pushstring(L, name);
+        lua_setfield(L, -2, "__metatable");
         lua_pushvalue(L, -1);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &box_mt);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, key);
     }
     lua_setmetatable(L, -2);
     lua_toclose(L, -1);
+    return u;
+}
+
+rb_box *rb_box_push(lua_State *L, void (*release)(void *))
+{
+    rb_box *b = rb_tbc_new(L, sizeof *b, &box_mt, box_release, "rb.box");
+    b->release = release;
     return b;
 }
 

@@ -23,6 +23,12 @@ typedef struct {
 /* Pushes an empty box that will call release(ptr) (if ptr is set). */
 rb_box *rb_box_push(lua_State *L, void (*release)(void *));
 
+/* The constructor under boxes and gate tickets: pushes a zeroed userdata of
+ * size bytes whose metatable (kept in the registry under key, made once; its
+ * name also protects it from getmetatable) calls close for __gc and __close,
+ * and marks it to-be-closed. close must be idempotent. */
+void *rb_tbc_new(lua_State *L, size_t size, void *key, lua_CFunction close, const char *name);
+
 /* Returns ptr and empties the box. */
 void *rb_box_take(rb_box *b);
 #endif

@@ -3,6 +3,7 @@
  * lives in C, where section scripts cannot reach it. */
 #include "gate_ctl.h"
 #include "audit.h"
+#include "box.h"
 #include "canon.h"
 #include "errors.h"
 #include "redact.h"
@@ -339,23 +340,8 @@ rb_ticket *rb_gate_open(lua_State *L, const rb_action *a, rb_effect e)
 {
     rb_mode m = mode_for(L);
     luaL_checkstack(L, 4, "gate");
-    rb_ticket *t = lua_newuserdatauv(L, sizeof *t, 0);
-    memset(t, 0, sizeof *t);
+    rb_ticket *t = rb_tbc_new(L, sizeof *t, &ticket_mt_key, ticket_close, "rb.Ticket");
     t->magic = TICKET_DONE;            /* born closed (nothing to report) until decided */
-    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &ticket_mt_key) != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_createtable(L, 0, 3);
-        lua_pushcfunction(L, ticket_close);
-        lua_setfield(L, -2, "__close");
-        lua_pushcfunction(L, ticket_close);
-        lua_setfield(L, -2, "__gc");
-        lua_pushliteral(L, "rb.Ticket");
-        lua_setfield(L, -2, "__metatable");
-        lua_pushvalue(L, -1);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &ticket_mt_key);
-    }
-    lua_setmetatable(L, -2);
-    lua_toclose(L, -1);
     const rb_planned *matched = NULL;
     t->verdict = decide(L, a, e, m, &matched);
     t->effect = e;

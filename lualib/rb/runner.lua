@@ -87,21 +87,6 @@ function Run:record(step)
   return r
 end
 
-function Run:finding(step, f, mode)
-  local r = self:record(step)
-  -- a resolve step runs twice: a check its plan pass made is not recorded again
-  r.planned_checks = r.planned_checks or {}
-  if mode == "plan" then r.planned_checks[f.name] = true
-  elseif mode == "apply" and r.planned_checks[f.name] then return end
-  f.step = step.title
-  r.findings[#r.findings + 1] = f
-  self.findings[#self.findings + 1] = f
-  self.out:finding(f)
-  self.alog:event("finding", { finding = {
-    name = f.name, value = f.value, level = f.level, warn = f.warn, crit = f.crit, unit = f.unit,
-  } }, step.title)
-end
-
 -- A resolve step runs twice (plan, then apply): what its apply pass says
 -- again, word for word, was already shown and recorded by the plan pass.
 local function repeated(r, what, text, mode)
@@ -109,6 +94,19 @@ local function repeated(r, what, text, mode)
   local key = what .. "\0" .. text
   if mode == "plan" then r.said[key] = true return false end
   return mode == "apply" and r.said[key] == true
+end
+
+function Run:finding(step, f, mode)
+  local r = self:record(step)
+  -- a resolve step runs twice: a check its plan pass made is not recorded again
+  if repeated(r, "check", f.name, mode) then return end
+  f.step = step.title
+  r.findings[#r.findings + 1] = f
+  self.findings[#self.findings + 1] = f
+  self.out:finding(f)
+  self.alog:event("finding", { finding = {
+    name = f.name, value = f.value, level = f.level, warn = f.warn, crit = f.crit, unit = f.unit,
+  } }, step.title)
 end
 
 function Run:note(step, text, mode)
