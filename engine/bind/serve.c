@@ -5,7 +5,7 @@
  *       -> server | nil, err          libmicrohttpd, driven from Lua (no threads)
  *   server:poll(ms, handler)           serves for up to ms; handler(req) returns
  *                                      status, body, content_type, headers?
- *   server:port(), server:close()
+ *   server:port(), server:stats(), server:close()
  *   spawn(argv, out, err) -> pid       an investigation process (core/proc.h)
  *   reap() -> pid, code, sig | nil     kill(pid, "TERM"|"KILL")
  *   notify(url, json, ms) -> pid       the webhook POST in a child (net/webhook_post.h)
@@ -16,9 +16,10 @@
  * The access handler runs inside MHD_run_wait, on the Lua thread that called
  * poll(); it calls the Lua handler under lua_pcall, so an error cannot unwind
  * through libmicrohttpd. Bodies are capped (413 without reading past the cap),
- * slow clients are dropped after the connection timeout, and with a client CA
- * the peer's certificate is verified (req.client_verified). */
+ * a request must arrive whole within the timeout (408, net/serve_clock.h), and
+ * with a client CA the peer's certificate is verified (req.client_verified). */
 #include "core/proc.h"
+#include "net/serve_clock.h"
 #include "net/webhook_post.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,6 +39,7 @@
 
 typedef struct {
     struct MHD_Daemon *d;
+    rb_sclock clock;             /* whole-request deadlines */
     size_t max_body;
     int client_ca;
     char *cert, *key, *ca;       /* PEM copies: MHD keeps pointers to them */
@@ -66,6 +68,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *c
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r) return MHD_NO;
+    rb_sclock_answered(c);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (www) MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www);
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
@@ -221,7 +224,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
     request *r = *con_cls;
-    (void)cls; (void)c; (void)why;
+    (void)cls; (void)why;
+    rb_sclock_completed(c);
     if (r) { free(r->body); free(r); }
     *con_cls = NULL;
 }
@@ -245,6 +249,7 @@ static int server_close(lua_State *L)
 {
     server *s = luaL_checkudata(L, 1, SERVER_MT);
     if (s->d) { MHD_stop_daemon(s->d); s->d = NULL; }
+    rb_sclock_free(&s->clock);
     free_pem(s);
     return 0;
 }
@@ -257,6 +262,18 @@ static int server_port(lua_State *L)
     return 1;
 }
 
+/* stats() -> {timed_out, idle_closed}: what the request clock closed */
+static int server_stats(lua_State *L)
+{
+    server *s = check_server(L);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, (lua_Integer)s->clock.timed_out);
+    lua_setfield(L, -2, "timed_out");
+    lua_pushinteger(L, (lua_Integer)s->clock.idle_closed);
+    lua_setfield(L, -2, "idle_closed");
+    return 1;
+}
+
 /* poll(ms, handler): serves requests for up to ms milliseconds. */
 static int server_poll(lua_State *L)
 {
@@ -266,6 +283,7 @@ static int server_poll(lua_State *L)
     s->L = L;
     s->handler = 3;
     enum MHD_Result ok = MHD_run_wait(s->d, (int32_t)(ms < 0 ? 0 : ms > 60000 ? 60000 : ms));
+    rb_sclock_sweep(&s->clock, rb_sclock_now());
     s->L = NULL;
     lua_pushboolean(L, ok == MHD_YES);
     return 1;
@@ -305,13 +323,20 @@ static int parse_addr(const char *host, int port, struct sockaddr_storage *ss)
     return -1;
 }
 
+/* timeout: seconds a request may take to arrive whole (the clock's deadline);
+ * libmicrohttpd's inactivity timeout stays as a backstop a little after it,
+ * for a client slow to read its answer. */
 static void start(server *s, const struct sockaddr_storage *ss, lua_Integer timeout, lua_Integer limit)
 {
     unsigned flags = MHD_USE_EPOLL | (ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0)
                    | (s->cert ? MHD_USE_TLS : 0);
+    s->clock.ms = timeout * 1000;
+    s->clock.tls = s->cert != NULL;
     struct MHD_OptionItem ops[] = {
         { MHD_OPTION_SOCK_ADDR, 0, (void *)ss },
-        { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout + 2, NULL },
+        { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)rb_sclock_on_connection, &s->clock },
+        { MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)rb_sclock_on_uri, &s->clock },
         { MHD_OPTION_CONNECTION_LIMIT, (intptr_t)limit, NULL },
         { MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL },
@@ -473,7 +498,8 @@ static int serve_equal(lua_State *L)
 }
 
 static const luaL_Reg server_methods[] = {
-    {"poll", server_poll}, {"port", server_port}, {"close", server_close}, {NULL, NULL}
+    {"poll", server_poll}, {"port", server_port}, {"stats", server_stats},
+    {"close", server_close}, {NULL, NULL}
 };
 
 static const luaL_Reg servelib[] = {

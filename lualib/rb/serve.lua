@@ -65,6 +65,9 @@ local function routes(srv, req)
       running = srv.runs.nrunning })
   elseif path == "/metrics" then
     if method ~= "GET" then return fail(405, "use GET") end
+    local st = srv.http:stats()
+    srv.m:put("connections_closed_total", { reason = "request_timeout" }, st.timed_out)
+    srv.m:put("connections_closed_total", { reason = "idle" }, st.idle_closed)
     return 200, srv.m:text(), "text/plain; version=0.0.4; charset=utf-8"
   end
   local known = path == "/alerts" or path == "/runs" or path:match("^/runs/[^/]+$")
@@ -117,6 +120,7 @@ function M.run(cfg, log)
     timeout = cfg.client_timeout, conn_limit = cfg.max_connections, cert = tls.cert, key = tls.key,
     client_ca = tls.client_ca }
   if not http then log("%s", lerr); return 2 end
+  srv.http = http
   local recovered = srv.runs:recover()
   srv.alog:event("serve_start", { listen = ("%s:%d"):format(cfg.host, http:port()), recovered = recovered })
   log("listening on %s:%d%s (reports: %s; workers %d, queue %d)%s", cfg.host, http:port(),

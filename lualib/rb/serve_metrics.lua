@@ -14,9 +14,11 @@ local HELP = {
   runs_running = { "gauge", "Runs in progress." },
   requests_total = { "counter", "HTTP requests by path and status code." },
   notifications_total = { "counter", "Webhook notifications sent, by success." },
+  connections_closed_total = { "counter",
+    "Connections the server closed: request_timeout (408: a request not received whole within client_timeout), idle (no request within client_timeout)." },
 }
 local ORDER = { "alerts_received_total", "alerts_deduplicated_total", "alerts_dropped_total", "runs_total",
-  "findings_total", "requests_total", "notifications_total", "queue_depth", "runs_running" }
+  "findings_total", "requests_total", "notifications_total", "connections_closed_total", "queue_depth", "runs_running" }
 
 function M.new()
   return setmetatable({ c = {}, hist = { counts = {}, sum = 0, n = 0 } }, { __index = M })
@@ -40,6 +42,13 @@ function M:add(name, labels, n)
   self.c[name] = series
   local k = key(labels)
   series[k] = (series[k] or 0) + (n or 1)
+end
+
+--- put(name, labels, value): a counter kept elsewhere (the HTTP server's)
+function M:put(name, labels, v)
+  local series = self.c[name] or {}
+  self.c[name] = series
+  series[key(labels)] = v
 end
 
 --- set(name, value) for a gauge without labels
