@@ -6,10 +6,13 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 PKGS     = lua5.4 libcurl hiredis yaml-0.1 libpq openssl zlib libmicrohttpd gnutls
-DEPS_DEB = liblua5.4-dev lua5.4 lua-cjson lua-cjson-dev lua-busted libcurl4-openssl-dev libpq-dev \
-           postgresql libhiredis-dev redis-server libyaml-dev zlib1g-dev libssl-dev prometheus golang-go \
-           pkg-config tmux clang libclang-rt-14-dev python3 curl jq iproute2 procps util-linux \
-           libmicrohttpd-dev prometheus-alertmanager chromium
+# Debian packages: what `make` builds with (all the Dockerfile's build stage
+# installs, with `make deps-build`), and what the tests, the lab and the demo add.
+DEPS_BUILD = liblua5.4-dev lua5.4 lua-cjson-dev libcurl4-openssl-dev libpq-dev libhiredis-dev libyaml-dev \
+             zlib1g-dev libssl-dev libmicrohttpd-dev libgnutls28-dev pkg-config
+DEPS_LAB   = lua-cjson lua-busted postgresql redis-server prometheus golang-go tmux clang libclang-rt-14-dev \
+             python3 curl jq iproute2 procps util-linux prometheus-alertmanager chromium
+DEPS_DEB   = $(DEPS_BUILD) $(DEPS_LAB)
 
 # What the installed packages say (pkg-config, the compiler's library path) is
 # asked the first time a recipe needs it, never while this file is parsed: on a
@@ -53,11 +56,12 @@ UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # entry, hence every binding; the others link only the objects they call.
 UNIT_LUA   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(shell grep -l '"state.h"' $(UNIT_SRC) /dev/null))
 
-.PHONY: all deps test demo install clean asan lab lab-down fuzz bench units check-build
+.PHONY: all deps deps-build test demo install clean asan lab lab-down fuzz bench units check-build
 all: $(BUILD)/runbook $(BUILD)/engine.so
 
-deps:
-	@missing=""; for p in $(DEPS_DEB); do \
+deps deps-build: PACKAGES = $(if $(filter deps-build,$@),$(DEPS_BUILD),$(DEPS_DEB))
+deps deps-build:
+	@missing=""; for p in $(PACKAGES); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -11,7 +11,7 @@ local commands = {
 local USAGE = [[
 usage: runbook COMMAND [ARGS]
 
-  list   [PATH]              books, sections and steps (default runbooks/)
+  list   [PATH|BOOK]         books, sections and steps (default: every book on the search path)
   show   SECTION             symptoms, params, steps, and what each resolve step may change
   check  [PATH]              load and lint every runbook, no network
   run    SECTION [flags]     investigate, then resolve with confirmation
