@@ -143,17 +143,7 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert any(l["level
 # --- the TMI book on the lab: --investigate-only and --dry-run --------------
 SIM=$RB_TEST_TMISIM_URL
 CFG=$T_TMP/config.yaml
-cat >"$CFG" <<YAML
-environments:
-  lab:
-    prometheus: $RB_TEST_TMIPROM_URL
-    postgres: $RB_TEST_TMISIM_PG_URL
-    redis: $RB_TEST_REDIS_URL
-    kubeconfig: $RB_TEST_K8S_KUBECONFIG
-    kube_context: lab
-    namespace: tmi
-    http: { api: $SIM }
-YAML
+lab_environments >"$CFG"
 POD=$(timeout 20 kubectl --kubeconfig "$RB_TEST_K8S_KUBECONFIG" -n tmi get pods -l app=tmi-api -o name | sed -n 2p | sed 's|pod/||')  # not the first in sort order
 curl -sf -X POST "$SIM/admin/faults/goroutine_leak?on=1&pod=$POD" >/dev/null && ok "goroutine leak injected into $POD" || fail "fault switch"
 tmi() { timeout 150 "$RUNBOOK" run tmi/goroutine-leaks --env lab --config "$CFG" --audit "$AUD" --set window=15s "$@"; }

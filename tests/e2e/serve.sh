@@ -67,16 +67,7 @@ for _ in $(seq 150); do curl -sf "http://127.0.0.1:$PP/-/ready" -o /dev/null && 
     && ok "Prometheus loaded the 2 goroutine rules" || fail "rules not loaded: $(tail -3 "$T_TMP/prometheus.log")"
 
 # ---- serve, configured for the lab
-cat >"$CFG" <<YAML
-environments:
-  lab:
-    prometheus: $RB_TEST_TMIPROM_URL
-    postgres: $RB_TEST_TMISIM_PG_URL
-    redis: $RB_TEST_REDIS_URL
-    kubeconfig: $KC
-    kube_context: lab
-    namespace: tmi
-    http: { api: $SIM }
+{ lab_environments; cat <<YAML; } >"$CFG"
 serve:
   env: lab
   token_file: $RB_TEST_ALERTMANAGER_TOKEN_FILE

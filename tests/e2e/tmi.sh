@@ -13,17 +13,7 @@ AUD=$T_TMP/audit.jsonl
 CFG=$T_TMP/config.yaml
 SUPER="host=$RB_TEST_PG_SOCKET port=$RB_TEST_PG_PORT user=postgres dbname=tmi"
 REDIS_PASS=$(printf '%s' "$RB_TEST_REDIS_URL" | sed -E 's|redis://:([^@]*)@.*|\1|')
-cat >"$CFG" <<YAML
-environments:
-  lab:
-    prometheus: $RB_TEST_TMIPROM_URL
-    postgres: $RB_TEST_TMISIM_PG_URL
-    redis: $RB_TEST_REDIS_URL
-    kubeconfig: $KC
-    kube_context: lab
-    namespace: tmi
-    http: { api: $SIM }
-YAML
+lab_environments >"$CFG"
 rb() { local s=$1; shift; timeout 120 "$RUNBOOK" run "tmi/$s" --env lab --config "$CFG" --audit "$AUD" --set window=15s "$@"; }
 kube() { timeout 20 kubectl --kubeconfig "$KC" -n tmi "$@"; }
 fault() { curl -sf -X POST "$SIM/admin/faults/$1?on=${2:-1}&${3:-}" >/dev/null; }

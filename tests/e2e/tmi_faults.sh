@@ -12,16 +12,7 @@ SIM=$RB_TEST_TMISIM_URL
 KC=$RB_TEST_K8S_KUBECONFIG
 CFG=$T_TMP/config.yaml
 SUPER="host=$RB_TEST_PG_SOCKET port=$RB_TEST_PG_PORT user=postgres dbname=tmi"
-cat >"$CFG" <<YAML
-environments:
-  lab:
-    prometheus: $RB_TEST_TMIPROM_URL
-    postgres: $RB_TEST_TMISIM_PG_URL
-    redis: $RB_TEST_REDIS_URL
-    kubeconfig: $KC
-    kube_context: lab
-    namespace: tmi
-YAML
+lab_environments >"$CFG"
 W="--set window=15s --set short_window=10s"
 # the lab's 512 MiB and 256 MiB limits would need too much memory in CI: the
 # memory faults are judged against smaller limits
