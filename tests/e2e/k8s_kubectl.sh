@@ -5,7 +5,11 @@
 # delete pod, the three patch types, top, get --raw through the proxy, exec)
 # change the stand-in's objects as a cluster would, --dry-run=server changes
 # nothing, bad credentials fail, and the state after /__lab/reset is the same
-# every time. Outcomes are read back from /__lab/state and the request log.
+# every time. The kinds deploy/ needs beyond workloads (ServiceAccount,
+# Secret, CronJob, Role, RoleBinding, ClusterRole, ClusterRoleBinding) are
+# discovered, created, applied (client- and server-side), printed, refused
+# with the server's 422 reason when invalid, and deleted with their
+# namespace. Outcomes are read back from /__lab/state and the request log.
 . "$(dirname "$0")/lib.sh"
 
 if [ -z "${RB_TEST_K8S_KUBECONFIG:-}" ]; then
@@ -77,6 +81,17 @@ expect_rc "bad quantity refused by the server" 1 kc patch deployment tmi-api --t
     -p '[{"op":"replace","path":"/spec/template/spec/containers/0/resources/limits/cpu","value":"lots"}]'
 contains "quantity message" "$T_TMP/err" 'resources.limits[cpu]: Invalid value: "lots"'
 is "refused writes changed nothing" "$(deploy '[.spec.replicas, .spec.template.spec.containers[0].resources.limits.cpu] | join(",")')" "5,2"
+
+# --- create deployment, then set env on a container that has none --------
+# (the stand-in once panicked merging env into a container without env: the
+# PATCH got EOF and, the store's lock left held, every later request hung)
+expect_rc "create deployment (its container has no env)" 0 kc create deployment env-less --image=busybox
+expect_rc "set env on it" 0 kc set env deployment/env-less A=B
+is "env added to the container" "$(st -c '.objects["deployments/tmi/env-less"].spec.template.spec.containers[0].env')" '[{"name":"A","value":"B"}]'
+expect_rc "the next request is answered" 0 kc get deployment env-less --request-timeout=5s
+expect_rc "set env again merges by name" 0 kc set env deployment/env-less A=C D=E
+is "env merged" "$(st '.objects["deployments/tmi/env-less"].spec.template.spec.containers[0].env | map(.name + "=" + .value) | join(" ")')" "A=C D=E"
+expect_rc "delete it" 0 kc delete deployment env-less
 
 # --- rollout restart / delete pod ----------------------------------------
 before=$(tmi_pods)
@@ -244,6 +259,179 @@ expect_rc "failing server: kubectl fails" 1 kc get deployment tmi-api
 lab fault >/dev/null
 expect_rc "fault cleared" 0 kc get deployment tmi-api
 
+# --- the kinds deploy/ needs: ServiceAccount, Secret, CronJob, RBAC -------
+K=$ROOT/tests/e2e/k8s/kinds.yaml
+kn() { kc -n kc-kinds "$@"; }
+squeeze() { tr -s ' ' <"$T_TMP/out" | sed 's/ $//' >"$T_TMP/outs"; }
+expect_rc "api-resources" 0 kc api-resources
+squeeze
+for want in "serviceaccounts sa v1 true ServiceAccount" "secrets v1 true Secret" "cronjobs cj batch/v1 true CronJob" \
+            "roles rbac.authorization.k8s.io/v1 true Role" "rolebindings rbac.authorization.k8s.io/v1 true RoleBinding" \
+            "clusterroles rbac.authorization.k8s.io/v1 false ClusterRole" \
+            "clusterrolebindings rbac.authorization.k8s.io/v1 false ClusterRoleBinding"; do
+    grep -qxF "$want" "$T_TMP/outs" && ok "discovery: $want" || fail "discovery lacks: $want"
+done
+expect_rc "create namespace kc-kinds" 0 kc create namespace kc-kinds
+expect_rc "a namespace that does not exist refuses objects" 1 kc -n kc-nowhere create serviceaccount x
+contains "... with the server's 404" "$T_TMP/err" 'namespaces "kc-nowhere" not found'
+rv=$(st .resourceVersion); n=$(log_lines)
+expect_rc "apply --dry-run=server of each kind" 0 kn apply --dry-run=server -f "$K"
+is "7 objects accepted in the dry run" "$(grep -c 'created (server dry run)' "$T_TMP/out")" 7
+is "the dry run stored nothing" "$(st .resourceVersion)" "$rv"
+is "every dry-run write sent dryRun=All" "$(log_since "$n" '.method!="GET" and .dryRun!="All"' | wc -l)" 0
+n=$(log_lines)
+expect_rc "apply creates each kind" 0 kn apply -f "$K"
+is "7 created" "$(grep -c ' created$' "$T_TMP/out")" 7
+is "stored in kc-kinds, the cluster-scoped ones in no namespace" \
+    "$(st '[.objects | keys[] | select(test("^(serviceaccounts|secrets|cronjobs|roles|rolebindings)/kc-kinds/kc-|^cluster[a-z]+//kc-"))] | length')" 7
+is "Secret: stringData merged into data as base64, not kept" \
+    "$(st -c '.objects["secrets/kc-kinds/kc-secret"] | [.data.token, .data.raw, .type, has("stringData")]')" '["czNjcmV0","aGVsbG8=","Opaque",false]'
+is "CronJob: the server's defaults" \
+    "$(st -c '.objects["cronjobs/kc-kinds/kc-cron"] | [.spec.concurrencyPolicy, .spec.suspend, .spec.successfulJobsHistoryLimit, .spec.failedJobsHistoryLimit, .metadata.generation]')" \
+    '["Allow",false,3,1,1]'
+is "ClusterRole created at the cluster path, -n ignored" \
+    "$(log_since "$n" '.method=="POST" and (.path|endswith("/clusterroles"))' | jq -r .path)" /apis/rbac.authorization.k8s.io/v1/clusterroles
+is "ClusterRole has no namespace" "$(st '.objects["clusterroles//kc-clusterrole"].metadata | has("namespace")')" false
+expect_rc "a cluster-scoped object is found from any namespace" 0 kc -n default get clusterrole kc-clusterrole
+curl -s --max-time 10 --cacert "$RB_TEST_K8S_CA" -H "Authorization: Bearer $(cat "$RB_TEST_K8S_TOKEN_FILE")" \
+    -H 'Content-Type: application/json' -X POST "$RB_TEST_K8S_URL/apis/rbac.authorization.k8s.io/v1/clusterroles" \
+    -d '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"kc-cr-ns","namespace":"tmi"}}' >/dev/null
+is "the server drops the namespace a cluster-scoped object is sent with" "$(st -c '.objects["clusterroles//kc-cr-ns"].metadata | has("namespace")')" false
+expect_rc "delete it" 0 kc delete clusterrole kc-cr-ns
+
+expect_rc "get prints each kind's columns" 0 kn get sa,secret,cronjob,role,rolebinding -o wide
+squeeze
+contains "ServiceAccount: NAME SECRETS AGE" "$T_TMP/outs" "NAME SECRETS AGE"
+contains "ServiceAccount row" "$T_TMP/outs" "serviceaccount/kc-sa 0 "
+contains "Secret row: type, data count" "$T_TMP/outs" "secret/kc-secret Opaque 2 "
+contains "CronJob columns" "$T_TMP/outs" "NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST SCHEDULE AGE CONTAINERS IMAGES SELECTOR"
+contains "CronJob row" "$T_TMP/outs" "cronjob.batch/kc-cron */15 * * * * <none> False 0 <none> "
+contains "Role: NAME CREATED AT" "$T_TMP/outs" "NAME CREATED AT"
+contains "RoleBinding row: Kind/name, service account ns/name" "$T_TMP/outs" "rolebinding.rbac.authorization.k8s.io/kc-rb Role/kc-role "
+contains "RoleBinding wide: the service account" "$T_TMP/outs" " kc-kinds/kc-sa"
+expect_rc "get clusterrolebinding -o wide" 0 kc get clusterrolebinding kc-crb -o wide
+squeeze
+contains "ClusterRoleBinding row" "$T_TMP/outs" "kc-crb ClusterRole/kc-clusterrole "
+
+sed 's/s3cret/n3w/' "$K" >"$T_TMP/kinds2.yaml"
+expect_rc "apply again" 0 kn apply -f "$T_TMP/kinds2.yaml"
+contains "the changed Secret is configured" "$T_TMP/out" "secret/kc-secret configured"
+is "the other 6 unchanged" "$(grep -c ' unchanged$' "$T_TMP/out")" 6
+is "the new value stored" "$(st '.objects["secrets/kc-kinds/kc-secret"].data.token')" bjN3
+n=$(log_lines)
+expect_rc "apply --server-side" 0 kn apply --server-side -f "$T_TMP/kinds2.yaml"
+is "7 serverside-applied" "$(grep -c ' serverside-applied$' "$T_TMP/out")" 7
+is "sent as apply patches by manager kubectl" \
+    "$(log_since "$n" '.method=="PATCH" and (.contentType|startswith("application/apply-patch")) and (.query|test("fieldManager=kubectl&"))' | wc -l)" 7
+sed 's/{name: kc-role, labels: {test: kinds}}/{name: kc-role, labels: {tier: x}}/' "$T_TMP/kinds2.yaml" >"$T_TMP/kinds3.yaml"
+expect_rc "apply --server-side without a label it applied before" 0 kn apply --server-side -f "$T_TMP/kinds3.yaml"
+is "the manager's omitted label is removed, the new one set" "$(st -c '.objects["roles/kc-kinds/kc-role"].metadata.labels')" '{"tier":"x"}'
+n=$(log_lines)
+printf 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: kc-sa2}\n' >"$T_TMP/sa2.yaml"
+expect_rc "apply --server-side of a missing object creates it" 0 kn apply --server-side -f "$T_TMP/sa2.yaml"
+is "... with 201" "$(log_since "$n" '.method=="PATCH" and .status==201' | wc -l)" 1
+is "... owned by kubectl's Apply" "$(st -c '.objects["serviceaccounts/kc-kinds/kc-sa2"].metadata.managedFields | map([.manager, .operation])')" '[["kubectl","Apply"]]'
+
+# bad NAME LINE... < YAML: the server refuses it, kubectl prints each LINE
+# (for a 422, kubectl's "The KIND "NAME" is invalid:" and one "* FIELD:
+# ..." line per cause of the server's Status), and nothing is stored
+bad() {
+    local what=$1 rv0 line; shift
+    cat >"$T_TMP/bad.yaml"
+    rv0=$(st .resourceVersion)
+    expect_rc "invalid: $what" 1 kn apply -f "$T_TMP/bad.yaml"
+    for line in "$@"; do contains "... kubectl prints: $line" "$T_TMP/err" "$line"; done
+    is "... nothing stored" "$(st .resourceVersion)" "$rv0"
+}
+bad "RoleBinding without roleRef" 'The RoleBinding "kc-bad" is invalid:' \
+    '* roleRef.kind: Unsupported value: "": supported values: "Role", "ClusterRole"' '* roleRef.name: Required value' <<'YAML'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: kc-bad}
+subjects: [{kind: ServiceAccount, name: kc-sa}]
+YAML
+bad "ClusterRoleBinding to a Role, subject without namespace" \
+    '* roleRef.kind: Unsupported value: "Role": supported values: "ClusterRole"' '* subjects[0].namespace: Required value' <<'YAML'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: kc-bad}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kc-role}
+subjects: [{kind: ServiceAccount, name: kc-sa}]
+YAML
+bad "Role rule without verbs" 'The Role "kc-bad" is invalid: rules[0].verbs: Required value: verbs must contain at least one value' <<'YAML'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: kc-bad}
+rules: [{apiGroups: [""], resources: [pods]}]
+YAML
+bad "Role with nonResourceURLs" 'rules[0].nonResourceURLs: Invalid value: ["/healthz"]: namespaced rules cannot apply to non-resource URLs' <<'YAML'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: kc-bad}
+rules: [{nonResourceURLs: ["/healthz"], verbs: [get]}]
+YAML
+bad "CronJob without schedule and jobTemplate" '* spec.schedule: Required value' \
+    '* spec.jobTemplate.spec.template.spec.containers: Required value' <<'YAML'
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: kc-bad}
+spec: {}
+YAML
+bad "CronJob with a month 13" 'spec.schedule: Invalid value: "0 * * 13 *": end of range (13) above maximum (12): 13' <<'YAML'
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: kc-bad}
+spec:
+  schedule: "0 * * 13 *"
+  jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}}
+YAML
+bad "CronJob whose pods restart Always, mounting a missing volume" \
+    '* spec.jobTemplate.spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"' \
+    '* spec.jobTemplate.spec.template.spec.containers[0].volumeMounts[0].name: Not found: "v"' <<'YAML'
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: kc-bad}
+spec:
+  schedule: "@hourly"
+  jobTemplate: {spec: {template: {spec: {containers: [{name: c, image: busybox, volumeMounts: [{name: v, mountPath: /v}]}]}}}}
+YAML
+bad "Secret data that is not base64 (a decoding error: 400)" 'Error from server (BadRequest)' \
+    'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 3' <<'YAML'
+apiVersion: v1
+kind: Secret
+metadata: {name: kc-bad}
+data: {token: "not base64!"}
+YAML
+bad "Secret key with a space" "data[a b]: Invalid value: \"a b\": a valid config key must consist of alphanumeric characters, '-', '_' or '.'" <<'YAML'
+apiVersion: v1
+kind: Secret
+metadata: {name: kc-bad}
+stringData: {"a b": x}
+YAML
+is "the 422s came as Status objects with causes" \
+    "$(curl -s --max-time 10 --cacert "$RB_TEST_K8S_CA" -H "Authorization: Bearer $(cat "$RB_TEST_K8S_TOKEN_FILE")" \
+        -H 'Content-Type: application/json' -X POST "$RB_TEST_K8S_URL/apis/batch/v1/namespaces/kc-kinds/cronjobs" \
+        -d '{"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"kc-bad"},"spec":{}}' | jq -c '[.kind, .code, .reason, .details.causes[0].field]')" \
+    '["Status",422,"Invalid","spec.schedule"]'
+expect_rc "a binding's roleRef cannot change" 1 kn patch rolebinding kc-rb --type merge -p '{"roleRef":{"name":"other"}}'
+contains "... the server says so" "$T_TMP/err" "cannot change roleRef"
+expect_rc "create of an existing name" 1 kn create -f "$T_TMP/sa2.yaml"
+contains "... 409 AlreadyExists" "$T_TMP/err" 'Error from server (AlreadyExists): error when creating'
+expect_rc "get of an unknown name" 1 kn get cronjob kc-nothere
+contains "... 404 NotFound" "$T_TMP/err" 'cronjobs.batch "kc-nothere" not found'
+n=$(log_lines)
+expect_rc "create rolebinding (kubectl sends protobuf)" 0 kn create rolebinding kc-rb2 --role=kc-role --serviceaccount=kc-kinds:kc-sa --user=alice
+is "... the protobuf body was read" "$(st -c '.objects["rolebindings/kc-kinds/kc-rb2"] | [.roleRef.kind, .roleRef.name, [.subjects[].name]]')" '["Role","kc-role",["alice","kc-sa"]]'
+is "... it came as protobuf" "$(log_since "$n" '.method=="POST" and (.contentType|startswith("application/vnd.kubernetes.protobuf"))' | wc -l)" 1
+
+expect_rc "delete -f each kind" 0 kn delete -f "$K"
+is "7 deleted" "$(grep -c ' deleted' "$T_TMP/out")" 7
+is "the cluster-scoped ones are gone" "$(st '[.objects | keys[] | select(test("^cluster[a-z]+//kc-"))] | length')" 0
+is "only what the file does not name is left in kc-kinds" \
+    "$(st '[.objects[] | select(.metadata.namespace=="kc-kinds") | .metadata.name] | sort | join(" ")')" "kc-rb2 kc-sa2"
+expect_rc "delete namespace kc-kinds" 0 kc delete namespace kc-kinds
+is "deleting the namespace removed its contents" "$(st '[.objects[] | select(.metadata.namespace=="kc-kinds")] | length')" 0
+
 # --- the same requests give the same objects after a reset --------------
 scenario() {
     lab reset >/dev/null
@@ -261,5 +449,6 @@ check "same scenario after reset gives the same names, uids, resourceVersions (r
 check "...and the same objects once clock values are normalized" cmp "$T_TMP/run1.json.full" "$T_TMP/run2.json.full"
 lacks "normalized state has no restartedAt value" "$T_TMP/run1.json.full" '"kubectl.kubernetes.io/restartedAt":"20'
 contains "normalized state keeps the annotation" "$T_TMP/run1.json.full" '"kubectl.kubernetes.io/restartedAt":"(time)"' 
+lacks "no request made the stand-in panic" "$(dirname "$RB_TEST_K8S_LOG")/k8s-lab.log" "panic serving"
 lab reset >/dev/null
 done_testing

@@ -1,7 +1,10 @@
 // api.go: request routing and the verbs (get, list, watch, create, update,
-// patch, delete, the scale and status subresources) with dryRun=All,
-// resourceVersion preconditions and metadata.generation, answering errors
-// as metav1.Status objects the way kubectl expects them.
+// patch, delete, the scale and status subresources; server-side apply is in
+// apply.go) with dryRun=All, resourceVersion preconditions,
+// metadata.generation and the namespace rules (a namespaced object only in a
+// namespace that exists; none for a cluster-scoped one), decoding and
+// defaults (defaults.go) and validation (validate*.go) on every write,
+// answering errors as metav1.Status objects the way kubectl expects them.
 package main
 
 import (
@@ -9,7 +12,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -70,17 +72,6 @@ func notFound(res *resDef, n string) *apiErr {
 }
 
 func badRequest(msg string) *apiErr { return &apiErr{400, "BadRequest", msg, nil} }
-
-func invalid(o obj, field string, value interface{}, detail string) *apiErr {
-	res := resByKind(mstr(o, "kind"))
-	kind := res.kind
-	if res.group != "" {
-		kind += "." + res.group
-	}
-	return &apiErr{422, "Invalid", fmt.Sprintf("%s %q is invalid: %s: Invalid value: %s: %s", kind, name(o), field, mustJSON(value), detail),
-		obj{"name": name(o), "group": res.group, "kind": res.kind,
-			"causes": []interface{}{obj{"reason": "FieldValueInvalid", "message": "Invalid value: " + mustJSON(value) + ": " + detail, "field": field}}}}
-}
 
 // target is one parsed API path.
 type target struct {
@@ -169,7 +160,6 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, body []byte, t
 		s.logs(w, r, t)
 		return
 	}
-	q := r.URL.Query()
 	dry := false
 	for _, v := range dryRunValues(r, body) {
 		if v != "All" {
@@ -178,15 +168,36 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, body []byte, t
 		}
 		dry = true
 	}
+	if t.name == "" && r.Method == "GET" {
+		s.list(w, r, t)
+		return
+	}
+	b, code, e := s.write(r, body, t, dry)
+	if e != nil {
+		writeErr(w, e)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(b)
+}
+
+// write runs one verb on one object under the store's lock (released even
+// when a verb panics, so one bad request cannot hang the ones after it) and
+// returns the encoded answer.
+func (s *Server) write(r *http.Request, body []byte, t target, dry bool) ([]byte, int, *apiErr) {
 	var out interface{}
 	code := 200
 	var e *apiErr
+	if r.Method == "POST" || r.Method == "PUT" {
+		var e *apiErr
+		if body, e = requestJSON(r.Header.Get("Content-Type"), body); e != nil {
+			return nil, 0, e
+		}
+	}
 	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
 	switch {
-	case t.name == "" && r.Method == "GET":
-		s.store.mu.Unlock()
-		s.list(w, r, t)
-		return
 	case t.name == "" && r.Method == "POST":
 		out, e = s.create(t, body, dry)
 		code = 201
@@ -202,25 +213,23 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, body []byte, t
 		}
 	case r.Method == "PUT":
 		out, e = s.update(t, body, dry)
+	case r.Method == "PATCH" && isApplyPatch(r.Header.Get("Content-Type")):
+		out, code, e = s.serverSideApply(r, t, body, dry)
 	case r.Method == "PATCH":
 		out, e = s.patch(t, r.Header.Get("Content-Type"), body, dry)
 	case r.Method == "DELETE":
 		out, e = s.delete(r, t, body, dry)
 	default:
-		e = &apiErr{405, "MethodNotAllowed", fmt.Sprintf("the server does not allow this method on the requested resource"), nil}
+		e = &apiErr{405, "MethodNotAllowed", "the server does not allow this method on the requested resource", nil}
 	}
-	if o, ok := out.(obj); ok && e == nil && r.Method == "GET" && isTableAccept(r.Header.Get("Accept")) && mstr(o, "kind") == t.res.kind {
-		out = toTable(t.res.kind, []obj{o}, fmt.Sprint(s.store.rv), q.Get("includeObject"))
+	if e != nil {
+		return nil, 0, e
+	}
+	if o, ok := out.(obj); ok && r.Method == "GET" && isTableAccept(r.Header.Get("Accept")) && mstr(o, "kind") == t.res.kind {
+		out = toTable(t.res.kind, []obj{o}, fmt.Sprint(s.store.rv), r.URL.Query().Get("includeObject"))
 	}
 	b, _ := json.Marshal(out)
-	s.store.mu.Unlock()
-	if e != nil {
-		writeErr(w, e)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	w.Write(b)
+	return b, code, nil
 }
 
 // dryRunValues reads dryRun from the query and, for DELETE, from the
@@ -249,7 +258,15 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) {
 		s.watch(w, r, t, match)
 		return
 	}
+	b := s.listed(t, match, isTableAccept(r.Header.Get("Accept")), q.Get("includeObject"))
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// listed encodes the matching objects as a list or a Table, under the lock.
+func (s *Server) listed(t target, match func(obj) bool, table bool, includeObject string) []byte {
 	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
 	items := []obj{}
 	for _, o := range s.store.list(t.res.plural, t.ns) {
 		if match(o) {
@@ -258,15 +275,13 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t target) {
 	}
 	rv := fmt.Sprint(s.store.rv)
 	var out obj
-	if isTableAccept(r.Header.Get("Accept")) {
-		out = toTable(t.res.kind, items, rv, q.Get("includeObject"))
+	if table {
+		out = toTable(t.res.kind, items, rv, includeObject)
 	} else {
 		out = obj{"kind": t.res.kind + "List", "apiVersion": t.res.apiVersion(), "metadata": obj{"resourceVersion": rv}, "items": items}
 	}
 	b, _ := json.Marshal(out)
-	s.store.mu.Unlock()
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
+	return b
 }
 
 // watch streams ADDED events for the current objects (when no
@@ -322,61 +337,6 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, t target, match f
 	}
 }
 
-var quantityRe = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$`)
-
-func validateContainers(o obj, field string, containers []interface{}) *apiErr {
-	if len(containers) == 0 {
-		return invalid(o, field, []interface{}{}, "Required value")
-	}
-	for i, c := range containers {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		if mstr(c, "name") == "" {
-			return invalid(o, f+".name", "", "Required value")
-		}
-		if mstr(c, "image") == "" {
-			return invalid(o, f+".image", "", "Required value")
-		}
-		for _, kind := range []string{"limits", "requests"} {
-			for k, v := range mmap(c, "resources", kind) {
-				if !quantityRe.MatchString(fmt.Sprint(v)) {
-					return invalid(o, fmt.Sprintf("%s.resources.%s[%s]", f, kind, k), v,
-						"quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
-				}
-			}
-		}
-		for j, e := range mlist(c, "env") {
-			if mstr(e, "name") == "" {
-				return invalid(o, fmt.Sprintf("%s.env[%d].name", f, j), "", "Required value")
-			}
-		}
-	}
-	return nil
-}
-
-// validate does the part of API validation the tests can observe.
-func validate(o obj) *apiErr {
-	if name(o) == "" {
-		return invalid(o, "metadata.name", "", "name or generateName is required")
-	}
-	switch mstr(o, "kind") {
-	case "Pod":
-		return validateContainers(o, "spec.containers", mlist(o, "spec", "containers"))
-	case "Deployment", "ReplicaSet", "StatefulSet":
-		if v := mget(o, "spec", "replicas"); v != nil {
-			if n, ok := mint(o, "spec", "replicas"); !ok || n < 0 {
-				return invalid(o, "spec.replicas", v, "must be greater than or equal to 0")
-			}
-		}
-		sel := mmap(o, "spec", "selector", "matchLabels")
-		if !matchLabelsMap(sel, labelsOf(obj{"metadata": mmap(o, "spec", "template", "metadata")})) {
-			return invalid(o, "spec.template.metadata.labels", mmap(o, "spec", "template", "metadata", "labels"),
-				"`selector` does not match template `labels`")
-		}
-		return validateContainers(o, "spec.template.spec.containers", mlist(o, "spec", "template", "spec", "containers"))
-	}
-	return nil
-}
-
 // counters saves what a dry run must not consume, so names stay the same
 // whether or not a plan ran first.
 type counters struct {
@@ -395,14 +355,16 @@ func (s *Server) create(t target, body []byte, dry bool) (obj, *apiErr) {
 	if k := mstr(o, "kind"); k != "" && k != t.res.kind {
 		return nil, badRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", mstr(o, "apiVersion"), t.res.apiVersion()))
 	}
+	return s.insert(t, o, dry)
+}
+
+// insert stores a new object (create, or server-side apply of a missing one).
+func (s *Server) insert(t target, o obj, dry bool) (obj, *apiErr) {
 	o["kind"], o["apiVersion"] = t.res.kind, t.res.apiVersion()
 	pruneNulls(o)
 	m := meta(o)
-	if ns := mstr(o, "metadata", "namespace"); ns != "" && ns != t.ns {
-		return nil, badRequest("the namespace of the provided object does not match the namespace sent on the request")
-	}
-	if t.ns != "" {
-		m["namespace"] = t.ns
+	if e := s.placeInNamespace(t, o); e != nil {
+		return nil, e
 	}
 	saved := s.store.saveCounters()
 	if dry {
@@ -414,6 +376,9 @@ func (s *Server) create(t target, body []byte, dry bool) (obj, *apiErr) {
 	if s.store.get(t.res.plural, t.ns, name(o)) != nil {
 		return nil, &apiErr{409, "AlreadyExists", fmt.Sprintf("%s %q already exists", qualified(t.res), name(o)),
 			obj{"name": name(o), "group": t.res.group, "kind": t.res.plural}}
+	}
+	if e := admit(t.res, o); e != nil {
+		return nil, e
 	}
 	if e := validate(o); e != nil {
 		return nil, e
@@ -431,6 +396,25 @@ func (s *Server) create(t target, body []byte, dry bool) (obj, *apiErr) {
 	return s.store.get(t.res.plural, t.ns, name(o)), nil
 }
 
+// placeInNamespace puts a new object in the request's namespace, which
+// must exist (a cluster-scoped object's namespace is cleared, as the server
+// does).
+func (s *Server) placeInNamespace(t target, o obj) *apiErr {
+	m := meta(o)
+	if !t.res.namespaced {
+		delete(m, "namespace")
+		return nil
+	}
+	if ns := mstr(o, "metadata", "namespace"); ns != "" && ns != t.ns {
+		return badRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	if s.store.get("namespaces", "", t.ns) == nil {
+		return &apiErr{404, "NotFound", fmt.Sprintf("namespaces %q not found", t.ns), obj{"name": t.ns, "kind": "namespaces"}}
+	}
+	m["namespace"] = t.ns
+	return nil
+}
+
 // commit stores next in place of cur after keeping the server-owned
 // metadata, bumping generation on a spec change and validating.
 func (s *Server) commit(t target, cur, next obj, dry bool) (obj, *apiErr) {
@@ -444,10 +428,13 @@ func (s *Server) commit(t target, cur, next obj, dry bool) (obj, *apiErr) {
 		}
 	}
 	pruneNulls(next)
+	if e := admit(t.res, next); e != nil {
+		return nil, e
+	}
 	if g, ok := mint(cur, "metadata", "generation"); ok && !jsonEqual(cur["spec"], next["spec"]) {
 		m["generation"] = float64(g + 1)
 	}
-	if e := validate(next); e != nil {
+	if e := validateUpdate(cur, next); e != nil {
 		return nil, e
 	}
 	if dry || jsonEqual(cur, next) {
@@ -565,7 +552,7 @@ func (s *Server) scale(r *http.Request, t target, body []byte, dry bool) (obj, *
 			t.name, mustJSON(mget(sc, "spec", "replicas"))), nil}
 	}
 	next := copyObj(cur)
-	next["spec"].(obj)["replicas"] = float64(n)
+	ensure(next, "spec")["replicas"] = float64(n)
 	out, e := s.commit(t, cur, next, dry)
 	if e != nil {
 		return nil, e

@@ -1,7 +1,8 @@
 // controllers.go: what the control plane would do after each write, done at
 // once and in a fixed order: Deployments make ReplicaSets (one per distinct
 // pod template), ReplicaSets and StatefulSets make or remove Pods, owners'
-// deletion collects dependents, Services get Endpoints, and the workloads'
+// deletion collects dependents, a namespace's deletion its contents,
+// Services get Endpoints, and the workloads'
 // status follows their pods. Every pod is Running and Ready immediately.
 package main
 
@@ -300,7 +301,8 @@ func (s *Store) runPod(pod obj) {
 }
 
 // collectGarbage removes objects whose owners are gone (background
-// propagation), as the garbage collector does.
+// propagation), as the garbage collector does, and everything in a deleted
+// namespace, as the namespace controller does (at once: no Terminating).
 func (s *Store) collectGarbage() {
 	uids := map[string]bool{}
 	for _, o := range s.objs {
@@ -308,6 +310,10 @@ func (s *Store) collectGarbage() {
 	}
 	for _, k := range sortedKeys(s.objs) {
 		o := s.objs[k]
+		if ns := mstr(o, "metadata", "namespace"); ns != "" && s.get("namespaces", "", ns) == nil {
+			s.remove(resByKind(mstr(o, "kind")).plural, ns, name(o))
+			continue
+		}
 		refs := mlist(o, "metadata", "ownerReferences")
 		if len(refs) == 0 {
 			continue

@@ -2,8 +2,9 @@
 // standard library only). It serves over TLS on 127.0.0.1 with a CA made at
 // start, accepts a bearer token or a client certificate signed by that CA,
 // keeps namespace tmi in memory (store.go, fixture.go, controllers.go),
-// answers discovery, Table, patch, scale, dryRun, metrics, proxy and
-// WebSocket exec requests, and appends one JSON line per request to a log.
+// answers discovery, Table, patch, server-side apply, scale, dryRun,
+// metrics, proxy and WebSocket exec requests, and appends one JSON line per
+// request to a log. A handler that panics gets a 500 and a stack in the log.
 //
 //	k8s-lab -dir STATE [-proxy proxy.json] [-pod-targets FILE [-pod-targets-app APP,...]]
 //	k8s-lab -echo ADDRFILE
@@ -28,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -139,6 +141,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: 200}
 	user := s.authenticate(r)
 	defer func() { s.logRequest(r, body, user, rec.status) }()
+	defer recoverPanic(rec, r)
 	if s.injectFault(rec, r) {
 		return
 	}
@@ -147,6 +150,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.route(rec, r, body)
+}
+
+// recoverPanic answers a request whose handler panicked with a 500 Status,
+// as the API server's panic filter does, and writes the stack to the
+// stand-in's log (stderr) so the bug can be found.
+func recoverPanic(w *recorder, r *http.Request) {
+	p := recover()
+	if p == nil || p == http.ErrAbortHandler {
+		if p != nil {
+			panic(p)
+		}
+		return
+	}
+	log.Printf("panic serving %s %s: %v\n%s", r.Method, r.URL, p, debug.Stack())
+	writeErr(w, &apiErr{500, "InternalError", fmt.Sprintf("Internal error occurred: %v", p), nil})
 }
 
 // injectFault applies the current fault; true when it answered the request.

@@ -285,7 +285,8 @@ func strategicMerge(target, patch obj) (obj, error) {
 
 func removePrimitives(list []interface{}, del interface{}) []interface{} {
 	drop := map[string]bool{}
-	for _, d := range del.([]interface{}) {
+	dels, _ := del.([]interface{})
+	for _, d := range dels {
 		drop[fmt.Sprint(d)] = true
 	}
 	out := []interface{}{}
@@ -302,7 +303,8 @@ func mergeList(field string, target, patch []interface{}) ([]interface{}, error)
 	if mk == "" {
 		return deepCopy(patch).([]interface{}), nil
 	}
-	out := deepCopy(target).([]interface{})
+	/* the target may lack the list (a container without env): merge into an empty one */
+	out, _ := deepCopy(target).([]interface{})
 	if out == nil {
 		out = []interface{}{}
 	}
@@ -327,7 +329,8 @@ func mergeList(field string, target, patch []interface{}) ([]interface{}, error)
 				out = append(out[:idx], out[idx+1:]...)
 			}
 		case idx >= 0:
-			merged, err := strategicMerge(out[idx].(obj), item)
+			cur, _ := out[idx].(obj)
+			merged, err := strategicMerge(cur, item)
 			if err != nil {
 				return nil, err
 			}

@@ -1,6 +1,8 @@
-// resources.go: the resource types the stand-in serves and the discovery
-// documents (/version, /api, /apis, /api/v1, /apis/GROUP/VERSION) built from
-// them, in the legacy (non-aggregated) form a 1.25 server returns.
+// resources.go: the resource types the stand-in serves (core, apps, batch,
+// networking, RBAC, metrics) and the discovery documents (/version, /api,
+// /apis, /api/v1, /apis/GROUP/VERSION) built from them, in the legacy
+// (non-aggregated) form a 1.25 server returns: namespaced or cluster-scoped,
+// verbs, shortNames, categories, subresources.
 package main
 
 import "strings"
@@ -16,6 +18,8 @@ type resDef struct {
 	short, verbs, categories               []string
 	subs                                   []subres
 }
+
+const rbacGroup = "rbac.authorization.k8s.io"
 
 var rwVerbs = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
 var roVerbs = []string{"get", "list"}
@@ -37,6 +41,8 @@ var resources = []resDef{
 	{"", "v1", "endpoints", "endpoints", "Endpoints", true, []string{"ep"}, rwVerbs, nil, nil},
 	{"", "v1", "events", "event", "Event", true, []string{"ev"}, rwVerbs, nil, nil},
 	{"", "v1", "configmaps", "configmap", "ConfigMap", true, []string{"cm"}, rwVerbs, nil, nil},
+	{"", "v1", "secrets", "secret", "Secret", true, nil, rwVerbs, nil, nil},
+	{"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, []string{"sa"}, rwVerbs, nil, nil},
 	{"apps", "v1", "deployments", "deployment", "Deployment", true, []string{"deploy"}, rwVerbs, []string{"all"},
 		[]subres{{name: "status", verbs: []string{"get", "patch", "update"}},
 			{name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: []string{"get", "patch", "update"}}}},
@@ -48,7 +54,13 @@ var resources = []resDef{
 			{name: "scale", group: "autoscaling", version: "v1", kind: "Scale", verbs: []string{"get", "patch", "update"}}}},
 	{"batch", "v1", "jobs", "job", "Job", true, nil, rwVerbs, []string{"all"},
 		[]subres{{name: "status", verbs: []string{"get", "patch", "update"}}}},
+	{"batch", "v1", "cronjobs", "cronjob", "CronJob", true, []string{"cj"}, rwVerbs, []string{"all"},
+		[]subres{{name: "status", verbs: []string{"get", "patch", "update"}}}},
 	{"networking.k8s.io", "v1", "networkpolicies", "networkpolicy", "NetworkPolicy", true, []string{"netpol"}, rwVerbs, nil, nil},
+	{rbacGroup, "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", false, nil, rwVerbs, nil, nil},
+	{rbacGroup, "v1", "clusterroles", "clusterrole", "ClusterRole", false, nil, rwVerbs, nil, nil},
+	{rbacGroup, "v1", "rolebindings", "rolebinding", "RoleBinding", true, nil, rwVerbs, nil, nil},
+	{rbacGroup, "v1", "roles", "role", "Role", true, nil, rwVerbs, nil, nil},
 	{"metrics.k8s.io", "v1beta1", "pods", "", "PodMetrics", true, nil, roVerbs, nil, nil},
 	{"metrics.k8s.io", "v1beta1", "nodes", "", "NodeMetrics", false, nil, roVerbs, nil, nil},
 }

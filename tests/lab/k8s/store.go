@@ -169,7 +169,7 @@ func (s *Store) stamp(o obj, at time.Time) {
 	m["uid"] = s.nextUID()
 	m["creationTimestamp"] = rfc3339(at)
 	switch mstr(o, "kind") {
-	case "Deployment", "ReplicaSet", "StatefulSet":
+	case "Deployment", "ReplicaSet", "StatefulSet", "Job", "CronJob":
 		m["generation"] = float64(1)
 	}
 }

@@ -1,5 +1,6 @@
 // tables.go: meta.k8s.io/v1 Table responses, the server-side printing that
-// `kubectl get` shows, with the columns of the real server's printers.
+// `kubectl get` shows, with the columns of the real server's printers
+// (pkg/printers/internalversion) for every kind served.
 package main
 
 import (
@@ -171,6 +172,59 @@ var printers = map[string]printer{
 		}},
 	"Namespace": {[]column{nameCol, {"Status", "string", "", 0}, ageCol},
 		func(o obj) []interface{} { return []interface{}{name(o), mstr(o, "status", "phase"), age(o)} }},
+	"ConfigMap": {[]column{nameCol, {"Data", "integer", "", 0}, ageCol},
+		func(o obj) []interface{} {
+			return []interface{}{name(o), len(mmap(o, "data")) + len(mmap(o, "binaryData")), age(o)}
+		}},
+	"Secret": {[]column{nameCol, {"Type", "string", "", 0}, {"Data", "integer", "", 0}, ageCol},
+		func(o obj) []interface{} {
+			return []interface{}{name(o), mstr(o, "type"), len(mmap(o, "data")), age(o)}
+		}},
+	"ServiceAccount": {[]column{nameCol, {"Secrets", "integer", "", 0}, ageCol},
+		func(o obj) []interface{} { return []interface{}{name(o), len(mlist(o, "secrets")), age(o)} }},
+	"CronJob": {[]column{nameCol, {"Schedule", "string", "", 0}, {"Timezone", "string", "", 0}, {"Suspend", "boolean", "", 0},
+		{"Active", "integer", "", 0}, {"Last Schedule", "string", "", 0}, ageCol,
+		{"Containers", "string", "", 1}, {"Images", "string", "", 1}, {"Selector", "string", "", 1}}, cronJobRow},
+	"Role":               {[]column{nameCol, {"Created At", "date", "", 0}}, createdAtRow},
+	"ClusterRole":        {[]column{nameCol, {"Created At", "date", "", 0}}, createdAtRow},
+	"RoleBinding":        {bindingCols, bindingRow},
+	"ClusterRoleBinding": {bindingCols, bindingRow},
+}
+
+func cronJobRow(o obj) []interface{} {
+	suspend := "<unset>"
+	if b, ok := mget(o, "spec", "suspend").(bool); ok {
+		suspend = map[bool]string{true: "True", false: "False"}[b]
+	}
+	last := "<none>"
+	if ts := mstr(o, "status", "lastScheduleTime"); ts != "" {
+		last = humanAge(ts)
+	}
+	job := obj{"spec": mmap(o, "spec", "jobTemplate", "spec")}
+	c, i := containerSummary(job)
+	return []interface{}{name(o), mstr(o, "spec", "schedule"), orNone(mstr(o, "spec", "timeZone")), suspend,
+		len(mlist(o, "status", "active")), last, age(o), c, i, selectorString(job)}
+}
+
+func createdAtRow(o obj) []interface{} {
+	return []interface{}{name(o), mstr(o, "metadata", "creationTimestamp")}
+}
+
+var bindingCols = []column{nameCol, {"Role", "string", "", 0}, ageCol,
+	{"Users", "string", "", 1}, {"Groups", "string", "", 1}, {"ServiceAccounts", "string", "", 1}}
+
+// bindingRow: ROLE is Kind/name; subjects by kind, service accounts as ns/name.
+func bindingRow(o obj) []interface{} {
+	by := map[string][]string{}
+	for _, s := range mlist(o, "subjects") {
+		n := mstr(s, "name")
+		if mstr(s, "kind") == "ServiceAccount" {
+			n = mstr(s, "namespace") + "/" + n
+		}
+		by[mstr(s, "kind")] = append(by[mstr(s, "kind")], n)
+	}
+	return []interface{}{name(o), mstr(o, "roleRef", "kind") + "/" + mstr(o, "roleRef", "name"), age(o),
+		strings.Join(by["User"], ", "), strings.Join(by["Group"], ", "), strings.Join(by["ServiceAccount"], ", ")}
 }
 
 // toTable renders objects of one kind; includeObject is None, Metadata
