@@ -26,6 +26,8 @@ done_testing() { echo "1..$T_N"; [ "$T_FAILED" = 0 ]; }
 
 # lab_environments: the configuration block of the lab's targets (the TMI
 # book's environment "lab"), for tests that run books against the lab.
+# tests/run reads only a test file for the services it needs: a file that
+# calls this declares "# lab: tmisim tmiprom k8s pg redis" itself.
 lab_environments() {
     cat <<YAML
 environments:

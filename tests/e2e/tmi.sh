@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: tmisim tmiprom k8s pg redis
 # The TMI runbook end to end, one block per section, on the lab (real
 # PostgreSQL, Redis and Prometheus, the TMI simulator, the Kubernetes API
 # stand-in whose tmi-api pods proxy to the simulator): inject the section's

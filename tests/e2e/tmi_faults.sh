@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lab: tmisim tmiprom k8s pg redis
 # The TMI fault matrix: each of the lab's 12 faults, injected into one pod
 # (the pod-level ones) or the shared PostgreSQL/Redis, must (1) put its owning
 # section first in `runbook triage` within a minute, (2) make the owner's
