@@ -45,7 +45,13 @@ const char *const rb_public_modules[] = {
     "rb", "rb.http", "rb.json", "rb.yaml", "rb.prom", "rb.net", "rb.pg", "rb.redis", "rb.k8s",
     "rb.pprof", "rb.thresholds", "rb.level", NULL
 };
-static const char *const built_on[] = {"cjson", "rb._base", "rb._secret", "rb._before", "rb.k8s_diff", "rb.k8s_table", NULL};
+static const char *const built_on[] = {
+    "cjson", "rb._base", "rb._secret", "rb._before",
+    /* rb.k8s's internal modules (lualib/rb/k8s_*.lua) */
+    "rb.k8s_util", "rb.k8s_call", "rb.k8s_discovery", "rb.k8s_read", "rb.k8s_describe", "rb.k8s_logs",
+    "rb.k8s_fields", "rb.k8s_write", "rb.k8s_edit", "rb.k8s_set", "rb.k8s_rollout", "rb.k8s_history",
+    "rb.k8s_diff", "rb.k8s_table", NULL
+};
 static const char *const ctx_methods[] = {"check", "expect", "note", "log", "chart", "attach", "threshold", NULL};
 
 #define WORLD_MT "rb.World"

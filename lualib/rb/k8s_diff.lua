@@ -3,15 +3,9 @@
 -- dryRun=All answer says it would become ("spec.replicas: 3 -> 5"). Pure;
 -- part of rb.k8s (k8s.diff).
 local cjson = require "cjson"
-
--- cjson decodes every number as a float: 3.0 prints as 3.
-local function str(v)
-  if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2^53 then return ("%d"):format(v) end
-  return tostring(v)
-end
+local str = require("rb.k8s_util").str
 
 local M = {}
-
 
 local SKIP = { resourceVersion = true, generation = true, managedFields = true, uid = true,
   creationTimestamp = true, status = true, selfLink = true }

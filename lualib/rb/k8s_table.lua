@@ -1,17 +1,9 @@
 -- rb.k8s_table — kubectl get's default columns for a get() result and
 -- kubectl's AGE. Pure; part of rb.k8s (k8s.table, k8s.age).
--- cjson decodes every number as a float: 3.0 prints as 3.
-local function str(v)
-  if math.type(v) == "float" and v == math.floor(v) and math.abs(v) < 2^53 then return ("%d"):format(v) end
-  return tostring(v)
-end
+local util = require "rb.k8s_util"
+local str, argcheck = util.str, util.argcheck
 
 local M = {}
-
-local function argcheck(cond, n, fname, msg)
-  if not cond then error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3) end
-end
-
 
 -- RFC 3339 UTC -> epoch seconds (days from the civil date; no time zone involved).
 local function epoch(ts)
