@@ -1082,13 +1082,6 @@ static int client_tostring(lua_State *L)
     return 1;
 }
 
-/* _error(kind, message) -> err: the rb.Error constructor for lualib/rb/k8s.lua. */
-static int k8s_error(lua_State *L)
-{
-    rb_error_push(L, luaL_checkstring(L, 1), "%s", luaL_checkstring(L, 2));
-    return 1;
-}
-
 /* _quantity("250m") -> 0.25, "1Gi" -> 1073741824 | nil (core/k8s_quantity.h) */
 static int k8s_quantity(lua_State *L)
 {
@@ -1104,7 +1097,7 @@ static const luaL_Reg client_methods[] = {
 };
 
 static const luaL_Reg k8slib[] = {
-    {"_client", k8s_client}, {"_error", k8s_error}, {"_quantity", k8s_quantity}, {NULL, NULL}
+    {"_client", k8s_client}, {"_quantity", k8s_quantity}, {NULL, NULL}
 };
 
 int luaopen_rb_k8s(lua_State *L)

@@ -28,7 +28,7 @@ local ktable = require "rb.k8s_table"
 local argcheck, opts_of = util.argcheck, util.opts_of
 
 local new_client = M._client
-M._error, M._client = nil, nil
+M._client = nil
 M.quantity = M._quantity
 M._quantity = nil
 local Client = M.Client
