@@ -212,6 +212,7 @@ P=$T_TMP/pki; mkdir -p "$P"
 cat >"$T_TMP/tls.yaml" <<YAML
 serve:
   tls: { cert: $P/srv.crt, key: $P/srv.key, client_ca: $P/ca.crt }
+  client_timeout: 2
 YAML
 PORT2=$(serve_free_port)
 "$RUNBOOK" serve --listen "127.0.0.1:$PORT2" --reports "$T_TMP/tlsrep" --config "$T_TMP/tls.yaml" >>"$LOG" 2>&1 &
@@ -224,5 +225,32 @@ tcurl() { curl -s -o "$T_TMP/resp" -w '%{http_code}' --cacert "$P/ca.crt" -H "Au
 [ "$(tcurl --cert "$P/rogue.crt" --key "$P/rogue.key")" = 401 ] && ok "a certificate from another CA: 401" || fail "rogue cert accepted"
 [ "$(tcurl --cert "$P/cli.crt" --key "$P/cli.key")" = 200 ] && ok "the client CA's certificate and the token: 200" || fail "good client refused"
 [ "$(find "$T_TMP/tlsrep" -mindepth 1 -maxdepth 1 -type d | wc -l)" = 1 ] && ok "only the authenticated alert ran" || fail "tls runs"
+# over TLS a request that stalls, and a connection that never starts its
+# handshake, are closed at client_timeout (no 408: it would have to go through
+# the TLS session libmicrohttpd owns)
+python3 - "$PORT2" "$P/ca.crt" >"$T_TMP/tlsslow" 2>&1 <<'PY'
+import socket, ssl, sys, time
+port, ca = int(sys.argv[1]), sys.argv[2]
+def wait_end(s, t0):
+    s.settimeout(0.2)
+    while time.time() < t0 + 8:
+        try:
+            if not s.recv(4096): return "closed"
+        except socket.timeout: continue
+        except (OSError, ssl.SSLError): return "closed"
+    return "still open"
+ctx = ssl.create_default_context(cafile=ca)
+t0 = time.time()
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="127.0.0.1")
+s.sendall(b"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+print("stalled request %s after %.1f s" % (wait_end(s, t0), time.time() - t0))
+t0 = time.time()
+r = socket.create_connection(("127.0.0.1", port))
+print("no handshake %s after %.1f s" % (wait_end(r, t0), time.time() - t0))
+PY
+grep -qE "^stalled request closed after [2-3]\.[0-9] s$" "$T_TMP/tlsslow" \
+    && ok "TLS: a stalled request is closed at client_timeout" || fail "TLS stalled request: $(cat "$T_TMP/tlsslow")"
+grep -qE "^no handshake closed after [2-3]\.[0-9] s$" "$T_TMP/tlsslow" \
+    && ok "TLS: a connection that never starts its handshake is closed at client_timeout" || fail "TLS no handshake: $(cat "$T_TMP/tlsslow")"
 serve_stop 15 >/dev/null
 done_testing
