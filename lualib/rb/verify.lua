@@ -37,9 +37,10 @@ end
 -- The engine's own reads: its gate is opened for reads for this call only.
 function M.evaluate(run, entries)
   local th, names = as_thresholds(run.thresholds, entries)
+  local was = gate.mode()   -- "load" in a run; "free" under `runbook lua` (rb.testing)
   gate.set_mode("investigate")
   local ok, res = pcall(thresholds.evaluate_some, th, names, require("rb.prom"), run.params)
-  gate.set_mode("load")
+  gate.set_mode(was)
   if ok then return res end
   local out = {}
   for i, n in ipairs(names) do
