@@ -24,10 +24,15 @@ function M.all(book)
   return out
 end
 
---- names(thresholds) -> sorted threshold names
-function M.names(thresholds)
+local function has_query(t) return type(t.query) == "string" and t.query ~= "" end
+
+--- names(thresholds, with_query?) -> sorted threshold names (with_query: only
+-- those triage evaluates)
+function M.names(thresholds, with_query)
   local out = {}
-  for k in pairs(thresholds) do out[#out + 1] = k end
+  for k, t in pairs(thresholds) do
+    if not with_query or has_query(t) then out[#out + 1] = k end
+  end
   table.sort(out)
   return out
 end
@@ -38,7 +43,7 @@ end
 function M.query(thresholds, name, params, overrides)
   local t = thresholds[name]
   if not t then error(("unknown threshold '%s'"):format(tostring(name)), 0) end
-  if type(t.query) ~= "string" or t.query == "" then return nil, "no query" end
+  if not has_query(t) then return nil, "no query" end
   local missing
   local q = t.query:gsub("{{%s*([%w_]+)%s*}}", function(k)
     local v = (overrides or {})[k]
@@ -90,8 +95,8 @@ end
 -- {{window}} is read over params.window and, when opts.short_window is set,
 -- over that too: the worse reading counts and `window` says which (a fault
 -- a minute old shows although a 5m rate still dilutes it; a window with no
--- data yet gives way to one that has data). A threshold without a query, a
--- failed query (Prometheus down, a bad window: never rescued by the other
+-- data yet gives way to one that has data). A threshold without a query (when
+-- named: triage leaves step-only thresholds out, see step_only), a failed query (Prometheus down, a bad window: never rescued by the other
 -- window), or one with no series, is level "unknown" with why in err.
 function M.evaluate_some(thresholds, names, prom, params, opts)
   local short = opts and opts.short_window
@@ -156,7 +161,18 @@ end
 -- of the book and every indicator of its sections
 function M.evaluate(book, prom, params, opts)
   local all = M.all(book)
-  return M.evaluate_some(all, M.names(all), prom, params or book.params, opts)
+  return M.evaluate_some(all, M.names(all, true), prom, params or book.params, opts)
+end
+
+--- step_only(book) -> sorted names of the thresholds without a query: read by
+-- steps (ctx:check{threshold = ...} with a value they measure), never by
+-- triage or export-alerts.
+function M.step_only(book)
+  local all, out = M.all(book), {}
+  for _, n in ipairs(M.names(all)) do
+    if not has_query(all[n]) then out[#out + 1] = n end
+  end
+  return out
 end
 
 local WEIGHT = { warning = 1, critical = 10 }
@@ -216,7 +232,9 @@ local function rule(book, n, t, expr, level)
       summary = warn and ((t.summary or (t.title .. " high")) .. " (warning)") or (t.summary or (t.title .. " critical")),
       description = ("%s is {{ $value }}%s (%s %s%s)"):format(t.title or n, unit,
         warn and "warning at" or "critical above", tostring(bound), unit),
-      runbook = "runbook run " .. book.id .. "/" .. ((t.sections or {})[1] or ""),
+      -- the section that owns it, or triage when no section claims it
+      runbook = (t.sections or {})[1] and ("runbook run " .. book.id .. "/" .. t.sections[1])
+        or ("runbook triage " .. book.id),
     },
   }
 end

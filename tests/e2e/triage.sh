@@ -58,16 +58,22 @@ S:investigate("nothing", function() end)
 return S
 LUA
 config "http://127.0.0.1:$(free_port)"
-expect_rc "no query: triage exits 5, no crash" 5 tri "$B"
-contains "no query: the threshold is unknown with why" "$T_TMP/out" "Checked by hand: no query"
+expect_rc "Prometheus down: triage exits 5, no crash on the threshold without a query" 5 tri "$B"
+lacks "no query: a step-only threshold is not an indicator triage reads" "$T_TMP/out" "Checked by hand"
+contains "... it is named apart" "$T_TMP/out" "not triaged: 1 step-only threshold(s) without a query, read by their steps: manual"
+expect_rc "runbook check: a step-only threshold is not a problem" 0 "$RUNBOOK" check "$B"
+contains "... check notes it" "$T_TMP/out" "step-only threshold(s) without a query (triage and export-alerts leave them out): manual"
 expect_rc "no query: export-alerts exits 0" 0 timeout 30 "$RUNBOOK" export-alerts "$B" -o "$T_TMP/rules.yml"
 contains "no query: export-alerts warns that it left the threshold out" "$T_TMP/err" "threshold 'manual' left out: no query"
 lacks "no query: the threshold has no rule" "$T_TMP/rules.yml" "threshold: manual"
 contains "no query: the other threshold has its rules" "$T_TMP/rules.yml" "threshold: up"
 contains "a section's own indicator gets rules too" "$T_TMP/rules.yml" "threshold: s/scrapes"
 config "$RB_TEST_TMIPROM_URL"
-expect_rc "a section's own indicator is evaluated by triage (the lab: exit 5 for the no-query one only)" 5 tri "$B"
+expect_rc "the lab: every indicator good, the step-only threshold does not make triage 'cannot tell' (exit 0)" 0 tri "$B"
 contains "the section's indicator is evaluated and good" "$T_TMP/out" "[ OK ] Scrape targets down"
+tri "$B" --output json >"$T_TMP/nq.json" 2>&1
+jq -e '.verdict == "ok" and .step_only == ["manual"] and ([.indicators[].name] | index("manual") == null)' "$T_TMP/nq.json" >/dev/null \
+    && ok "json: verdict ok, step_only lists it, no indicator for it" || fail "json step_only: $(cat "$T_TMP/nq.json")"
 
 # --- the lab: a bad window, then everything evaluated and good
 config "$RB_TEST_TMIPROM_URL"

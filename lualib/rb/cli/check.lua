@@ -23,10 +23,6 @@ end
 
 local function lint_book(b, problems)
   for name, t in pairs(b.thresholds) do
-    if type(t.query) ~= "string" then
-      problems[#problems + 1] = ("%s: threshold '%s' has no query: triage cannot evaluate it and export-alerts leaves it out")
-        :format(b.file, name)
-    end
     if t.higher_is_worse ~= false and t.warn > t.crit or t.higher_is_worse == false and t.warn < t.crit then
       problems[#problems + 1] = ("%s: threshold '%s' has warn and crit in the wrong order"):format(b.file, name)
     end
@@ -42,7 +38,14 @@ return function(argv)
   if not found then io.stderr:write(err, "\n"); return 2 end
   local problems, n = {}, 0
   for _, e in ipairs(found.errors) do problems[#problems + 1] = e end
-  for _, b in ipairs(found.books) do lint_book(b, problems); n = n + #b.sections end
+  for _, b in ipairs(found.books) do
+    lint_book(b, problems); n = n + #b.sections
+    local step_only = require("rb.thresholds").step_only(b)
+    if #step_only > 0 then
+      print(("note: %s: step-only threshold(s) without a query (triage and export-alerts leave them out): %s")
+        :format(b.file, table.concat(step_only, ", ")))
+    end
+  end
   for _, s in ipairs(found.sections) do lint_section(s, problems); n = n + 1 end
   for _, p in ipairs(problems) do io.stderr:write(p, "\n") end
   print(("%d book(s), %d section(s) checked: %d problem(s)"):format(#found.books, n, #problems))

@@ -13,7 +13,7 @@ local HELP = [[
 usage: runbook triage [BOOK] [--env NAME] [--config FILE] [--set KEY=VALUE]
                       [--short-window RANGE] [--output text|json]
 
-Evaluates every threshold of BOOK (a book directory or id; default: the only
+Evaluates every threshold with a query of BOOK (a book directory or id; default: the only
 book under runbooks/) and its sections' indicators against Prometheus now,
 all queries in one round, and
 ranks the sections whose indicators are at warning or critical: severity
@@ -68,6 +68,11 @@ local function print_text(book, evaluated, ranked)
   elseif #ranked == 0 then
     print("no section applies: every indicator was evaluated and is good")
   end
+  local step_only = thresholds.step_only(book)
+  if #step_only > 0 then
+    print(("not triaged: %d step-only threshold(s) without a query, read by their steps: %s")
+      :format(#step_only, table.concat(step_only, ", ")))
+  end
 end
 
 -- JSON with real arrays (cjson writes an empty table as {}).
@@ -92,7 +97,8 @@ local function print_json(book, evaluated, ranked)
       .. ',"reasons":' .. json_array(cjson, s.reasons) .. "}"
   end
   print('{"book":' .. cjson.encode(book.id) .. ',"verdict":' .. cjson.encode(v) .. ',"exit":' .. code
-    .. ',"indicators":' .. json_array(cjson, ev) .. ',"sections":[' .. table.concat(secs, ",") .. "]}")
+    .. ',"indicators":' .. json_array(cjson, ev) .. ',"sections":[' .. table.concat(secs, ",") .. "]"
+    .. ',"step_only":' .. json_array(cjson, thresholds.step_only(book)) .. "}")
 end
 
 return function(argv)
