@@ -74,6 +74,16 @@ contains "the section's indicator is evaluated and good" "$T_TMP/out" "[ OK ] Sc
 tri "$B" --output json >"$T_TMP/nq.json" 2>&1
 jq -e '.verdict == "ok" and .step_only == ["manual"] and ([.indicators[].name] | index("manual") == null)' "$T_TMP/nq.json" >/dev/null \
     && ok "json: verdict ok, step_only lists it, no indicator for it" || fail "json step_only: $(cat "$T_TMP/nq.json")"
+# a threshold that fires but lists no section is said so, not "no section applies"
+B2=$T_TMP/unclaimed; mkdir -p "$B2"; cp "$B/s.lua" "$B2/s.lua"
+cat >"$B2/book.lua" <<'LUA'
+local rb = require "rb"
+return rb.book { id = "unclaimed", title = "Unclaimed", sections = { "s" },
+  thresholds = { lonely = { title = "Always five", query = "vector(5)", warn = 1, crit = 10 } } }
+LUA
+expect_rc "a warning claimed by no section: exit 0 (nothing critical)" 0 tri "$B2"
+contains "... triage says it fires and no section lists it" "$T_TMP/out" "firing, but no section lists it (add \`sections\` to the threshold): Always five (warning)"
+lacks "... and does not call the book good" "$T_TMP/out" "every indicator was evaluated and is good"
 
 # --- the lab: a bad window, then everything evaluated and good
 config "$RB_TEST_TMIPROM_URL"

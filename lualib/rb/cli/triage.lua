@@ -61,11 +61,21 @@ local function print_text(book, evaluated, ranked)
       print(("  %d. %-8s runbook run %s/%-26s %s"):format(i, s.level, book.id, s.id, table.concat(s.reasons, ", ")))
     end
   end
+  local unclaimed = {}   -- firing, but no section lists the threshold
+  for _, e in ipairs(evaluated) do
+    if (e.level == "warning" or e.level == "critical") and #(e.threshold.sections or {}) == 0 then
+      unclaimed[#unclaimed + 1] = ("%s (%s)"):format(e.title, e.level)
+    end
+  end
+  if #unclaimed > 0 then
+    print(("firing, but no section lists it (add `sections` to the threshold): %s"):format(table.concat(unclaimed, ", ")))
+  end
+  local firing = #ranked > 0 or #unclaimed > 0
   if v == "cannot tell" then
     print(("cannot tell: %d indicator(s) could not be evaluated%s"):format(#unknown,
-      #ranked == 0 and "; nothing else is firing" or ""))
+      firing and "" or "; nothing else is firing"))
     for _, e in ipairs(unknown) do print(("  %s: %s"):format(e.title, e.err or "no value")) end
-  elseif #ranked == 0 then
+  elseif not firing then
     print("no section applies: every indicator was evaluated and is good")
   end
   local step_only = thresholds.step_only(book)
