@@ -10,6 +10,8 @@ local S = rb.section {
   symptoms = { "requests hang on UPDATE/ALTER", "lock wait timeouts", "connection pool exhausted by waiting sessions" },
 }
 
+local function value(v) if v ~= pg.null then return v end end
+
 local function connect(ctx)
   local dsn = ctx.params.dsn
   return assert(pg.connect(dsn ~= "" and dsn or nil))
@@ -55,8 +57,9 @@ end)
 S:investigate("Waiting locks", function(ctx)
   local db <close> = connect(ctx)
   for _, l in ipairs(assert(db:locks { granted = false, limit = 50 })) do
-    ctx:log(("pid %d waits for %s on %s (%s): %s"):format(l.pid, l.mode, l.relation or l.locktype, l.state or "?",
-      l.query or ""))
+    -- NULL columns are pg.null (a transactionid lock has no relation)
+    ctx:log(("pid %d waits for %s on %s (%s): %s"):format(l.pid, l.mode, value(l.relation) or l.locktype,
+      value(l.state) or "?", value(l.query) or ""))
   end
 end)
 

@@ -118,6 +118,10 @@ describe("lock-contention playbook", function()
     assert.matches("pid " .. holder_pid .. " %(rb, idle in transaction", logs)
     assert.matches("UPDATE lc_spec SET v = v %+ 1", logs)
     assert.matches("waiting since .-: UPDATE lc_spec SET v = v %+ 10", logs)
+    -- the waiter's lock: a NULL relation (a transactionid lock) is named by its type, never "userdata"
+    local waits = table.concat(res.steps["Waiting locks"].logs, "\n")
+    assert.matches("pid %d+ waits for %a+ on [%w_]+ %(active%): UPDATE lc_spec SET v = v %+ 10", waits)
+    assert.is_nil(waits:find("userdata", 1, true), waits)
     assert.is_true(#sessions(HOLDER) == 1 and not waiter_done(), "investigating changed nothing")
   end)
 
