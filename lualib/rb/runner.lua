@@ -139,6 +139,13 @@ function Run:chart(step, c, mode)
   if type(c) ~= "table" or type(c.title) ~= "string" then error("ctx:chart needs a table with a title", 0) end
   local r = self:record(step)
   r.charts = r.charts or {}
+  -- a resolve step's apply pass draws its charts again, with newer data: the
+  -- apply pass's chart replaces the plan pass's of the same title
+  if repeated(r, "chart", c.title, mode) then
+    for i, old in ipairs(r.charts) do
+      if old.title == c.title then r.charts[i] = c; return end
+    end
+  end
   r.charts[#r.charts + 1] = c
 end
 

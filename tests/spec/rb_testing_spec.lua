@@ -18,6 +18,22 @@ S:resolve("Scale out", { risk = "low", description = "nothing, verified",
 return S
 ]]
 
+local TWICE = [[
+local rb = require "rb"
+local http = require "rb.http"
+local S = rb.section { id = "twice", title = "Twice", symptoms = { "slow" }, params = { url = "" } }
+local pass = 0
+S:resolve("Fix", { risk = "low", description = "nothing" }, function(ctx)
+  pass = pass + 1
+  ctx:log("looked at the pool")
+  ctx:note("a note")
+  ctx:check { name = "pool", value = 1, warn = 5, crit = 9 }
+  ctx:chart { title = "pool size", points = { { 1, pass }, { 2, pass } } }
+  http.post(ctx.params.url, { body = "resize" })   -- a write: the step has an apply pass
+end)
+return S
+]]
+
 describe("rb.testing", function()
   local dir, port, pid, log
   setup(function()
@@ -31,6 +47,19 @@ describe("rb.testing", function()
     end
   end)
   teardown(function() os.execute("kill " .. pid .. " 2>/dev/null; rm -rf " .. dir) end)
+
+  it("records a resolve step's logs, notes, checks and charts once over its two passes (plan, apply); a chart holds the apply pass's data", function()
+    util.write_file(dir .. "/twice.lua", TWICE)
+    local res = assert(testing.run(dir .. "/twice.lua", { yes = true, set = { url = ("http://127.0.0.1:%s/resize"):format(port) } }))
+    local st = res.steps["Fix"]
+    assert.same({ "looked at the pool" }, st.logs)
+    assert.same({ "a note" }, st.notes)
+    assert.equal(1, #res.findings)
+    assert.equal(1, #st.charts)
+    assert.equal(2, st.charts[1].points[1][2], "the apply pass's chart")
+    local posts = select(2, util.read_file(log):gsub("POST /resize", ""))
+    assert.equal(1, posts, "the write was sent once")
+  end)
 
   for _, mode in ipairs { "dry_run", "yes" } do
     it("leaves the spec's own calls working after a section with verify checks (" .. mode .. ")", function()
