@@ -239,8 +239,9 @@ function Run:decide(step, plan)
   if self.o.approved then
     local drift = planfile.drift(self:approved_actions(step), plan)
     if drift then return "drift", "refused: the plan changed since it was approved (drift)", drift end
-    return "yes", ("plan %s approved by %s"):format(self.o.approved.plan.digest:sub(1, 12),
-      table.concat(self.o.approved.by, ", "))
+    local digest, by = self.o.approved.plan.digest:sub(1, 12), self.o.approved.by
+    if #by == 0 then return "yes", ("plan %s needs no approval by others (policy): applied as saved"):format(digest) end
+    return "yes", ("plan %s approved by %s"):format(digest, table.concat(by, ", "))
   end
   local need = self.o.policy and self.o.policy.approvals[step.risk or "medium"] or 0
   if need > 0 then

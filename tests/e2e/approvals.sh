@@ -148,5 +148,14 @@ expect_rc "the audit chain verifies" 0 $RB audit verify "$AUD"
 expect_rc "run --yes of a step that needs approvals is refused (exit 3)" 3 $RB run "$B/fix.lua" --yes --audit "$AUD" $R
 contains "... saying how to get them" "$T_TMP/out" "runbook approve PLAN.json"
 [ "$(posts /approved-post)" = 1 ] && ok "... and sent nothing more" || fail "run --yes bypassed the policy"
+# a low-risk plan needs no approval by others (policy low = 0): apply says so
+sed 's/risk = "high"/risk = "low"/; s/id = "fix"/id = "low"/' "$B/fix.lua" >"$B/low.lua"
+sed -i 's/sections = { "fix" }/sections = { "fix", "low" }/' "$B/book.lua"
+rcli SET ap:path /low-post
+expect_rc "a low-risk plan (exit 0)" 0 $RB plan "$B/low.lua" -o "$W/low.json" --audit "$AUD" $R
+expect_rc "... applies without approvals (exit 0)" 0 $RB apply "$W/low.json" --audit "$AUD" $R
+contains "... saying none by others was needed, not 'approved by' nobody" "$T_TMP/out" "needs no approval by others (policy): applied as saved"
+! grep -qE "approved by *$" "$T_TMP/out" && ok "... no empty approver" || fail "an empty 'approved by'"
+[ "$(posts /low-post)" = 1 ] && ok "... and sent its POST once" || fail "low plan sent $(posts /low-post) POSTs"
 rcli DEL ap:path
 done_testing
