@@ -107,13 +107,15 @@ local function action_line(i, a)
   return ("  %d. %s.%s %s"):format(i, a.binding, a.op, a.target)
 end
 
-function UI:plan(step, plan)
+-- full: every byte of the args (a saved plan read by a reviewer, who has no
+-- prompt to answer d at)
+function UI:plan(step, plan, full)
   self:say("  Plan:")
   if #plan == 0 then return self:say("  (no changes planned)") end
   for i, a in ipairs(plan) do
     self:say(action_line(i, a))
     if a.args and a.args ~= "null" then
-      if #a.args <= 200 then self:say("     args: %s", a.args)
+      if full or #a.args <= 200 then self:say("     args: %s", a.args)
       else   -- never silently dropped: a head, and how much more `d` shows
         self:say("     args: %s … (%d more bytes: answer d to see them all)", a.args:sub(1, 160), #a.args - 160)
       end

@@ -149,10 +149,14 @@ expect_rc "run --yes of a step that needs approvals is refused (exit 3)" 3 $RB r
 contains "... saying how to get them" "$T_TMP/out" "runbook approve PLAN.json"
 [ "$(posts /approved-post)" = 1 ] && ok "... and sent nothing more" || fail "run --yes bypassed the policy"
 # a low-risk plan needs no approval by others (policy low = 0): apply says so
-sed 's/risk = "high"/risk = "low"/; s/id = "fix"/id = "low"/' "$B/fix.lua" >"$B/low.lua"
+sed 's/risk = "high"/risk = "low"/; s/id = "fix"/id = "low"/; s/body = "fix"/body = ("x"):rep(600) .. "END-OF-BODY"/' \
+    "$B/fix.lua" >"$B/low.lua"
 sed -i 's/sections = { "fix" }/sections = { "fix", "low" }/' "$B/book.lua"
 rcli SET ap:path /low-post
 expect_rc "a low-risk plan (exit 0)" 0 $RB plan "$B/low.lua" -o "$W/low.json" --audit "$AUD" $R
+expect_rc "show-plan of a plan with a long body (exit 0)" 0 $RB show-plan "$W/low.json"
+contains "... shows the args in full (a reader has no prompt to ask for more)" "$T_TMP/out" 'END-OF-BODY"'
+lacks "... nothing cut" "$T_TMP/out" "more bytes"
 expect_rc "... applies without approvals (exit 0)" 0 $RB apply "$W/low.json" --audit "$AUD" $R
 contains "... saying none by others was needed, not 'approved by' nobody" "$T_TMP/out" "needs no approval by others (policy): applied as saved"
 ! grep -qE "approved by *$" "$T_TMP/out" && ok "... no empty approver" || fail "an empty 'approved by'"

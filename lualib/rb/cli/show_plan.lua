@@ -21,7 +21,8 @@ local SPEC = { flags = { help = true }, options = { config = true }, alias = { h
 
 local M = {}
 
---- show(out, plan): the plan's steps and actions, as the prompt shows them
+--- show(out, plan): the plan's steps and actions, as the prompt shows them,
+-- with the actions' args in full
 function M.show(out, plan)
   out:say("plan %s — %s (%s)", plan.digest, plan.section, plan.title or "")
   out:say("made by %s@%s at %s; expires %s", plan.author.user, plan.author.host, plan.created, plan.expires)
@@ -33,7 +34,7 @@ function M.show(out, plan)
       actions[i] = { binding = a.binding, op = a.op, target = a.target, args = sys.canon(a.args),
         simulated = a.simulated, simulable = a.simulable }
     end
-    out:plan(s, actions)
+    out:plan(s, actions, true)   -- every byte: the reader (an approver) has no prompt to ask for more
   end
 end
 
