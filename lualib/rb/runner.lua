@@ -169,10 +169,19 @@ end
 
 -- Runs one pass of a step in its runbook world, in a gate mode the world
 -- holds only for this call; returns ok, err (err: a plain table).
-function Run:call(step, mode)
+-- What a quiet pass of a step (apply's drift check before anything is sent)
+-- says goes nowhere: the step's own plan pass says it again, under its header.
+local function silent(run)
+  local function nothing() end
+  return setmetatable({ finding = nothing, note = nothing, log = nothing, chart = nothing, attach = nothing },
+    { __index = run })
+end
+
+function Run:call(step, mode, quiet)
   gate.set_audit(self.audit_path, self.alog:context(step.title))
   local t0 = sys.clock_ms()
-  local ok, e = self.section.world:call(step.fn, mode, Ctx.spec(self, step, mode), Ctx.sink(self, step, mode))
+  local sink = Ctx.sink(quiet and silent(self) or self, step, mode)
+  local ok, e = self.section.world:call(step.fn, mode, Ctx.spec(self, step, mode), sink)
   gate.set_audit(nil, nil)
   self:record(step).ms = (self:record(step).ms or 0) + (sys.clock_ms() - t0)
   self:warn_short_secret()
@@ -339,7 +348,7 @@ end
 function Run:preflight()
   for _, s in ipairs(select_steps(self.section, "resolve", self.o.step)) do
     gate.reset()
-    local ok, e = self:call(s, "plan")
+    local ok, e = self:call(s, "plan", true)
     local drift = ok and planfile.drift(self:approved_actions(s), gate.plan())
     gate.reset()
     if not ok or drift then

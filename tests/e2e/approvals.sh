@@ -150,7 +150,7 @@ contains "... saying how to get them" "$T_TMP/out" "runbook approve PLAN.json"
 [ "$(posts /approved-post)" = 1 ] && ok "... and sent nothing more" || fail "run --yes bypassed the policy"
 # a low-risk plan needs no approval by others (policy low = 0): apply says so
 sed 's/risk = "high"/risk = "low"/; s/id = "fix"/id = "low"/; s/body = "fix"/body = ("x"):rep(600) .. "END-OF-BODY"/' \
-    "$B/fix.lua" >"$B/low.lua"
+    "$B/fix.lua" | sed 's|^  assert(http.post|  ctx:log("posting to " .. path); ctx:check { name = "pool", value = 1, warn = 5 }\n&|' >"$B/low.lua"
 sed -i 's/sections = { "fix" }/sections = { "fix", "low" }/' "$B/book.lua"
 rcli SET ap:path /low-post
 expect_rc "a low-risk plan (exit 0)" 0 $RB plan "$B/low.lua" -o "$W/low.json" --audit "$AUD" $R
@@ -161,5 +161,11 @@ expect_rc "... applies without approvals (exit 0)" 0 $RB apply "$W/low.json" --a
 contains "... saying none by others was needed, not 'approved by' nobody" "$T_TMP/out" "needs no approval by others (policy): applied as saved"
 ! grep -qE "approved by *$" "$T_TMP/out" && ok "... no empty approver" || fail "an empty 'approved by'"
 [ "$(posts /low-post)" = 1 ] && ok "... and sent its POST once" || fail "low plan sent $(posts /low-post) POSTs"
+# apply plans each step quietly first (drift) before its own pass: the step's log and check once, under its header
+[ "$(grep -c "posting to /low-post" "$T_TMP/out")" = 1 ] && ok "... its log is shown once" \
+    || fail "log shown $(grep -c "posting to /low-post" "$T_TMP/out") times"
+awk '/== Resolve: post it/ { h = NR } /posting to \/low-post/ { l = NR } END { exit !(h && l > h) }' "$T_TMP/out" \
+    && ok "... under the step's header" || { fail "log before the step header"; sed 's/^/#   /' "$T_TMP/out" | head -12; }
+[ "$(grep -c "pool" "$T_TMP/out")" = 1 ] && ok "... and its check once" || fail "check shown $(grep -c pool "$T_TMP/out") times"
 rcli DEL ap:path
 done_testing
