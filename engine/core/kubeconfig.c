@@ -708,7 +708,7 @@ int rb_kubeconfig_in_cluster_dir(const char *host, const char *port, const char 
 {
     memset(kc, 0, sizeof *kc);
     if (!host || !*host || !port || !*port)
-        return failf(err, errlen, NULL, "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined");
+        return failf(err, errlen, NULL, "not in a cluster (KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT unset) and no kubeconfig: give --kubeconfig or the config's kubeconfig, or set KUBECONFIG or ~/.kube/config");
     if (fill_in_cluster(host, port, pod_namespace, dir && *dir ? dir : SA_DIR, kc, err, errlen) < 0) {
         rb_kubeconfig_free(kc);
         return -1;

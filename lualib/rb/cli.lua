@@ -18,7 +18,7 @@ usage: runbook COMMAND [ARGS]
   triage [BOOK]              evaluate the book's thresholds now; rank the sections that apply
   audit  verify FILE | show FILE
   export-alerts BOOK         Prometheus alerting rules from the book's thresholds
-  lua    FILE [ARGS]         run a Lua script with every rb.* module
+  lua    [--env NAME] [--config FILE] FILE [ARGS]  a Lua script with every rb.* module (targets as for run)
   serve  [--listen ADDR] [--reports DIR]  Alertmanager webhook in, investigate-only runs out
   rbac   BOOK                least-privilege Kubernetes Role(s) the book's steps need
   plan   SECTION -o FILE     investigate and plan; write a plan file others can approve
