@@ -190,7 +190,7 @@ function Conn:hit_rate()
 end
 
 local function bad_option(fname, name, what)
-  error(("bad option '%s' to '%s' (%s)"):format(name, fname, what), 3)
+  error(("bad option '%s' to '%s' (%s)"):format(name, fname, what), 4)   -- bad_option <- bounded/known_options <- the method <- its caller
 end
 
 -- A number option in [lo, hi] (integers only when int), or def.

@@ -124,6 +124,9 @@ describe("rb.redis kit", function()
       assert.has_error(function() conn:rates { window = 0 } end, "bad option 'window' to 'rates' (number in [0.1, 300] expected)")
       assert.has_error(function() conn:rates { window = 301 } end)
       assert.has_error(function() conn:rates { windw = 1 } end, "bad option 'windw' to 'rates' (unknown option)")
+      -- the position is the caller's, not rb.redis's own
+      local _, e = pcall(function() conn:rates { window = 0 } end)
+      assert.matches("^tests/spec/kit_redis_spec%.lua:%d+: bad option 'window'", e)
     end)
   end)
 
