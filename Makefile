@@ -140,7 +140,7 @@ asan:
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 lab: all
-	@bash tests/lab/up.sh
+	@RB_BUILD=$(BUILD) bash tests/lab/up.sh
 lab-down:
 	@bash tests/lab/down.sh
 

@@ -41,8 +41,8 @@ cat <<MSG
 The lab is up in $LAB (everything on 127.0.0.1). Point runbook at it:
 
     export RUNBOOK_CONFIG=$LAB/config.yaml RUNBOOK_AUDIT=$LAB/audit.jsonl
-    build/runbook triage tmi
-    build/runbook run tmi/goroutine-leaks --investigate-only --set api_url=$RB_TEST_TMISIM_URL
+    ${RB_BUILD:-build}/runbook triage tmi
+    ${RB_BUILD:-build}/runbook run tmi/goroutine-leaks --investigate-only --set api_url=$RB_TEST_TMISIM_URL
 
 Each tmi-api pod is its own TMI simulator. Inject a fault into one pod, or all
 (fault names: curl $RB_TEST_TMISIM_URL/admin/faults):
