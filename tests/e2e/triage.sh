@@ -5,7 +5,6 @@
 # and --output json carries the same verdict with real arrays. The "no data"
 # Prometheus is a real one with no scrape targets, so nothing can be evaluated.
 . "$(dirname "$0")/lib.sh"
-. "$ROOT/tests/lab/lib.sh"
 CFG=$T_TMP/config.yaml
 tri() { local book=tmi; case ${1:-} in /*) book=$1; shift ;; esac
     timeout 60 "$RUNBOOK" triage "$book" --config "$CFG" --env lab "$@"; }
@@ -69,6 +68,11 @@ lacks "no query: the threshold has no rule" "$T_TMP/rules.yml" "threshold: manua
 contains "no query: the other threshold has its rules" "$T_TMP/rules.yml" "threshold: up"
 contains "a section's own indicator gets rules too" "$T_TMP/rules.yml" "threshold: s/scrapes"
 config "$RB_TEST_TMIPROM_URL"
+# the lab's Prometheus scrapes its first targets a few seconds after it starts (bounded wait)
+for _ in $(seq 60); do
+    curl -sf "$RB_TEST_TMIPROM_URL/api/v1/query?query=min(up)" | jq -e '.data.result | length > 0' >/dev/null && break
+    sleep 0.5
+done
 expect_rc "the lab: every indicator good, the step-only threshold does not make triage 'cannot tell' (exit 0)" 0 tri "$B"
 contains "the section's indicator is evaluated and good" "$T_TMP/out" "[ OK ] Scrape targets down"
 tri "$B" --output json >"$T_TMP/nq.json" 2>&1
