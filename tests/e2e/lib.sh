@@ -24,20 +24,6 @@ contains() { if grep -qF -- "$3" "$2"; then ok "$1"; else fail "$1 (no '$3' in $
 lacks()    { if grep -qF -- "$3" "$2"; then fail "$1 ('$3' found in $2)"; grep -nF -- "$3" "$2" | head -5 | sed 's/^/#   /'; else ok "$1"; fi; }
 done_testing() { echo "1..$T_N"; [ "$T_FAILED" = 0 ]; }
 
-# lab_environments: the configuration block of the lab's targets (the TMI
-# book's environment "lab"), for tests that run books against the lab.
-# tests/run reads only a test file for the services it needs: a file that
-# calls this declares "# lab: tmisim tmiprom k8s pg redis" itself.
-lab_environments() {
-    cat <<YAML
-environments:
-  lab:
-    prometheus: $RB_TEST_TMIPROM_URL
-    postgres: $RB_TEST_TMISIM_PG_URL
-    redis: $RB_TEST_REDIS_URL
-    kubeconfig: $RB_TEST_K8S_KUBECONFIG
-    kube_context: lab
-    namespace: tmi
-    http: { api: $RB_TEST_TMISIM_URL }
-YAML
-}
+
+# The lab's shell helpers (stop_pidfile, free_port, wait_up, lab_environments).
+. "$ROOT/tests/lab/lib.sh"

@@ -32,3 +32,22 @@ wait_up() {
     done
     return 1
 }
+
+# lab_environments: the configuration block of the lab's targets (the TMI
+# book's environment "lab", from the services' RB_TEST_* variables): make lab's
+# config file, and the e2e tests that run books against the lab. tests/run
+# reads only a test file for the services it needs: a test that calls this
+# declares "# lab: tmisim tmiprom k8s pg redis" itself.
+lab_environments() {
+    cat <<YAML
+environments:
+  lab:
+    prometheus: $RB_TEST_TMIPROM_URL
+    postgres: $RB_TEST_TMISIM_PG_URL
+    redis: $RB_TEST_REDIS_URL
+    kubeconfig: $RB_TEST_K8S_KUBECONFIG
+    kube_context: lab
+    namespace: tmi
+    http: { api: $RB_TEST_TMISIM_URL }
+YAML
+}

@@ -7,6 +7,7 @@
 # environment "lab" so runbook can be pointed at it. `make lab-down` stops it.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lab/lib.sh"
 LAB=${RUNBOOK_LAB:-/tmp/runbook-lab}
 # how to stop this lab: the same RUNBOOK_LAB it was started with
 DOWN="make lab-down"
@@ -23,19 +24,7 @@ for s in "$ROOT"/tests/lab/services/*.sh; do
 done
 touch "$LAB/.up"
 set -a; for f in "$LAB"/*.env; do . "$f"; done; set +a
-cat >"$LAB/config.yaml" <<YAML
-# written by make lab: the rehearsal lab's targets
-default: lab
-environments:
-  lab:
-    prometheus: ${RB_TEST_TMIPROM_URL}
-    postgres: ${RB_TEST_TMISIM_PG_URL}
-    redis: ${RB_TEST_REDIS_URL}
-    kubeconfig: ${RB_TEST_K8S_KUBECONFIG}
-    kube_context: lab
-    namespace: tmi
-    http: { api: ${RB_TEST_TMISIM_URL} }
-YAML
+{ echo "# written by make lab: the rehearsal lab's targets"; echo "default: lab"; lab_environments; } >"$LAB/config.yaml"
 cat <<MSG
 
 The lab is up in $LAB (everything on 127.0.0.1). Point runbook at it:
