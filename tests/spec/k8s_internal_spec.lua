@@ -7,15 +7,12 @@
 -- what the server made of the dry run) reaches nothing: the stand-in's request
 -- log has no write.
 local util = require "tests.spec.support.util"
-local read_file, write_file, sh = util.read_file, util.write_file, util.sh
-local http = require "rb.http"
-local cjson = require "cjson"
+local write_file, sh = util.write_file, util.sh
 
 local RUNBOOK = os.getenv("RUNBOOK") or "build/runbook"
 local KUBECONFIG = assert(os.getenv("RB_TEST_K8S_KUBECONFIG"), "RB_TEST_K8S_KUBECONFIG (tests/run starts the lab)")
-local URL = assert(os.getenv("RB_TEST_K8S_URL"))
-local CA = assert(os.getenv("RB_TEST_K8S_CA"))
-local LOG = assert(os.getenv("RB_TEST_K8S_LOG"))
+-- the stand-in's address, CA and request log (tests/spec/support/k8s_lab.lua reads them)
+for _, v in ipairs { "RB_TEST_K8S_URL", "RB_TEST_K8S_CA", "RB_TEST_K8S_LOG" } do assert(os.getenv(v), v) end
 local TMP = sh("mktemp -d /tmp/k8s-internal.XXXXXX")
 
 local INTERNAL = { "rb.k8s_util", "rb.k8s_call", "rb.k8s_discovery", "rb.k8s_read", "rb.k8s_describe",
@@ -44,18 +41,8 @@ end)
 return S
 ]]
 
-local function lab(what)
-  local r = assert(http.get(URL .. "/__lab/" .. what, { ca_file = CA, timeout = 10 }))
-  assert.equal(200, r.status)
-end
-
-local function writes()
-  local n = 0
-  for line in read_file(LOG):gmatch("[^\n]+") do
-    if cjson.decode(line).method ~= "GET" then n = n + 1 end
-  end
-  return n
-end
+local klab = require "tests.spec.support.k8s_lab"
+local lab, writes = klab.lab, klab.writes
 
 describe("rb.k8s internal modules in a runbook world", function()
   teardown(function() sh("rm -rf " .. TMP) end)
@@ -74,6 +61,6 @@ describe("rb.k8s internal modules in a runbook world", function()
       assert.matches("refused " .. name, out, 1, true)
     end
     assert.is_nil(out:find("REACHED", 1, true))
-    assert.equal(0, writes())
+    assert.equal(0, #writes())
   end)
 end)

@@ -5,34 +5,18 @@
 -- sent only with dryRun=All in plan (request log, state unchanged), sent once
 -- in apply; kubectl (the real one) reads the history and the rolled-back image.
 local util = require "tests.spec.support.util"
-local read_file, sh = util.read_file, util.sh
+local sh = util.sh
 local k8s = require "rb.k8s"
 local gate = require "rb._gate"
-local http = require "rb.http"
-local cjson = require "cjson"
 
 local KUBECONFIG = assert(os.getenv("RB_TEST_K8S_KUBECONFIG"), "RB_TEST_K8S_KUBECONFIG (tests/run starts the lab)")
 local URL = assert(os.getenv("RB_TEST_K8S_URL"))
-local CA = assert(os.getenv("RB_TEST_K8S_CA"))
-local LOG = assert(os.getenv("RB_TEST_K8S_LOG"))
+assert(os.getenv("RB_TEST_K8S_CA"), "RB_TEST_K8S_CA")
+assert(os.getenv("RB_TEST_K8S_LOG"), "RB_TEST_K8S_LOG")
 local DEPLOY = "/apis/apps/v1/namespaces/tmi/deployments/tmi-api"
 
-local function lab(what)
-  local r = assert(http.get(URL .. "/__lab/" .. what, { ca_file = CA, timeout = 10 }))
-  assert.equal(200, r.status)
-  return r.body
-end
-local function writes()
-  local out = {}
-  for line in read_file(LOG):gmatch("[^\n]+") do
-    local r = cjson.decode(line)
-    if r.method ~= "GET" then out[#out + 1] = r end
-  end
-  return out
-end
-local function kubectl(args)
-  return sh("HOME=/tmp timeout 30 kubectl --kubeconfig " .. KUBECONFIG .. " -n tmi " .. args .. " 2>&1")
-end
+local klab = require "tests.spec.support.k8s_lab"
+local lab, writes, kubectl = klab.lab, klab.writes, klab.kubectl
 local function client() return assert(k8s.client { kubeconfig = KUBECONFIG, timeout = 10 }) end
 local function image(c) return assert(c:get("deploy", "tmi-api")).spec.template.spec.containers[1].image end
 

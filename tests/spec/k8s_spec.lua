@@ -16,7 +16,7 @@ local cjson = require "cjson"
 local KUBECONFIG = assert(os.getenv("RB_TEST_K8S_KUBECONFIG"), "RB_TEST_K8S_KUBECONFIG (tests/run starts the lab)")
 local URL = assert(os.getenv("RB_TEST_K8S_URL"))
 local CA = assert(os.getenv("RB_TEST_K8S_CA"))
-local LOG = assert(os.getenv("RB_TEST_K8S_LOG"))
+assert(os.getenv("RB_TEST_K8S_LOG"), "RB_TEST_K8S_LOG")
 local TOKEN_FILE = assert(os.getenv("RB_TEST_K8S_TOKEN_FILE"))
 local LABK8S = TOKEN_FILE:match("^(.*)/[^/]+$")
 local HERE = debug.getinfo(1, "S").source:match("^@(.*)/[^/]+$") or "tests/spec"
@@ -26,26 +26,10 @@ local PLUGIN = HERE .. "/../e2e/k8s/exec-plugin.sh"
 local TOKEN = read_file(TOKEN_FILE):gsub("%s+$", "")
 local TMP = sh("mktemp -d /tmp/k8s-spec.XXXXXX")
 
-local function lab(what)
-  local r = assert(http.get(URL .. "/__lab/" .. what, { ca_file = CA, timeout = 10 }))
-  assert.equal(200, r.status)
-  return r.body
-end
+local klab = require "tests.spec.support.k8s_lab"
+local lab, requests, writes = klab.lab, klab.requests, klab.writes
 local function reset() lab("reset") end
 local function state() return cjson.decode(lab("state")).objects end
-
--- Request-log lines (decoded) since the last reset, API requests only.
-local function requests()
-  local out = {}
-  for line in read_file(LOG):gmatch("[^\n]+") do out[#out + 1] = cjson.decode(line) end
-  return out
-end
-
-local function writes()
-  local out = {}
-  for _, r in ipairs(requests()) do if r.method ~= "GET" then out[#out + 1] = r end end
-  return out
-end
 
 local function client(ctx)
   return assert(k8s.client { kubeconfig = KUBECONFIG, context = ctx, timeout = 10 })

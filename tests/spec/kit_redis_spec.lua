@@ -22,14 +22,7 @@ local UNIQ = ("kit:%d:%d"):format(sys.getpid(), os.time())
 local function key(name) return UNIQ .. ":" .. name end
 local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
-local function count(haystack, needle)
-  local n, i = 0, 1
-  while true do
-    local s, e = haystack:find(needle, i, true)
-    if not s then return n end
-    n, i = n + 1, e + 1
-  end
-end
+local count = util.count
 
 -- MONITOR in the background; sync() returns what reached the server so far.
 local function monitor(probe)

@@ -30,14 +30,7 @@ local function wait_until(what, seconds, fn)
   error("timed out waiting for " .. what)
 end
 
-local function count(haystack, needle)
-  local n, i = 0, 1
-  while true do
-    local s, e = haystack:find(needle, i, true)
-    if not s then return n end
-    n, i = n + 1, e + 1
-  end
-end
+local count = util.count
 
 -- A MONITOR of the lab server in the background (redis-cli, bounded by
 -- timeout): what reached the server, read from its file.

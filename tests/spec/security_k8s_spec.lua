@@ -12,35 +12,18 @@ local util = require "tests.spec.support.util"
 local read_file, write_file, sh = util.read_file, util.write_file, util.sh
 local k8s = require "rb.k8s"
 local gate = require "rb._gate"
-local http = require "rb.http"
-local cjson = require "cjson"
 
 local KUBECONFIG = assert(os.getenv("RB_TEST_K8S_KUBECONFIG"), "RB_TEST_K8S_KUBECONFIG (tests/run starts the lab)")
 local URL = assert(os.getenv("RB_TEST_K8S_URL"))
 local CA = assert(os.getenv("RB_TEST_K8S_CA"))
-local LOG = assert(os.getenv("RB_TEST_K8S_LOG"))
+assert(os.getenv("RB_TEST_K8S_LOG"), "RB_TEST_K8S_LOG")
 local TOKEN_FILE = assert(os.getenv("RB_TEST_K8S_TOKEN_FILE"))
 local TOKEN = read_file(TOKEN_FILE):gsub("%s+$", "")
 local TMP = sh("mktemp -d /tmp/k8s-security.XXXXXX")
 local DEPLOY = "/apis/apps/v1/namespaces/tmi/deployments/tmi-api"
 
-local function lab(what)
-  local r = assert(http.get(URL .. "/__lab/" .. what, { ca_file = CA, timeout = 10 }))
-  assert.equal(200, r.status)
-  return r.body
-end
-
-local function requests()
-  local out = {}
-  for line in read_file(LOG):gmatch("[^\n]+") do out[#out + 1] = cjson.decode(line) end
-  return out
-end
-
-local function writes()
-  local out = {}
-  for _, r in ipairs(requests()) do if r.method ~= "GET" then out[#out + 1] = r end end
-  return out
-end
+local klab = require "tests.spec.support.k8s_lab"
+local lab, requests, writes = klab.lab, klab.requests, klab.writes
 
 local function client()
   return assert(k8s.client { kubeconfig = KUBECONFIG, timeout = 10 })

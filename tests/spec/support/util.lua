@@ -28,7 +28,27 @@ end
 
 --- free_port() -> a TCP port on 127.0.0.1 nothing listens on right now
 function M.free_port()
-  return M.sh([[python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])']])
+  --- count(haystack, needle) -> how many times needle occurs (plain text)
+function M.count(haystack, needle)
+  local n, i = 0, 1
+  while true do
+    local s, e = haystack:find(needle, i, true)
+    if not s then return n end
+    n, i = n + 1, e + 1
+  end
+end
+
+return M.sh([[python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])']])
+end
+
+--- count(haystack, needle) -> how many times needle occurs (plain text)
+function M.count(haystack, needle)
+  local n, i = 0, 1
+  while true do
+    local s, e = haystack:find(needle, i, true)
+    if not s then return n end
+    n, i = n + 1, e + 1
+  end
 end
 
 return M
