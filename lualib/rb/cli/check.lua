@@ -2,6 +2,7 @@
 -- gate refuses all I/O while loading) and lints it. Exit 2 on any problem.
 local args = require "rb.cli.args"
 local loader = require "rb.loader"
+local thresholds = require "rb.thresholds"
 
 local HELP = [[
 usage: runbook check [PATH]
@@ -40,7 +41,7 @@ return function(argv)
   for _, e in ipairs(found.errors) do problems[#problems + 1] = e end
   for _, b in ipairs(found.books) do
     lint_book(b, problems); n = n + #b.sections
-    local step_only = require("rb.thresholds").step_only(b)
+    local step_only = thresholds.step_only(b)
     if #step_only > 0 then
       print(("note: %s: step-only threshold(s) without a query (triage and export-alerts leave them out): %s")
         :format(b.file, table.concat(step_only, ", ")))
